@@ -1,0 +1,55 @@
+"""The ``fintech-dataops`` command.
+
+Each command group lives in ``fintech_dataops/commands/<name>.py`` and exposes
+``register(subparsers)``; the handler it sets returns the process exit code.
+Heavy imports (dagster, scikit-learn) happen inside handlers, so ``--help``
+and light commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMAND_MODULES = (
+    "fintech_dataops.commands.simulate",
+    "fintech_dataops.commands.pipeline",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fintech-dataops",
+        description="Fintech data platform: feeds → raw → core → fraud / credit → marts, on DuckDB + Dagster.",
+    )
+    parser.add_argument(
+        "--data-dir", default=None,
+        help="Data dir (default: $FINTECH_DATA_DIR or ./data): landing zone, warehouse, models, reports",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.data_dir:
+        import os
+
+        # Child processes (dagster run workers, services) must see the same data dir.
+        os.environ["FINTECH_DATA_DIR"] = args.data_dir
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

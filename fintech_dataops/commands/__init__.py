@@ -1,0 +1,1 @@
+"""Sub-commands of ``fintech-dataops`` (one module per command group)."""

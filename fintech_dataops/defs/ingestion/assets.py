@@ -1,0 +1,57 @@
+"""Raw layer: one daily-partitioned asset per landing-zone feed (table raw.<feed>)."""
+
+
+import dagster as dg
+
+from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
+from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
+from fintech_dataops.lib.feeds import FEEDS, Feed
+from fintech_dataops.lib.raw_layer import load_raw_partitions
+
+RAW_COLUMN_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("partition_date", "DATE", description="Landing-zone day (date=YYYY-MM-DD folder)"),
+        dg.TableColumn("source_file", "VARCHAR", description="Landed file, relative to the landing zone"),
+        dg.TableColumn("line_number", "BIGINT", description="1-based line (or Parquet row) in the file"),
+        dg.TableColumn("record", "VARCHAR", description="The record exactly as received (text)"),
+        dg.TableColumn("record_bytes", "BLOB", description="Exact bytes, only when the line is not valid UTF-8"),
+        dg.TableColumn("ingested_at", "TIMESTAMPTZ", description="When this load ran"),
+    ]
+)
+
+
+def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["raw", feed.name],
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="ingestion",
+        kinds={"duckdb"},
+        pool=WAREHOUSE_WRITE_POOL,
+        description=f"{feed.description} Every landed line, losslessly, with lineage.",
+        metadata={"dagster/column_schema": RAW_COLUMN_SCHEMA, "dagster/table_name": f"raw.{feed.name}"},
+    )
+    def raw_feed(context: dg.AssetExecutionContext, data_dir: DataDirResource, warehouse: WarehouseResource):
+        days = context.partition_keys
+        with warehouse.get_connection() as con:
+            result = load_raw_partitions(con, data_dir.landing_dir, feed.name, days)
+        context.log.info(
+            f"raw.{feed.name}: {result.rows} lines from {result.files} files over {len(days)} day(s) "
+            f"in {result.seconds:.2f}s"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.rows,
+                "files": result.files,
+                "bytes_read": result.bytes_read,
+                "undecodable_lines": result.undecodable_lines,
+                "seconds": round(result.seconds, 3),
+                "rows_per_second": round(result.rows_per_second),
+                "rows_per_day": dg.MetadataValue.json(result.rows_per_day),
+            }
+        )
+
+    return raw_feed
+
+
+raw_assets = [build_raw_asset(feed) for feed in FEEDS.values()]

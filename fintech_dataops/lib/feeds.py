@@ -1,0 +1,127 @@
+"""The landing-zone feeds and the fields each record carries.
+
+This is the single list of feeds: the simulator writes them, the raw layer
+loads them, the pandera contracts validate them. A field list here is the
+*contract of what arrives*; extra fields in a record are allowed and kept in
+raw (the whole original line is stored).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Feed:
+    name: str
+    id_field: str
+    time_field: str
+    fields: tuple[str, ...]
+    description: str
+    # Columns a product manager must never see in clear text.
+    pii_fields: tuple[str, ...] = field(default=())
+
+
+FEEDS: dict[str, Feed] = {
+    f.name: f
+    for f in (
+        Feed(
+            name="customers",
+            id_field="customer_id",
+            time_field="signup_time",
+            fields=(
+                "customer_id", "full_name", "email", "country", "birth_year",
+                "signup_time", "declared_monthly_income", "segment",
+            ),
+            description="Customer master data, landed on the day the customer signs up.",
+            pii_fields=("full_name", "email"),
+        ),
+        Feed(
+            name="transactions",
+            id_field="transaction_id",
+            time_field="event_time",
+            fields=(
+                "transaction_id", "customer_id", "merchant_id", "amount", "currency",
+                "event_time", "channel", "merchant_category", "country", "device_id",
+            ),
+            description="Card transactions as authorised by the card processor.",
+        ),
+        Feed(
+            name="consumer_events",
+            id_field="event_id",
+            time_field="event_time",
+            fields=("event_id", "customer_id", "event_type", "event_time", "device_id", "ip_country"),
+            description="App and account events (logins, device and password changes, ...).",
+        ),
+        Feed(
+            name="public_records",
+            id_field="record_id",
+            time_field="as_of_time",
+            fields=(
+                "record_id", "customer_id", "academic_score", "education_level",
+                "graduation_year", "bankruptcies", "as_of_time",
+            ),
+            description="Public and academic records (academic score 0-100, education level).",
+        ),
+        Feed(
+            name="partner_loans",
+            id_field="report_id",
+            time_field="reported_time",
+            fields=(
+                "report_id", "loan_id", "customer_id", "partner_id", "principal", "currency",
+                "opened_date", "term_months", "status", "days_past_due", "outstanding",
+                "reported_time",
+            ),
+            description="Monthly loan status reports from partner fintechs (repayments, defaults).",
+        ),
+        Feed(
+            name="utility_payments",
+            id_field="payment_id",
+            time_field="event_time",
+            fields=(
+                "payment_id", "customer_id", "provider", "bill_amount", "amount_paid", "currency",
+                "due_date", "paid_date", "event_time",
+            ),
+            description="Utility bills (electricity, water, gas) and how they were paid.",
+        ),
+        Feed(
+            name="telco_payments",
+            id_field="payment_id",
+            time_field="event_time",
+            fields=(
+                "payment_id", "customer_id", "provider", "plan_type", "bill_amount", "amount_paid",
+                "currency", "due_date", "paid_date", "event_time",
+            ),
+            description="Mobile and internet bills and how they were paid.",
+        ),
+        Feed(
+            name="loan_applications",
+            id_field="application_id",
+            time_field="event_time",
+            fields=(
+                "application_id", "customer_id", "requested_amount", "currency", "term_months",
+                "purpose", "declared_monthly_income", "event_time",
+            ),
+            description="Loan applications waiting for a credit decision.",
+        ),
+        Feed(
+            name="fraud_labels",
+            id_field="label_id",
+            time_field="reported_time",
+            fields=(
+                "label_id", "transaction_id", "customer_id", "is_fraud", "fraud_type",
+                "amount", "reported_time",
+            ),
+            description="Chargebacks confirming fraud; they arrive days after the transaction.",
+        ),
+        Feed(
+            name="loan_outcomes",
+            id_field="application_id",
+            time_field="observed_time",
+            fields=("application_id", "customer_id", "defaulted", "months_observed", "observed_time"),
+            description="Whether an application's loan defaulted within 12 months (validation only).",
+        ),
+    )
+}
+
+FEED_NAMES: tuple[str, ...] = tuple(FEEDS)

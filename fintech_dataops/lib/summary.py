@@ -1,0 +1,54 @@
+"""The short human summary printed after a pipeline run (``make run``)."""
+
+from __future__ import annotations
+
+import duckdb
+
+from fintech_dataops.lib.warehouse import row_counts, table_exists
+
+
+def _fmt(n: int | float) -> str:
+    return f"{n:,}" if isinstance(n, int) else f"{n:,.2f}"
+
+
+def _section_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    counts = row_counts(con)
+    if not counts:
+        return ["(the warehouse is empty)"]
+    width = max(len(t) for t, _ in counts)
+    lines = ["Tables (rows):"]
+    lines += [f"  {table:<{width}}  {rows:>12,}" for table, rows in counts]
+    return lines
+
+
+def _section_quality(con: duckdb.DuckDBPyConnection) -> list[str]:
+    feeds = [
+        r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw' ORDER BY 1"
+        ).fetchall()
+    ]
+    rows = []
+    for feed in feeds:
+        raw = con.execute(f'SELECT count(*) FROM raw."{feed}"').fetchone()[0]
+        core = con.execute(f'SELECT count(*) FROM core."{feed}"').fetchone()[0] if table_exists(con, f"core.{feed}") else None
+        quarantined = (
+            con.execute(f'SELECT count(*) FROM quarantine."{feed}"').fetchone()[0]
+            if table_exists(con, f"quarantine.{feed}") else None
+        )
+        rows.append((feed, raw, core, quarantined))
+    if not rows:
+        return []
+    lines = ["Feeds: raw → valid (core) + quarantined, data-quality score:"]
+    for feed, raw, core, quarantined in rows:
+        if core is None:
+            lines.append(f"  {feed:<18} raw {raw:>10,}   (no core layer yet)")
+            continue
+        q = quarantined or 0
+        dq = 100.0 * core / raw if raw else 100.0
+        lines.append(f"  {feed:<18} raw {raw:>10,}   valid {core:>10,}   quarantined {q:>7,}   DQ {dq:6.2f} %")
+    return lines
+
+
+def platform_summary(con: duckdb.DuckDBPyConnection) -> str:
+    sections = [_section_tables(con), _section_quality(con)]
+    return "\n".join("\n".join(s) for s in sections if s)

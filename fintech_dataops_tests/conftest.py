@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty data dir for one test; FINTECH_DATA_DIR and DAGSTER_HOME point into it."""
+    root = tmp_path / "data"
+    root.mkdir()
+    monkeypatch.setenv("FINTECH_DATA_DIR", str(root))
+    monkeypatch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+    (root / "dagster_home").mkdir()
+    return root
+
+
+@pytest.fixture()
+def landing_dir(data_dir: Path) -> Path:
+    path = data_dir / "landing"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture()
+def resources(data_dir: Path) -> dict:
+    from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
+
+    return {
+        "data_dir": DataDirResource(data_dir=str(data_dir)),
+        "warehouse": WarehouseResource(data_dir=str(data_dir)),
+    }
