@@ -21,6 +21,39 @@ class Feed:
     # Columns a product manager must never see in clear text.
     pii_fields: tuple[str, ...] = field(default=())
 
+    @property
+    def core_types(self) -> dict[str, str]:
+        """DuckDB type of each field in ``core.<feed>`` (times are naive UTC TIMESTAMPs)."""
+        return {name: core_type(name) for name in self.fields}
+
+
+# Typing is by field name, so one name means one type everywhere.
+_TIMESTAMP_FIELDS = {"event_time", "signup_time", "as_of_time", "reported_time", "observed_time"}
+_DATE_FIELDS = {"due_date", "paid_date", "opened_date"}
+_DOUBLE_FIELDS = {
+    "amount", "declared_monthly_income", "academic_score", "principal", "outstanding",
+    "bill_amount", "amount_paid", "requested_amount",
+}
+_INTEGER_FIELDS = {"birth_year", "graduation_year", "bankruptcies", "term_months", "days_past_due", "months_observed"}
+_BOOLEAN_FIELDS = {"is_fraud", "defaulted"}
+
+# Lineage columns every core/quarantine row carries back to its raw line.
+LINEAGE_COLUMNS = {"partition_date": "DATE", "source_file": "VARCHAR", "line_number": "BIGINT"}
+
+
+def core_type(name: str) -> str:
+    if name in _TIMESTAMP_FIELDS:
+        return "TIMESTAMP"
+    if name in _DATE_FIELDS:
+        return "DATE"
+    if name in _DOUBLE_FIELDS:
+        return "DOUBLE"
+    if name in _INTEGER_FIELDS:
+        return "INTEGER"
+    if name in _BOOLEAN_FIELDS:
+        return "BOOLEAN"
+    return "VARCHAR"
+
 
 FEEDS: dict[str, Feed] = {
     f.name: f
