@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from fintech_dataops.defs.partitions import daily_partitions
-
 # The main job: every asset, for one day (or a range, in one run: single-run backfill policy).
+# Its partitioning (daily) is inferred from the selected assets.
 daily_pipeline = dg.define_asset_job(
     name="daily_pipeline",
     selection=dg.AssetSelection.all(),
-    partitions_def=daily_partitions,
     description="Land → raw → core → fraud / credit → marts for one day (or a day range).",
 )
 
