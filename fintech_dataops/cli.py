@@ -15,6 +15,7 @@ import sys
 COMMAND_MODULES = (
     "fintech_dataops.commands.simulate",
     "fintech_dataops.commands.pipeline",
+    "fintech_dataops.commands.sql",
 )
 
 

@@ -1,0 +1,55 @@
+"""The monitor report asset: ``<data dir>/reports/monitor.html``, linked from its metadata.
+
+After rendering it also re-publishes the PM view (``lib/pm_view.py``) so
+``fintech-dataops sql`` sees this run's tables without waiting for a refresh.
+"""
+
+import dagster as dg
+
+from fintech_dataops.defs.analytics.kpis import KPI_SOURCES
+from fintech_dataops.defs.analytics.marts import upstream_keys
+from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
+
+REPORT_SOURCES = ["fraud.alerts", "fraud.scored_transactions", "core.fraud_labels", "quality.dq_scores",
+                  "credit.scores"]
+
+
+def build_monitor_asset(known_keys: set[dg.AssetKey] | None = None) -> dg.AssetsDefinition:
+    return dg.asset(
+        key=["reports", "monitor"],
+        deps=upstream_keys(REPORT_SOURCES, known_keys)
+        + [dg.AssetKey(["kpis", name]) for name in KPI_SOURCES] + [dg.AssetKey(["kpis", "history"])],
+    group_name="analytics",
+        kinds={"duckdb", "plotly", "html"},
+        description="Fraud & DataOps monitor: KPI tiles, alerts by rule, score distribution, FPR/recall trend, DQ "
+                    "by feed, credit scores by band and the latest alerts with reasons (self-contained HTML).",
+        automation_condition=dg.AutomationCondition.eager(),
+    )(monitor_report)
+
+
+def monitor_report(context: dg.AssetExecutionContext, data_dir: DataDirResource, warehouse: WarehouseResource):
+    from fintech_dataops.lib.monitor_report import render_report
+    from fintech_dataops.lib.pm_view import publish_snapshot, snapshot_path_for
+    from fintech_dataops.lib.warehouse import WarehouseLockTimeout
+
+    path = data_dir.reports_dir / "monitor.html"
+    with warehouse.read_connection() as con:
+        result = render_report(con, path)
+    empty = {k: v for k, v in result.sections.items() if v != "rendered"}
+    for section, reason in empty.items():
+        context.log.warning(f"monitor section {section}: {reason}")
+    metadata = {
+        "path": dg.MetadataValue.path(str(result.path)),
+        "url": dg.MetadataValue.url(result.path.resolve().as_uri()),
+        "bytes": result.bytes,
+        "seconds": round(result.seconds, 3),
+        "sections_rendered": len(result.sections) - len(empty),
+        "sections_empty": dg.MetadataValue.json(empty),
+    }
+    try:
+        published = publish_snapshot(warehouse.path, snapshot_path_for(data_dir.root), wait_seconds=30)
+        metadata["pm_view_published_at"] = published["published_at"]
+        metadata["pm_view_tables"] = published["tables"]
+    except WarehouseLockTimeout:
+        context.log.warning("PM view not re-published (warehouse busy); `fintech-dataops sql` refreshes it on use")
+    return dg.MaterializeResult(metadata=metadata)

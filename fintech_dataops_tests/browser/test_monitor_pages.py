@@ -1,0 +1,128 @@
+"""The monitor report and the live alert page render in a real headless Chromium.
+
+Needs Debian's ``chromium`` (``apt-get install -y chromium``); skipped with that
+reason when it is absent. No network: pages are loaded from a file and from a
+server on 127.0.0.1.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from fintech_dataops.lib.monitor_live import alerts_payload, render_live_monitor_page
+from fintech_dataops.lib.monitor_report import render_report
+from fintech_dataops_tests.analytics_data import build_tiny_warehouse
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,  # starts a browser process
+    pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install -y chromium)"),
+]
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "monitor.png"
+
+
+def chromium(url: str, profile: Path, *extra: str) -> str:
+    command = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--no-first-run", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}", "--virtual-time-budget=15000", *extra, url,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_monitor_report_renders_plots_tiles_and_alerts(tmp_path):
+    con = duckdb.connect(str(build_tiny_warehouse(tmp_path / "w.duckdb", with_latency=True)))
+    from fintech_dataops.lib import kpis
+
+    for name, compute in kpis.KPI_FUNCTIONS.items():
+        kpis.write_kpi(con, compute(con, []) if name == "ingest_rate" else compute(con))
+    report = render_report(con, tmp_path / "reports" / "monitor.html")
+    con.close()
+    html_text = report.path.read_text()
+    # Self-contained: plotly.js is inlined, nothing is fetched from a CDN.
+    assert not re.search(r"<script[^>]+src=|<link[^>]+href=", html_text)
+
+    dom = chromium(report.path.as_uri(), tmp_path / "profile-dom", "--dump-dom")
+    for section in ("kpi-tiles", "plot-alerts-by-rule", "plot-score-distribution", "plot-fpr-recall",
+                    "plot-dq-by-feed", "plot-credit-by-band", "latest-alerts"):
+        assert re.search(rf'<section id="{section}" data-state="rendered"|<div id="{section}"', dom), section
+    # Plotly ran in the browser: each of the five figures drew its SVG.
+    assert dom.count('class="main-svg"') >= 5
+    assert 'data-kpi="value_at_risk_protected"' in dom and "$6,950" in dom
+    assert dom.count("<tr>") >= 6  # header + 5 alerts
+    assert "<script>alert(1)</script>" not in dom  # reasons are escaped text
+
+    screenshot = tmp_path / "monitor.png"
+    chromium(report.path.as_uri(), tmp_path / "profile-shot", f"--screenshot={screenshot}", "--window-size=1400,1800",
+             "--hide-scrollbars")
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000
+
+
+class _LiveServer(BaseHTTPRequestHandler):
+    payload: dict = {}
+
+    def do_GET(self):  # noqa: N802 (http.server API)
+        if self.path == "/monitor":
+            body, kind = render_live_monitor_page().encode(), "text/html; charset=utf-8"
+        elif self.path == "/monitor/alerts":
+            body, kind = json.dumps(self.payload).encode(), "application/json"
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_live_monitor_page_polls_the_alert_endpoint_newest_first(tmp_path):
+    _LiveServer.payload = alerts_payload([
+        {"transaction_id": "t-old", "customer_id": "c-1", "amount": 120.0, "risk_score": 0.61, "decision": "review",
+         "reasons": ["new device"], "alerted_at": "2026-01-02T10:00:00"},
+        {"transaction_id": "t-new", "customer_id": "c-2", "amount": 912.5, "risk_score": 0.97, "decision": "block",
+         "reasons": ["amount > $800", "<img src=x onerror=alert(1)>"], "alerted_at": "2026-01-02T10:00:05"},
+    ])
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LiveServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        dom = chromium(f"http://127.0.0.1:{server.server_port}/monitor", tmp_path / "profile", "--dump-dom")
+    finally:
+        server.shutdown()
+    rows = re.findall(r'<tr class="alert decision-(\w+)[^"]*" data-transaction-id="([^"]+)">(.*?)</tr>', dom)
+    assert [(decision, tx) for decision, tx, _ in rows] == [("block", "t-new"), ("review", "t-old")]
+    newest = rows[0][2]
+    assert "c-2" in newest and "$912.50" in newest and "0.970" in newest and "amount &gt; $800" in newest
+    assert "<img" not in dom  # reasons rendered as text, never markup
+    assert "2 alert(s)" in dom
+
+
+def test_save_the_report_screenshot_for_the_readme(tmp_path):
+    """Regenerates docs/monitor.png from the deterministic data (kept small: the README shows it)."""
+    con = duckdb.connect(str(build_tiny_warehouse(tmp_path / "w.duckdb", with_latency=True)))
+    from fintech_dataops.lib import kpis
+
+    for name, compute in kpis.KPI_FUNCTIONS.items():
+        kpis.write_kpi(con, compute(con, []) if name == "ingest_rate" else compute(con))
+    report = render_report(con, tmp_path / "monitor.html")
+    con.close()
+    DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    shot = tmp_path / "monitor.png"
+    chromium(report.path.as_uri(), tmp_path / "profile", f"--screenshot={shot}", "--window-size=1400,1600",
+             "--hide-scrollbars")
+    assert shot.stat().st_size > 20_000
+    shutil.copyfile(shot, DOCS_SCREENSHOT)
