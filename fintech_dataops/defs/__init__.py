@@ -27,4 +27,8 @@ def domain_modules() -> list[str]:
 def build_defs(resource_overrides: Mapping[str, object] | None = None) -> dg.Definitions:
     domain_defs = [importlib.import_module(name).defs for name in domain_modules()]
     resources = {**default_resources(), **(resource_overrides or {})}
-    return dg.Definitions.merge(*domain_defs, platform_defs(), dg.Definitions(resources=resources))
+    merged = dg.Definitions.merge(*domain_defs, platform_defs(), dg.Definitions(resources=resources))
+    # Freshness policies by layer (raw/, core/, fraud/, credit/), so every domain's assets get them.
+    from fintech_dataops.defs.quality.freshness import with_platform_freshness
+
+    return with_platform_freshness(merged)

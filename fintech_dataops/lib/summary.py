@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from fintech_dataops.lib.credit.summary import credit_summary_lines
 from fintech_dataops.lib.warehouse import row_counts, table_exists
 
 
@@ -49,6 +50,30 @@ def _section_quality(con: duckdb.DuckDBPyConnection) -> list[str]:
     return lines
 
 
+def _section_quarantine_reasons(con: duckdb.DuckDBPyConnection, top: int = 8) -> list[str]:
+    """Why lines were quarantined (failed check per feed), most frequent first."""
+    feeds = [
+        r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'quarantine' "
+            "AND column_name = 'failed_checks' ORDER BY 1"
+        ).fetchall()
+    ]
+    if not feeds:
+        return []
+    union = " UNION ALL ".join(
+        f"SELECT '{feed}' AS feed, unnest(failed_checks) AS failed_check FROM quarantine.\"{feed}\"" for feed in feeds
+    )
+    rows = con.execute(
+        f"SELECT feed, failed_check, count(*) AS n FROM ({union}) GROUP BY 1, 2 ORDER BY n DESC, 1, 2 LIMIT {top}"
+    ).fetchall()
+    if not rows:
+        return []
+    return ["Quarantine reasons (feed, failed check, lines):"] + [
+        f"  {feed:<18} {check:<32} {n:>7,}" for feed, check, n in rows
+    ]
+
+
 def platform_summary(con: duckdb.DuckDBPyConnection) -> str:
-    sections = [_section_tables(con), _section_quality(con)]
+    sections = [_section_tables(con), _section_quality(con), _section_quarantine_reasons(con),
+                credit_summary_lines(con)]
     return "\n".join("\n".join(s) for s in sections if s)

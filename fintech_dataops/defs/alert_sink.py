@@ -1,0 +1,65 @@
+"""The ``alert_sink`` resource: where alerts go.
+
+Embedded default: one JSON line per alert in ``<data dir>/alerts.log`` plus a log line. With a
+Slack incoming-webhook URL (``FINTECH_SLACK_WEBHOOK_URL``, read through ``dg.EnvVar`` when an alert
+is sent; or the ``slack_webhook_url`` field set with ``dg.EnvVar``) every alert is also posted to
+Slack; unset, Slack is off. The URL is a secret: it is never logged, put in metadata or in errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+
+import dagster as dg
+from pydantic import Field
+
+from fintech_dataops.lib import alerts
+from fintech_dataops.lib.landing import resolve_data_dir
+
+SLACK_WEBHOOK_ENV = "FINTECH_SLACK_WEBHOOK_URL"
+_log = logging.getLogger("fintech_dataops.alerts")
+
+
+class AlertSink(dg.ConfigurableResource):
+    """Alert log under the data dir, and Slack when a webhook URL is configured (off by default)."""
+
+    data_dir: str = Field(default="", description="Data dir holding alerts.log; empty = $FINTECH_DATA_DIR or ./data")
+    slack_webhook_url: str = Field(
+        default="",
+        description=f"Slack incoming-webhook URL (secret: set it with EnvVar); empty = ${SLACK_WEBHOOK_ENV}, unset = off",
+    )
+    slack_timeout_seconds: float = Field(default=5.0)
+
+    @property
+    def log_path(self):
+        return resolve_data_dir(self.data_dir) / "alerts.log"
+
+    def send(self, alert: alerts.Alert, log: logging.Logger | None = None) -> None:
+        logger = log or _log
+        alerts.append_alert(self.log_path, alert)
+        logger.warning(f"ALERT {alert.to_text()}")
+        if self.webhook_url:
+            self._post_to_slack(alert, logger)
+
+    @property
+    def webhook_url(self) -> str:
+        """The configured URL, else ``$FINTECH_SLACK_WEBHOOK_URL`` read when an alert is sent (never at import)."""
+        return self.slack_webhook_url or dg.EnvVar(SLACK_WEBHOOK_ENV).get_value() or ""
+
+    def _post_to_slack(self, alert: alerts.Alert, logger: logging.Logger) -> None:
+        # urllib, not httpx: httpx logs every request URL at INFO, and this URL is a secret.
+        request = urllib.request.Request(
+            self.webhook_url, data=json.dumps(alerts.slack_payload(alert)).encode("utf-8"),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.slack_timeout_seconds) as response:
+                response.read()
+        except urllib.error.HTTPError as exc:
+            logger.error(f"Slack webhook refused alert {alert.dedup_key}: HTTP {exc.code}")
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            # The exception text can contain the URL (a secret): log only its type.
+            logger.error(f"Slack webhook unreachable for alert {alert.dedup_key}: {type(exc).__name__}")

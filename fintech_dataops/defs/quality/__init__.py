@@ -1,0 +1,19 @@
+"""Quality gates: core tables with quarantine, blocking checks, DQ scores, alerts.
+
+One core asset per feed (``core/<feed>``, see ``assets.py``) with its checks (``checks.py``), the
+alert sensors (``sensors.py``). Freshness policies (``freshness.py``) are applied to the merged
+definitions by ``fintech_dataops.defs.build_defs``.
+"""
+
+import dagster as dg
+
+from fintech_dataops.defs.quality.assets import build_core_assets
+from fintech_dataops.defs.quality.checks import build_referential_checks
+from fintech_dataops.lib.feeds import FEEDS
+from fintech_dataops.defs.quality.sensors import asset_check_failure_alerts, run_failure_alerts
+
+defs = dg.Definitions(
+    assets=build_core_assets(),
+    asset_checks=[check for feed in FEEDS.values() for check in build_referential_checks(feed)],
+    sensors=[asset_check_failure_alerts, run_failure_alerts],
+)

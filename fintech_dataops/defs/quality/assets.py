@@ -1,0 +1,98 @@
+"""Core layer: one daily-partitioned asset per feed, ``core.<feed>`` + ``quarantine.<feed>``."""
+
+import dagster as dg
+from pydantic import Field
+
+from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
+from fintech_dataops.defs.quality.checks import core_check_specs, evaluate_core_checks
+from fintech_dataops.defs.resources import WarehouseResource
+from fintech_dataops.lib.feeds import FEEDS, LINEAGE_COLUMNS, Feed
+
+LINEAGE_DESCRIPTIONS = {
+    "partition_date": "Landing-zone day of the raw line",
+    "source_file": "Landed file, relative to the landing zone",
+    "line_number": "1-based line in the file (raw lineage)",
+}
+
+
+class CoreLoadConfig(dg.Config):
+    quarantine_warn_rate: float = Field(default=0.001, description="quarantine_rate check WARNs above this share")
+    quarantine_error_rate: float = Field(default=0.05, description="quarantine_rate check ERRORs above this share")
+
+
+def core_column_schema(feed: Feed) -> dg.TableSchema:
+    from fintech_dataops.schemas.columns import COLUMN_DESCRIPTIONS
+
+    if feed.name in COLUMN_DESCRIPTIONS:
+        descriptions = COLUMN_DESCRIPTIONS[feed.name]
+    else:  # a feed registered by another domain: its descriptions live on its pandera model
+        from fintech_dataops.schemas import column_descriptions
+
+        descriptions = column_descriptions(feed.name)
+    return dg.TableSchema(columns=[
+        *(dg.TableColumn(name, typ, description=descriptions.get(name, "")) for name, typ in feed.core_types.items()),
+        *(dg.TableColumn(name, typ, description=LINEAGE_DESCRIPTIONS[name]) for name, typ in LINEAGE_COLUMNS.items()),
+    ])
+
+
+def _preview(result) -> str:
+    lines = ["| check | quarantined lines |", "|---|---:|"]
+    lines += [f"| {check} | {count:,} |" for check, count in list(result.failed_checks.items())[:8]]
+    return "\n".join(lines) if result.failed_checks else "no quarantined lines"
+
+
+def build_core_asset(feed: Feed) -> dg.AssetsDefinition:
+    """The core asset of ``feed`` (its contract must be registered in ``fintech_dataops.schemas``)."""
+    key = dg.AssetKey(["core", feed.name])
+
+    @dg.asset(
+        key=key,
+        deps=[dg.AssetKey(["raw", feed.name])],
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="quality",
+        kinds={"duckdb", "pandas"},
+        pool=WAREHOUSE_WRITE_POOL,
+        check_specs=core_check_specs(feed, key),
+        description=(
+            f"{feed.description} Typed rows that pass the pandera contract; failing lines go to "
+            f"quarantine.{feed.name} with their checks, columns and reason."
+        ),
+        metadata={"dagster/column_schema": core_column_schema(feed), "dagster/table_name": f"core.{feed.name}"},
+    )
+    def core_feed(context: dg.AssetExecutionContext, config: CoreLoadConfig, warehouse: WarehouseResource):
+        from fintech_dataops.lib.quality import load_core_partitions
+
+        days = context.partition_keys
+        with warehouse.get_connection() as con:
+            result = load_core_partitions(con, feed.name, days)
+            checks = evaluate_core_checks(
+                con, feed, days, warn_rate=config.quarantine_warn_rate, error_rate=config.quarantine_error_rate
+            )
+        context.log.info(
+            f"core.{feed.name}: {result.raw_rows:,} raw → {result.valid_rows:,} valid + "
+            f"{result.quarantined_rows:,} quarantined (DQ {result.dq_score:.2f} %) in {result.seconds:.2f}s"
+        )
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.valid_rows,
+                "raw_rows": result.raw_rows,
+                "valid_rows": result.valid_rows,
+                "quarantined_rows": result.quarantined_rows,
+                "dq_score": float(result.dq_score),
+                "quarantine_rate": float(result.quarantine_rate),
+                "dq_score_per_day": dg.MetadataValue.json({d: q.dq_score for d, q in result.per_day.items()}),
+                "failed_checks": dg.MetadataValue.json(result.failed_checks),
+                "seconds": round(result.seconds, 3),
+                "rows_per_second": round(result.rows_per_second),
+                "timings": dg.MetadataValue.json({k: round(v, 3) for k, v in result.timings.items()}),
+                "quarantine_preview": dg.MetadataValue.md(_preview(result)),
+            }
+        )
+        yield from checks
+
+    return core_feed
+
+
+def build_core_assets(feeds: list[Feed] | None = None) -> list[dg.AssetsDefinition]:
+    return [build_core_asset(feed) for feed in (feeds or list(FEEDS.values()))]

@@ -1,0 +1,138 @@
+"""The asset checks of a core table, evaluated right after each write (they re-read what was stored).
+
+- ``schema`` (blocking): the stored partitions pass the full pandera contract;
+- ``reconciliation`` (blocking): ``count(raw) = count(core) + count(quarantine)`` per partition;
+- ``quarantine_rate``: WARN above ``warn_rate`` (0.1 %), ERROR above ``error_rate`` (default 5 %);
+- ``referential_<column>`` (WARN, separate checks that run after the parent table): the row's parent
+  (customer, transaction, ...) is known in core.
+
+Blocking ERROR failures stop downstream assets in the same run (fraud/credit never read a failed
+table); the core/quarantine rows stay stored, so the failure can be inspected.
+"""
+
+import dagster as dg
+import duckdb
+
+from fintech_dataops.defs.resources import WarehouseResource
+from fintech_dataops.lib.feeds import Feed
+from fintech_dataops.schemas.references import REFERENCES
+
+SCHEMA_CHECK = "schema"
+RECONCILIATION_CHECK = "reconciliation"
+QUARANTINE_RATE_CHECK = "quarantine_rate"
+
+
+def referential_check_name(column: str) -> str:
+    return f"referential_{column}"
+
+
+def core_check_specs(feed: Feed, asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    specs = [
+        dg.AssetCheckSpec(SCHEMA_CHECK, asset=asset_key, blocking=True,
+                          description="Stored partitions pass the full pandera contract (ids unique across partitions)."),
+        dg.AssetCheckSpec(RECONCILIATION_CHECK, asset=asset_key, blocking=True,
+                          description="count(raw) = count(core) + count(quarantine) for every partition written."),
+        dg.AssetCheckSpec(QUARANTINE_RATE_CHECK, asset=asset_key,
+                          description="Share of raw lines quarantined: WARN above the warn rate, ERROR above the error rate."),
+    ]
+    return specs
+
+
+def _schema_result(con: duckdb.DuckDBPyConnection, feed: Feed, days: list[str]) -> dg.AssetCheckResult:
+    from fintech_dataops.lib.quality_checks import revalidate_core
+
+    outcome = revalidate_core(con, feed.name, days)
+    return dg.AssetCheckResult(
+        check_name=SCHEMA_CHECK,
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None if outcome.passed else
+        f"{outcome.failures} failure case(s) in the stored rows of core.{feed.name}",
+        metadata={
+            "rows_validated": outcome.rows,
+            "failure_cases": outcome.failures,
+            "failure_summary": dg.MetadataValue.json(outcome.failure_summary),
+        },
+    )
+
+
+def _reconciliation_result(con: duckdb.DuckDBPyConnection, feed: Feed, days: list[str]) -> dg.AssetCheckResult:
+    from fintech_dataops.lib.quality_checks import reconcile
+
+    rows = reconcile(con, feed.name, days)
+    unbalanced = [r for r in rows if not r.balanced]
+    return dg.AssetCheckResult(
+        check_name=RECONCILIATION_CHECK,
+        passed=not unbalanced,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None if not unbalanced else "raw ≠ core + quarantine on " + ", ".join(r.day for r in unbalanced),
+        metadata={
+            "raw_rows": sum(r.raw for r in rows),
+            "core_rows": sum(r.core for r in rows),
+            "quarantine_rows": sum(r.quarantine for r in rows),
+            "unbalanced_partitions": dg.MetadataValue.json(
+                [{"day": r.day, "raw": r.raw, "core": r.core, "quarantine": r.quarantine} for r in unbalanced]
+            ),
+        },
+    )
+
+
+def _quarantine_rate_result(con: duckdb.DuckDBPyConnection, feed: Feed, days: list[str], *,
+                            warn_rate: float, error_rate: float) -> dg.AssetCheckResult:
+    from fintech_dataops.lib.quality_checks import quarantine_rate
+
+    raw, quarantined, rate = quarantine_rate(con, feed.name, days)
+    severity = dg.AssetCheckSeverity.ERROR if rate > error_rate else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        check_name=QUARANTINE_RATE_CHECK,
+        passed=rate <= warn_rate,
+        severity=severity,
+        description=None if rate <= warn_rate else
+        f"{rate:.3%} of {raw:,} lines quarantined (warn above {warn_rate:.2%}, error above {error_rate:.2%})",
+        metadata={
+            "quarantine_rate": float(rate), "raw_rows": raw, "quarantined_rows": quarantined,
+            "warn_rate": warn_rate, "error_rate": error_rate,
+        },
+    )
+
+
+def build_referential_checks(feed: Feed) -> list[dg.AssetChecksDefinition]:
+    """WARN checks, one per declared reference: rows of ``core.<feed>`` whose parent is unknown.
+
+    Separate checks (not evaluated inside the core asset) that depend on the parent table, so in a
+    run that loads both, the parent is written first and the check does not warn about rows whose
+    parent arrives in the same run. They look at the whole table: events may wait days for master data.
+    """
+    return [_referential_check(feed, column, parent) for column, parent, _ in REFERENCES.get(feed.name, ())]
+
+
+def _referential_check(feed: Feed, column: str, parent: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(["core", feed.name]),
+        name=referential_check_name(column),
+        additional_deps=[dg.AssetKey(parent.split("."))],
+        description=f"{column} is known in {parent} (WARN: events may arrive before master data).",
+    )
+    def referential(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        from fintech_dataops.lib.quality_checks import referential_orphans
+
+        with warehouse.get_connection() as con:
+            found = next(o for o in referential_orphans(con, feed.name) if o.column == column)
+        return dg.AssetCheckResult(
+            passed=found.orphans == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=None if found.orphans == 0 else
+            f"{found.orphans:,} of {found.rows:,} rows have a {found.column} unknown in {found.parent}",
+            metadata={"orphan_rows": found.orphans, "rows": found.rows, "examples": dg.MetadataValue.json(found.examples)},
+        )
+
+    return referential
+
+
+def evaluate_core_checks(con: duckdb.DuckDBPyConnection, feed: Feed, days: list[str], *,
+                         warn_rate: float, error_rate: float) -> list[dg.AssetCheckResult]:
+    return [
+        _schema_result(con, feed, days),
+        _reconciliation_result(con, feed, days),
+        _quarantine_rate_result(con, feed, days, warn_rate=warn_rate, error_rate=error_rate),
+    ]

@@ -1,0 +1,118 @@
+"""The pandera contracts: one per feed, documented, registrable for new feeds."""
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pandera.pandas as pa
+import pytest
+from pandera.typing import Series
+
+from fintech_dataops.lib import landing
+from fintech_dataops.lib.feeds import FEEDS, Feed
+from fintech_dataops.lib.quality import load_core_partitions
+from fintech_dataops.lib.raw_layer import load_raw_partitions
+from fintech_dataops.schemas import (
+    column_descriptions,
+    feed_for,
+    nullable_fields,
+    register_feed,
+    registered_feeds,
+    schema_for,
+    typed_frame,
+)
+from fintech_dataops.schemas.columns import COLUMN_DESCRIPTIONS
+from fintech_dataops.schemas.feeds import TransactionsSchema
+
+
+@pytest.mark.parametrize("feed", list(FEEDS))
+def test_every_feed_has_a_contract_with_exactly_its_fields(feed):
+    schema = schema_for(feed)
+    assert set(schema.columns) == set(FEEDS[feed].fields)
+    assert schema.columns[FEEDS[feed].id_field].unique, "ids are unique within a stored partition"
+    assert FEEDS[feed].id_field not in nullable_fields(feed)
+    assert FEEDS[feed].time_field not in nullable_fields(feed)
+
+
+@pytest.mark.parametrize("feed", list(FEEDS))
+def test_every_column_is_documented(feed):
+    descriptions = column_descriptions(feed)
+    assert list(descriptions) == list(FEEDS[feed].fields)
+    assert all(descriptions.values())
+    assert descriptions == COLUMN_DESCRIPTIONS[feed]
+
+
+def transactions_frame(**overrides) -> pd.DataFrame:
+    row = {
+        "transaction_id": "T1", "customer_id": "C1", "merchant_id": "M1", "amount": 10.0, "currency": "EUR",
+        "event_time": pd.Timestamp("2026-10-01 10:00:00"), "channel": "atm", "merchant_category": None,
+        "country": "FR", "device_id": None, **overrides,
+    }
+    return typed_frame(pd.DataFrame([row]), "transactions")
+
+
+def test_typed_frame_gives_stable_dtypes_even_for_all_null_columns():
+    frame = transactions_frame()
+    assert str(frame["merchant_category"].dtype) == "str"
+    assert str(frame["event_time"].dtype) == "datetime64[us]"
+    schema_for("transactions").validate(frame)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "check"),
+    [
+        ({"amount": -1.0}, "greater_than(0)"),
+        ({"amount": 2e6}, "less_than_or_equal_to(1000000.0)"),
+        ({"currency": "eur"}, "isin"),
+        ({"country": "France"}, "iso_country"),
+        ({"event_time": pd.Timestamp("2199-01-01")}, "not_in_future"),
+    ],
+)
+def test_contract_rejects_bad_values(overrides, check):
+    with pytest.raises(pa.errors.SchemaErrors) as info:
+        schema_for("transactions").validate(transactions_frame(**overrides), lazy=True)
+    assert info.value.failure_cases["check"].astype(str).str.startswith(check).any()
+
+
+def test_contract_rejects_duplicate_ids_in_a_frame():
+    frame = pd.concat([transactions_frame(), transactions_frame()], ignore_index=True)
+    with pytest.raises(pa.errors.SchemaErrors):
+        schema_for("transactions").validate(frame, lazy=True)
+
+
+class WalletTopupsSchema(pa.DataFrameModel):
+    topup_id: Series[str] = pa.Field(unique=True, description="Top-up id")
+    customer_id: Series[str] = pa.Field(description="Customer")
+    amount: Series[float] = pa.Field(gt=0, description="Amount")
+    event_time: Series[pa.typing.DateTime] = pa.Field(description="When")
+
+
+WALLET = Feed(
+    name="wallet_topups", id_field="topup_id", time_field="event_time",
+    fields=("topup_id", "customer_id", "amount", "event_time"), description="Wallet top-ups (test feed).",
+)
+
+
+def test_another_domain_can_register_a_feed_and_reuse_the_core_pipeline(tmp_path: Path):
+    register_feed(WALLET, WalletTopupsSchema, replace=True)
+    assert "wallet_topups" in registered_feeds() and feed_for("wallet_topups") is WALLET
+    lines = [
+        json.dumps({"topup_id": "W1", "customer_id": "C1", "amount": 5.0, "event_time": "2026-10-01T00:00:00Z"}),
+        json.dumps({"topup_id": "W2", "customer_id": "C1", "amount": 0, "event_time": "2026-10-01T00:00:00Z"}),
+    ]
+    landing.land_lines(tmp_path / "landing", "wallet_topups", "2026-10-01", "b1", lines)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    load_raw_partitions(con, tmp_path / "landing", "wallet_topups", ["2026-10-01"])
+    result = load_core_partitions(con, "wallet_topups", ["2026-10-01"])
+    assert (result.valid_rows, result.quarantined_rows) == (1, 1)
+    assert con.execute("SELECT failed_checks FROM quarantine.wallet_topups").fetchone()[0] == ["greater_than"]
+
+
+def test_a_contract_must_match_its_feed_fields():
+    wrong = Feed(name="wrong_feed", id_field="topup_id", time_field="event_time",
+                 fields=("topup_id", "amount"), description="")
+    with pytest.raises(ValueError, match="differ"):
+        register_feed(wrong, WalletTopupsSchema)
+    with pytest.raises(ValueError, match="already has a contract"):
+        register_feed(FEEDS["transactions"], type("OtherTransactionsSchema", (TransactionsSchema,), {}))
