@@ -12,6 +12,7 @@ help:
 	@echo "make run    install, simulate a demo month, materialize every asset, print a summary"
 	@echo "make test   install and run the test suite"
 	@echo "make ui     Dagster UI + daemon on http://127.0.0.1:3000 (DAGSTER_HOME under the data dir)"
+	@echo "make daemon schedules, sensors and the run queue without the UI"
 	@echo "make bench  run the benchmarks (JSON in benchmarks/results/)"
 
 $(STAMP): pyproject.toml
@@ -36,6 +37,11 @@ ui: install
 	@mkdir -p $(DAGSTER_HOME)
 	@test -f $(DAGSTER_HOME)/dagster.yaml || cp fintech_dataops/instance/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+daemon: install
+	@mkdir -p $(DAGSTER_HOME)
+	@test -f $(DAGSTER_HOME)/dagster.yaml || cp fintech_dataops/instance/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster-daemon run -w workspace.yaml
 
 bench: install
 	$(BIN)/python -m benchmarks

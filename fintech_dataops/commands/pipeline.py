@@ -23,6 +23,11 @@ def ensure_dagster_home(data_dir: Path) -> Path:
     if not (home / "dagster.yaml").exists():
         shutil.copyfile(INSTANCE_TEMPLATE, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
+    # Create the instance storage now, in one process, so processes started next (UI, daemon,
+    # run workers) never race on creating the same SQLite schema.
+    import dagster as dg
+
+    dg.DagsterInstance.get().dispose()
     return home
 
 

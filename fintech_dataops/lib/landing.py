@@ -17,7 +17,8 @@ from pathlib import Path
 DEFAULT_DATA_DIR = "data"
 DATA_DIR_ENV = "FINTECH_DATA_DIR"
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# ASCII only (re.ASCII): no look-alike Unicode letters, dots or slashes in names.
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", re.ASCII)
 LANDED_SUFFIXES = (".jsonl", ".parquet")
 
 
@@ -36,7 +37,8 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 def safe_name(value: str, what: str = "name") -> str:
     """Reject anything that is not a plain file/folder name (no '/', '..', NUL, ...)."""
-    if not isinstance(value, str) or not _NAME_RE.match(value) or ".." in value:
+    # fullmatch, not match: with match, "$" also accepts a trailing newline ("feed\n").
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value) or ".." in value:
         raise LandingPathError(f"invalid {what} {value!r}: use letters, digits, '_', '-', '.'")
     return value
 
@@ -112,10 +114,20 @@ def landed_files(landing_dir: Path, feed: str, day: str | date) -> list[Path]:
     folder = partition_dir(landing_dir, feed, day)
     if not folder.is_dir():
         return []
+    # A symlink is never a landed file (landers rename regular files into place) and could
+    # point anywhere on the machine: it is not followed; see ``refused_entries``.
     return sorted(
         p for p in folder.iterdir()
-        if p.is_file() and p.suffix in LANDED_SUFFIXES and not p.name.startswith(".")
+        if not p.is_symlink() and p.is_file() and p.suffix in LANDED_SUFFIXES and not p.name.startswith(".")
     )
+
+
+def refused_entries(landing_dir: Path, feed: str, day: str | date) -> list[Path]:
+    """Symlinks in a partition folder: not read, but reported so nothing is skipped silently."""
+    folder = partition_dir(landing_dir, feed, day)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_symlink() and not p.name.startswith("."))
 
 
 def landed_days(landing_dir: Path, feed: str) -> list[date]:

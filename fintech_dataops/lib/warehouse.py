@@ -8,6 +8,8 @@ transaction: a crash leaves the old or the new data, never half of it.
 
 from __future__ import annotations
 
+import itertools
+import os
 import random
 import re
 import time
@@ -18,6 +20,9 @@ from pathlib import Path
 import duckdb
 
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Short: a waiting process must notice the free window a writer leaves between partitions.
+MAX_BACKOFF_SECONDS = 0.25
+_MARKER_IDS = itertools.count()
 LOCK_ERROR_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked", "lock on file")
 
 
@@ -39,6 +44,68 @@ def is_lock_error(exc: BaseException) -> bool:
     )
 
 
+_REMOTE_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+
+
+def is_local_database(database: str | Path) -> bool:
+    """A DuckDB file on this machine (not ``:memory:``, not ``md:…`` / another engine's URI)."""
+    text = str(database)
+    return text != ":memory:" and not (isinstance(database, str) and _REMOTE_SCHEME_RE.match(text))
+
+
+def redact(database: str | Path) -> str:
+    """The database name without a query string (where tokens hide: ``md:db?motherduck_token=…``)."""
+    return str(database).split("?", 1)[0]
+
+
+def waiters_dir(database: str | Path) -> Path:
+    """Where processes waiting for the file lock leave a marker (``<database>.waiters/<pid>-<n>``)."""
+    return Path(f"{database}.waiters")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def waiting_processes(database: str | Path) -> list[int]:
+    """Other live processes currently waiting for the warehouse lock."""
+    folder = waiters_dir(database)
+    if not folder.is_dir():
+        return []
+    pids = []
+    for marker in folder.iterdir():
+        try:
+            pid = int(marker.name.split("-", 1)[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and _pid_alive(pid):
+            pids.append(pid)
+    return pids
+
+
+def yield_to_waiters(database: str | Path, max_seconds: float = 10.0) -> float:
+    """Between two units of work (no connection open), let processes queued for the lock in first.
+
+    Without this a writer that reconnects at once keeps winning the lock, and a reader
+    polling with backoff can wait for a whole multi-day backfill. Bounded by
+    ``max_seconds``; returns the seconds spent yielding (0 when nobody waits).
+    """
+    if not is_local_database(database):
+        return 0.0
+    if not waiting_processes(database):
+        return 0.0
+    started = time.monotonic()
+    while waiting_processes(database) and time.monotonic() - started < max_seconds:
+        time.sleep(0.01)
+    return time.monotonic() - started
+
+
 def connect(
     database: str | Path,
     *,
@@ -46,28 +113,44 @@ def connect(
     wait_seconds: float = 120.0,
     config: dict | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, waiting (jittered backoff) while another process holds the lock."""
-    if str(database) != ":memory:":
+    """Open the warehouse, waiting (jittered backoff) while another process holds the lock.
+
+    While it waits, the process leaves a marker in ``waiters_dir`` so a writer working
+    through many partitions hands the file over between them (``yield_to_waiters``).
+    """
+    local = is_local_database(database)
+    if local:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
     delay = 0.02
-    while True:
-        try:
-            return duckdb.connect(str(database), read_only=read_only, config=config or {})
-        except (duckdb.IOException, duckdb.ConnectionException) as exc:
-            if not is_lock_error(exc) or time.monotonic() >= deadline:
-                if is_lock_error(exc):
-                    raise WarehouseLockTimeout(
-                        f"warehouse {database} stayed locked by another process for {wait_seconds:.0f}s"
-                    ) from exc
-                raise
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 1.0)
+    marker: Path | None = None
+    try:
+        while True:
+            try:
+                return duckdb.connect(str(database), read_only=read_only, config=config or {})
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                if not is_lock_error(exc) or time.monotonic() >= deadline:
+                    if is_lock_error(exc):
+                        raise WarehouseLockTimeout(
+                            f"warehouse {redact(database)} stayed locked by another process for {wait_seconds:.0f}s"
+                        ) from exc
+                    raise
+                if marker is None and local:
+                    marker = waiters_dir(database) / f"{os.getpid()}-{next(_MARKER_IDS)}"
+                    marker.parent.mkdir(exist_ok=True)
+                    marker.touch()
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
 
 
 @contextmanager
-def connection(database: str | Path, *, read_only: bool = False, wait_seconds: float = 120.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = connect(database, read_only=read_only, wait_seconds=wait_seconds)
+def connection(
+    database: str | Path, *, read_only: bool = False, wait_seconds: float = 120.0, config: dict | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(database, read_only=read_only, wait_seconds=wait_seconds, config=config)
     try:
         yield con
     finally:

@@ -14,11 +14,22 @@ from fintech_dataops.lib.feeds import FEEDS
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _wiring_modules() -> list[str]:
+    return [m for m in sys.modules if m.startswith("fintech_dataops.defs") or m == "fintech_dataops.definitions"]
+
+
 def fresh_defs() -> dg.Definitions:
-    """Import the definitions from scratch so definition-time warnings are raised again."""
-    for name in [m for m in sys.modules if m.startswith("fintech_dataops.defs") or m == "fintech_dataops.definitions"]:
-        del sys.modules[name]
-    return importlib.import_module("fintech_dataops.definitions").defs
+    """Import the definitions from scratch so definition-time warnings are raised again.
+
+    The original modules are put back afterwards, so other tests keep one identity per class.
+    """
+    saved = {name: sys.modules.pop(name) for name in _wiring_modules()}
+    try:
+        return importlib.import_module("fintech_dataops.definitions").defs
+    finally:
+        for name in _wiring_modules():
+            del sys.modules[name]
+        sys.modules.update(saved)
 
 
 def test_definitions_load_without_deprecated_or_superseded_apis():

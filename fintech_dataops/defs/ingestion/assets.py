@@ -6,7 +6,7 @@ import dagster as dg
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 from fintech_dataops.lib.feeds import FEEDS, Feed
-from fintech_dataops.lib.raw_layer import load_raw_partitions
+from fintech_dataops.lib.raw_layer import load_raw_days
 
 RAW_COLUMN_SCHEMA = dg.TableSchema(
     columns=[
@@ -16,6 +16,12 @@ RAW_COLUMN_SCHEMA = dg.TableSchema(
         dg.TableColumn("record", "VARCHAR", description="The record exactly as received (text)"),
         dg.TableColumn("record_bytes", "BLOB", description="Exact bytes, only when the line is not valid UTF-8"),
         dg.TableColumn("ingested_at", "TIMESTAMPTZ", description="When this load ran"),
+        dg.TableColumn("original_bytes", "BIGINT", description="Size of the line as landed (before any truncation)"),
+        dg.TableColumn(
+            "ingest_issue", "VARCHAR",
+            description="NULL, or why the row is not the whole line: line_too_long, file_too_large, "
+                        "symlink_refused, unreadable_file (see lib/limits.py)",
+        ),
     ]
 )
 
@@ -33,8 +39,11 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
     )
     def raw_feed(context: dg.AssetExecutionContext, data_dir: DataDirResource, warehouse: WarehouseResource):
         days = context.partition_keys
-        with warehouse.get_connection() as con:
-            result = load_raw_partitions(con, data_dir.landing_dir, feed.name, days)
+        # One short connection per day: a long backfill lets other writers and readers in between days.
+        result = load_raw_days(
+            warehouse.get_connection, data_dir.landing_dir, feed.name, days, data_dir.ingest_limits,
+            between_days=warehouse.yield_to_waiters,
+        )
         context.log.info(
             f"raw.{feed.name}: {result.rows} lines from {result.files} files over {len(days)} day(s) "
             f"in {result.seconds:.2f}s"
@@ -45,6 +54,8 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
                 "files": result.files,
                 "bytes_read": result.bytes_read,
                 "undecodable_lines": result.undecodable_lines,
+                "truncated_lines": result.truncated_lines,
+                "refused_files": result.refused_files,
                 "seconds": round(result.seconds, 3),
                 "rows_per_second": round(result.rows_per_second),
                 "rows_per_day": dg.MetadataValue.json(result.rows_per_day),
