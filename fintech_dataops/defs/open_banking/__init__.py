@@ -1,0 +1,8 @@
+"""Open banking: Plaid and Stripe through the official SDKs (the local emulator when no credentials are set)."""
+
+import dagster as dg
+
+from fintech_dataops.defs.open_banking.assets import open_banking_assets
+from fintech_dataops.defs.open_banking.resources import open_banking_resources
+
+defs = dg.Definitions(assets=open_banking_assets, resources=open_banking_resources())

@@ -1,0 +1,227 @@
+"""Open-banking assets: pull Plaid and Stripe into the landing zone, then raw → core → ``open_banking.*``.
+
+The pulls are cursor/watermark driven (not day partitions): each run lands
+what is new into today's landing folder, and the raw/core steps reload every
+landed day of their feed (atomic partition replaces, so reruns never
+duplicate). Core steps carry the platform's core checks (schema,
+reconciliation, quarantine rate).
+"""
+
+import time
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from fintech_dataops.defs.open_banking.resources import PlaidResource, StripeResource
+from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
+from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
+from fintech_dataops.lib.open_banking.feeds import (
+    OPEN_BANKING_FEEDS,
+    PLAID_ACCOUNTS,
+    PLAID_TRANSACTIONS,
+    STRIPE_LIST_FEEDS,
+    OpenBankingFeed,
+)
+
+GROUP = "open_banking"
+STATE_DIR = "open_banking_state"
+
+
+def landing_key(feed: OpenBankingFeed) -> dg.AssetKey:
+    return dg.AssetKey(["landing", feed.name])
+
+
+def _state(data_dir: DataDirResource):
+    from fintech_dataops.lib.open_banking.state import SyncStateStore
+
+    return SyncStateStore(data_dir.root / STATE_DIR)
+
+
+def _files_md(files: list[str]) -> str:
+    return "\n".join(f"- `{f}`" for f in files[:10]) or "nothing new"
+
+
+@dg.asset(
+    key=landing_key(PLAID_ACCOUNTS), group_name=GROUP, kinds={"plaid"},
+    description="Balances of every linked item's accounts (/accounts/balance/get), landed as received.",
+)
+def plaid_accounts_landed(context: dg.AssetExecutionContext, plaid: PlaidResource, data_dir: DataDirResource):
+    started = time.perf_counter()
+    syncer = plaid.syncer(data_dir.landing_dir, _state(data_dir), log=context.log.info)
+    outcome, items = syncer.land_balances(plaid.linked_items)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": outcome.records, "items": items, "mode": plaid.mode,
+        "landed_files": dg.MetadataValue.md(_files_md(outcome.files)),
+        "seconds": round(time.perf_counter() - started, 3),
+    })
+
+
+@dg.asset(
+    key=landing_key(PLAID_TRANSACTIONS), group_name=GROUP, kinds={"plaid"},
+    description=(
+        "Plaid /transactions/sync for every linked item: all pages while has_more, restart from the starting "
+        "cursor on mutation during pagination, land the changes, then commit the item's cursor."
+    ),
+)
+def plaid_transactions_landed(context: dg.AssetExecutionContext, plaid: PlaidResource, data_dir: DataDirResource):
+    started = time.perf_counter()
+    syncer = plaid.syncer(data_dir.landing_dir, _state(data_dir), log=context.log.info)
+    now = datetime.now(timezone.utc)
+    per_item, files = {}, []
+    for customer_id, token in sorted(plaid.linked_items.items()):
+        result = syncer.sync_item(customer_id, token, now=now)
+        files += result.landing.files
+        per_item[customer_id] = {"pages": result.pages, "added": result.added, "modified": result.modified,
+                                 "removed": result.removed, "restarts": result.restarts,
+                                 "landed": result.landing.records,
+                                 "skipped_already_landed": result.landing.skipped_already_landed}
+    total = sum(v["landed"] for v in per_item.values())
+    context.log.info(f"plaid transactions: {total} change(s) landed from {len(per_item)} item(s) ({plaid.mode})")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": total, "items": len(per_item), "mode": plaid.mode,
+        "added": sum(v["added"] for v in per_item.values()),
+        "modified": sum(v["modified"] for v in per_item.values()),
+        "removed": sum(v["removed"] for v in per_item.values()),
+        "restarts": sum(v["restarts"] for v in per_item.values()),
+        "per_item": dg.MetadataValue.json(per_item),
+        "landed_files": dg.MetadataValue.md(_files_md(files)),
+        "seconds": round(time.perf_counter() - started, 3),
+    })
+
+
+def build_stripe_landing_asset(kind: str) -> dg.AssetsDefinition:
+    feed = STRIPE_LIST_FEEDS[kind]
+
+    @dg.asset(
+        key=landing_key(feed), group_name=GROUP, kinds={"stripe"},
+        description=f"Stripe /v1/{kind} created since the committed watermark (created[gte] + starting_after), landed as received.",
+    )
+    def stripe_landed(context: dg.AssetExecutionContext, stripe: StripeResource, data_dir: DataDirResource):
+        started = time.perf_counter()
+        result = stripe.syncer(data_dir.landing_dir, _state(data_dir), log=context.log.info).sync(kind)
+        context.log.info(f"stripe {kind}: {result.landing.records} new object(s) in {result.pages} page(s) ({stripe.mode})")
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": result.landing.records, "pages": result.pages, "received": result.received,
+            "skipped_at_watermark": result.skipped_at_watermark, "mode": stripe.mode,
+            "watermark": result.watermark_after or 0,
+            "landed_files": dg.MetadataValue.md(_files_md(result.landing.files)),
+            "seconds": round(time.perf_counter() - started, 3),
+        })
+
+    return stripe_landed
+
+
+def build_raw_asset(feed: OpenBankingFeed) -> dg.AssetsDefinition:
+    from fintech_dataops.defs.ingestion.assets import RAW_COLUMN_SCHEMA
+
+    upstream = [] if feed.name == "stripe_events" else [landing_key(feed)]
+
+    @dg.asset(
+        key=["raw", feed.name], deps=upstream, group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_WRITE_POOL,
+        description=f"{feed.description} Every landed line (all landed days), losslessly, with lineage.",
+        metadata={"dagster/column_schema": RAW_COLUMN_SCHEMA, "dagster/table_name": f"raw.{feed.name}"},
+    )
+    def raw_feed(context: dg.AssetExecutionContext, data_dir: DataDirResource, warehouse: WarehouseResource):
+        from fintech_dataops.lib.open_banking.layers import load_raw_feed
+
+        with warehouse.get_connection() as con:
+            result = load_raw_feed(con, data_dir.landing_dir, feed.name)
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": result.rows, "files": result.files, "days": len(result.partition_dates),
+            "seconds": round(result.seconds, 3),
+        })
+
+    return raw_feed
+
+
+def build_core_asset(feed: OpenBankingFeed) -> dg.AssetsDefinition:
+    from fintech_dataops.defs.quality.assets import core_column_schema
+    from fintech_dataops.defs.quality.checks import core_check_specs
+
+    import fintech_dataops.schemas.open_banking  # noqa: F401 - registers the contracts core_column_schema reads
+
+    key = dg.AssetKey(["core", feed.name])
+
+    @dg.asset(
+        key=key, deps=[dg.AssetKey(["raw", feed.name])], group_name=GROUP, kinds={"duckdb", "pandas"},
+        pool=WAREHOUSE_WRITE_POOL, check_specs=core_check_specs(feed, key),
+        description=f"{feed.description} Rows passing the pandera contract; failures in quarantine.{feed.name}.",
+        metadata={"dagster/column_schema": core_column_schema(feed), "dagster/table_name": f"core.{feed.name}"},
+    )
+    def core_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        from fintech_dataops.defs.quality.checks import evaluate_core_checks
+        from fintech_dataops.lib.open_banking.layers import load_core_feed
+
+        with warehouse.get_connection() as con:
+            result = load_core_feed(con, feed.name)
+            checks = evaluate_core_checks(con, feed, result.partition_dates, warn_rate=0.001, error_rate=0.05) \
+                if result.partition_dates else []
+        yield dg.MaterializeResult(metadata={
+            "dagster/row_count": result.valid_rows, "raw_rows": result.raw_rows,
+            "quarantined_rows": result.quarantined_rows, "dq_score": float(result.dq_score),
+            "failed_checks": dg.MetadataValue.json(result.failed_checks),
+        })
+        if checks:
+            yield from checks
+        else:  # nothing landed yet: the checks hold vacuously
+            for spec in core_check_specs(feed, key):
+                yield dg.AssetCheckResult(check_name=spec.name, passed=True, metadata={"rows": 0})
+
+    return core_feed
+
+
+def _publish(context, warehouse: WarehouseResource, build, table: str) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    with warehouse.get_connection() as con:
+        rows = build(con)
+        preview = con.execute(f"SELECT * FROM {table} LIMIT 5").df()
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows, "seconds": round(time.perf_counter() - started, 3),
+        "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "empty"),
+    })
+
+
+@dg.asset(
+    key=["open_banking", "plaid_transactions"], deps=[dg.AssetKey(["core", "plaid_transactions"])],
+    group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_WRITE_POOL,
+    description="Current state of every Plaid transaction: the change log replayed (modified = latest, removed = gone).",
+)
+def plaid_transactions_current(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    from fintech_dataops.lib.open_banking.tables import PLAID_CURRENT, build_plaid_current
+
+    return _publish(context, warehouse, build_plaid_current, PLAID_CURRENT)
+
+
+@dg.asset(
+    key=["open_banking", "platform_transactions"],
+    deps=[dg.AssetKey(["open_banking", "plaid_transactions"]), dg.AssetKey(["core", "stripe_charges"])],
+    group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_WRITE_POOL,
+    description="Plaid transactions and succeeded Stripe charges in the platform transaction contract "
+                "(read by fraud and credit through lib.sources.transactions_sql).",
+)
+def platform_transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    from fintech_dataops.lib.open_banking.tables import build_platform_transactions
+    from fintech_dataops.lib.sources import OPEN_BANKING_TRANSACTIONS
+
+    return _publish(context, warehouse, build_platform_transactions, OPEN_BANKING_TRANSACTIONS)
+
+
+@dg.asset(
+    key=["open_banking", "stripe_fraud_labels"],
+    deps=[dg.AssetKey(["core", n]) for n in ("stripe_disputes", "stripe_charges", "stripe_events")],
+    group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_WRITE_POOL,
+    description="Fraud labels from Stripe: fraudulent disputes (chargebacks), other disputes (not fraud), "
+                "fraudulent refunds — in the fraud_labels columns.",
+)
+def stripe_fraud_labels(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    from fintech_dataops.lib.open_banking.tables import STRIPE_FRAUD_LABELS, build_stripe_fraud_labels
+
+    return _publish(context, warehouse, build_stripe_fraud_labels, STRIPE_FRAUD_LABELS)
+
+
+landing_assets = [plaid_accounts_landed, plaid_transactions_landed,
+                  *(build_stripe_landing_asset(kind) for kind in STRIPE_LIST_FEEDS)]
+layer_assets = [*(build_raw_asset(f) for f in OPEN_BANKING_FEEDS.values()),
+                *(build_core_asset(f) for f in OPEN_BANKING_FEEDS.values())]
+published_assets = [plaid_transactions_current, platform_transactions, stripe_fraud_labels]
+open_banking_assets = [*landing_assets, *layer_assets, *published_assets]
