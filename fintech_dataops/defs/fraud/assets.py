@@ -1,0 +1,287 @@
+"""Fraud assets: features → model → scored transactions → alerts → evaluation (tables ``fraud.*``).
+
+Bodies are wiring: read through the warehouse resource, one ``lib.fraud`` call,
+one idempotent write, metadata. scikit-learn is imported only inside the model
+and scoring steps (through ``lib.fraud.model``), never at module import.
+"""
+
+import time
+
+import dagster as dg
+from pydantic import Field
+
+from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
+from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
+
+CORE_TRANSACTIONS = dg.AssetKey(["core", "transactions"])
+CORE_FRAUD_LABELS = dg.AssetKey(["core", "fraud_labels"])
+FEATURES = dg.AssetKey(["fraud", "features"])
+MODEL = dg.AssetKey(["fraud", "model"])
+SCORED = dg.AssetKey(["fraud", "scored_transactions"])
+ALERTS = dg.AssetKey(["fraud", "alerts"])
+EVALUATION = dg.AssetKey(["fraud", "evaluation"])
+
+
+class FraudFeaturesConfig(dg.Config):
+    velocity_window_s: float = Field(default=10.0, description="VELOCITY rule window (seconds, event time)")
+    label_delay_days: int = Field(default=1, description="Merchant risk ignores the most recent days (labels lag)")
+    merchant_window_days: int = Field(default=14, description="Days of merchant history behind the label delay")
+
+
+class FraudRulesConfig(dg.Config):
+    high_value_amount: float = Field(default=800.0, description="HIGH_VALUE: amount strictly above this is reviewed")
+    high_value_action: str = Field(default="review", description="review or block")
+    velocity_max_transactions: int = Field(default=3, description="VELOCITY: more than this many in the window")
+    velocity_action: str = Field(default="review", description="review or block")
+    use_model: bool = Field(default=True, description="Score with the CURRENT model when one exists")
+
+
+class FraudModelConfig(dg.Config):
+    training_days: int = Field(default=28, description="Trailing window of features to train on")
+    label_maturity_days: int = Field(default=7, description="Leave the newest days out: their labels are incomplete")
+    validation_days: int = Field(default=7, description="Last days of the window used to choose and calibrate")
+    target_fpr: float = Field(default=0.001, description="False-positive-rate budget of review decisions (0.1 %)")
+    block_fpr: float = Field(default=0.0001, description="False-positive-rate budget of block decisions")
+    calibration_margin: float = Field(default=0.8, description="Calibrate to target_fpr × margin")
+    kind: str = Field(default="auto", description="auto, isolation_forest, supervised or stacked")
+    isolation_trees: int = Field(default=100, description="Isolation Forest size")
+    boosting_iterations: int = Field(default=150, description="Gradient-boosting iterations")
+    high_value_amount: float = Field(default=800.0, description="Rules the thresholds are calibrated with")
+    velocity_max_transactions: int = Field(default=3)
+
+
+def _rules(config: FraudRulesConfig | FraudModelConfig, velocity_window_s: float = 10.0):
+    from fintech_dataops.lib.fraud.rules import RuleConfig
+
+    return RuleConfig(
+        high_value_amount=config.high_value_amount,
+        high_value_action=getattr(config, "high_value_action", "review"),
+        velocity_max_transactions=config.velocity_max_transactions,
+        velocity_action=getattr(config, "velocity_action", "review"),
+        velocity_window_s=velocity_window_s,
+    )
+
+
+def _preview(frame, columns, rows: int = 8) -> str:
+    if frame is None or frame.empty:
+        return "(no rows)"
+    return frame[[c for c in columns if c in frame.columns]].head(rows).to_markdown(index=False)
+
+
+@dg.asset(
+    key=FEATURES,
+    deps=[CORE_TRANSACTIONS, CORE_FRAUD_LABELS],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="fraud",
+    kinds={"duckdb", "pandas"},
+    pool=WAREHOUSE_WRITE_POOL,
+    description="Past-only features per transaction (customer windows 1h/1d/7d/30d, velocity, device, delayed "
+                "merchant risk, night/weekend), with the previous days' tail as history.",
+    metadata={"dagster/table_name": "fraud.features"},
+)
+def fraud_features(context: dg.AssetExecutionContext, config: FraudFeaturesConfig, warehouse: WarehouseResource):
+    from fintech_dataops.lib.fraud.features import FeatureConfig
+    from fintech_dataops.lib.fraud.pipeline import FEATURES_TABLE, features_for_days, write_partitions
+
+    feature_config = FeatureConfig(velocity_window_s=config.velocity_window_s, label_delay_days=config.label_delay_days,
+                                   merchant_window_days=config.merchant_window_days)
+    with warehouse.get_connection() as con:
+        run = features_for_days(con, context.partition_keys, feature_config)
+        rows = write_partitions(con, FEATURES_TABLE, run.features, context.partition_keys)
+    if run.note:
+        context.log.warning(f"fraud.features: {run.note}")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows,
+        "history_rows": run.history_rows,
+        "fraud_labels_known": run.labels,
+        "seconds": round(run.seconds, 3),
+        "rows_per_second": round(rows / run.seconds) if run.seconds > 0 else 0,
+        "note": run.note or "ok",
+        "preview": dg.MetadataValue.md(_preview(run.features, ["transaction_id", "customer_id", "amount",
+                                                               "customer_count_1d", "amount_ratio_30d",
+                                                               "velocity_count", "merchant_fraud_rate_delayed"])),
+    })
+
+
+@dg.asset(
+    key=MODEL,
+    deps=[FEATURES, CORE_FRAUD_LABELS],
+    group_name="fraud",
+    kinds={"sklearn", "duckdb"},
+    description="Isolation Forest + gradient boosting on past labels (the better one on validation ships), "
+                "thresholds calibrated for FPR < 0.1 %; saved under <data dir>/models/fraud/<version>/.",
+)
+def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, warehouse: WarehouseResource,
+                data_dir: DataDirResource):
+    from fintech_dataops.lib.fraud.evaluation import metrics_markdown
+    from fintech_dataops.lib.fraud.model import ModelConfig, save_model, train_model
+    import numpy as np
+    import pandas as pd
+
+    from fintech_dataops.lib.fraud.pipeline import TrainingData, training_data
+
+    started = time.perf_counter()
+    if not warehouse.path.exists():
+        data = TrainingData(pd.DataFrame(), np.zeros(0, bool), None, None, f"no warehouse yet at {warehouse.path}")
+    else:
+        with warehouse.read_connection() as con:
+            data = training_data(con, training_days=config.training_days,
+                                 label_maturity_days=config.label_maturity_days)
+    if len(data.features) < 100:
+        note = data.note or f"only {len(data.features)} transactions in the training window: model not retrained"
+        context.log.warning(f"fraud.model: {note}")
+        return dg.MaterializeResult(metadata={"status": "not trained", "note": note})
+    model = train_model(
+        data.features, data.is_fraud,
+        config=ModelConfig(validation_days=config.validation_days, target_fpr=config.target_fpr,
+                           block_fpr=config.block_fpr, calibration_margin=config.calibration_margin, kind=config.kind,
+                           isolation_trees=config.isolation_trees, boosting_iterations=config.boosting_iterations),
+        rule_config=_rules(config),
+    )
+    path = save_model(model, data_dir.models_dir)
+    chosen = model.evaluation["candidates"][model.kind]
+    table = {"rules_only": model.evaluation["rules_only"],
+             **{f"{k} (model only)": v["model_only"] for k, v in model.evaluation["candidates"].items()},
+             f"{model.kind} + rules": chosen["combined"]}
+    context.log.info(f"fraud.model {model.version} ({model.kind}) saved to {path}")
+    return dg.MaterializeResult(metadata={
+        "status": "trained",
+        "version": model.version,
+        "kind": model.kind,
+        "path": dg.MetadataValue.path(str(path)),
+        "training_window": dg.MetadataValue.json(model.training_window),
+        "features": dg.MetadataValue.json(list(model.feature_names)),
+        "review_threshold": dg.MetadataValue.float(model.review_threshold),
+        "block_threshold": dg.MetadataValue.float(model.block_threshold),
+        "validation_auc_roc": dg.MetadataValue.float(float(chosen["model_only"].get("auc_roc") or 0.0)),
+        "validation_average_precision": dg.MetadataValue.float(
+            float(chosen["model_only"].get("average_precision") or 0.0)),
+        "validation": dg.MetadataValue.md(metrics_markdown(table)),
+        "evaluation": dg.MetadataValue.json(model.evaluation),
+        "seconds": round(time.perf_counter() - started, 2),
+    })
+
+
+def _engine(config: FraudRulesConfig, data_dir: DataDirResource, log):
+    from fintech_dataops.lib.fraud.engine import FraudEngine
+    from fintech_dataops.lib.fraud.model import current_version, load_model
+
+    model = None
+    if config.use_model and current_version(data_dir.models_dir):
+        try:
+            model = load_model(data_dir.models_dir)
+        except (FileNotFoundError, TypeError, ValueError) as exc:
+            log.warning(f"fraud model unavailable ({exc}); scoring with the rules only")
+    velocity = model.feature_config.velocity_window_s if model is not None else 10.0
+    return FraudEngine(rules=_rules(config, velocity), model=model)
+
+
+@dg.asset(
+    key=SCORED,
+    deps=[FEATURES, MODEL],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="fraud",
+    kinds={"duckdb", "pandas", "sklearn"},
+    pool=WAREHOUSE_WRITE_POOL,
+    description="Every transaction with its decision (approve/review/block), risk and model scores, rule ids and "
+                "reasons, by the same FraudEngine the online service runs.",
+    metadata={"dagster/table_name": "fraud.scored_transactions"},
+)
+def fraud_scored_transactions(context: dg.AssetExecutionContext, config: FraudRulesConfig,
+                              warehouse: WarehouseResource, data_dir: DataDirResource):
+    from fintech_dataops.lib.fraud.pipeline import SCORED_TABLE, score_days, write_partitions
+
+    started = time.perf_counter()
+    engine = _engine(config, data_dir, context.log)
+    with warehouse.get_connection() as con:
+        scored = score_days(con, context.partition_keys, engine)
+        rows = write_partitions(con, SCORED_TABLE, scored, context.partition_keys, ("rule_ids", "reasons"))
+    counts = scored["decision"].value_counts().to_dict() if len(scored) else {}
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows,
+        "model_version": engine.model_version or "rules only",
+        "approve": int(counts.get("approve", 0)), "review": int(counts.get("review", 0)),
+        "block": int(counts.get("block", 0)),
+        "seconds": round(time.perf_counter() - started, 3),
+    })
+
+
+@dg.asset(
+    key=ALERTS,
+    deps=[SCORED],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="fraud",
+    kinds={"duckdb", "pandas"},
+    pool=WAREHOUSE_WRITE_POOL,
+    description="One row per review/block decision: transaction, customer, amount, scores, decision, reasons, "
+                "rule ids — the risk analyst's queue.",
+    metadata={"dagster/table_name": "fraud.alerts"},
+)
+def fraud_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    from fintech_dataops.lib.fraud.pipeline import ALERTS_TABLE, alerts_from_scored, read_scored, write_partitions
+
+    with warehouse.get_connection() as con:
+        alerts = alerts_from_scored(read_scored(con, context.partition_keys))
+        rows = write_partitions(con, ALERTS_TABLE, alerts, context.partition_keys, ("reasons", "rule_ids"))
+    by_rule: dict[str, int] = {}
+    for ids in alerts["rule_ids"] if len(alerts) else []:
+        for rule_id in ids or ["MODEL"]:
+            by_rule[rule_id] = by_rule.get(rule_id, 0) + 1
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows,
+        "alerts_by_rule": dg.MetadataValue.json(by_rule),
+        "preview": dg.MetadataValue.md(_preview(alerts, ["transaction_id", "amount", "decision", "risk_score",
+                                                         "rule_ids"])),
+    })
+
+
+@dg.asset(
+    key=EVALUATION,
+    deps=[SCORED, MODEL, CORE_FRAUD_LABELS],
+    group_name="fraud",
+    kinds={"duckdb", "pandas"},
+    pool=WAREHOUSE_WRITE_POOL,
+    description="Precision, recall, FPR (all alerts and without the mandatory >800 reviews), AUC-ROC, average "
+                "precision, alerts/day and fraud value caught — rules only, model only and combined — against the "
+                "labels that have arrived, on the days after the model's training window.",
+    metadata={"dagster/table_name": "fraud.evaluation"},
+)
+def fraud_evaluation(context: dg.AssetExecutionContext, warehouse: WarehouseResource, data_dir: DataDirResource):
+    from datetime import date
+
+    from fintech_dataops.lib.fraud.evaluation import metrics_markdown, svg_markdown
+    from fintech_dataops.lib.fraud.model import current_version, read_manifest
+    from fintech_dataops.lib.fraud.pipeline import EVALUATION_TABLE, evaluate_scored, save_report
+    from fintech_dataops.lib.warehouse import replace_table
+
+    manifest = read_manifest(data_dir.models_dir) if current_version(data_dir.models_dir) else None
+    after = date.fromisoformat(manifest["training_window"]["end"][:10]) if manifest else None
+    review = manifest["thresholds"]["review"] if manifest else None
+    with warehouse.get_connection() as con:
+        result = evaluate_scored(con, out_of_sample_after=after, review_threshold=review)
+        rows = 0
+        if len(result.table):
+            con.register("_evaluation", result.table)
+            rows = replace_table(con, EVALUATION_TABLE, "SELECT * FROM _evaluation")
+            con.unregister("_evaluation")
+    for note in result.notes:
+        context.log.warning(f"fraud.evaluation: {note}")
+    metadata = {"dagster/row_count": rows, "scope": result.scope, "days": result.days,
+                "model_version": manifest["version"] if manifest else "rules only",
+                "metrics": dg.MetadataValue.md(metrics_markdown(result.comparison) if result.comparison else "(none)")}
+    for strategy, metrics in result.comparison.items():
+        for name in ("false_positive_rate", "false_positive_rate_discretionary", "recall", "precision",
+                     "auc_roc", "average_precision", "alerts_per_day", "fraud_value_caught"):
+            if metrics.get(name) is not None:
+                metadata[f"{strategy}/{name}"] = dg.MetadataValue.float(float(metrics[name]))
+    if result.svg:
+        path = save_report(data_dir.reports_dir, "evaluation_curves.svg", result.svg)
+        metadata["curves"] = dg.MetadataValue.md(svg_markdown(result.svg))
+        metadata["curves_file"] = dg.MetadataValue.path(str(path))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+fraud_assets = [fraud_features, fraud_model, fraud_scored_transactions, fraud_alerts, fraud_evaluation]

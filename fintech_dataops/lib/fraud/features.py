@@ -1,0 +1,327 @@
+"""Past-only fraud features per transaction, vectorised (numpy ``searchsorted`` over sorted keys).
+
+Every feature of a transaction is computed from transactions that come strictly
+before it in the order ``(event_time, transaction_id)`` — never from itself
+(except the velocity count, which by definition includes the transaction that
+completes the window) and never from the future. The same function serves the
+batch path (a day plus the previous days' tail as ``history``) and the online
+path (the engine's per-customer state as ``history``), so both produce the same
+numbers. Money is summed in integer cents, so sums do not depend on how many
+rows preceded them (no floating-point drift between batch and online).
+
+Merchant risk uses labels the way they arrive in real life: chargebacks come
+days later, so for a transaction on day D the merchant window covers the days
+``[D - label_delay - window, D - label_delay)`` and a fraud counts only if its
+label was reported before day D started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+US_PER_SECOND = 1_000_000
+US_PER_DAY = 86_400 * US_PER_SECOND
+CUSTOMER_WINDOWS = {"1h": 3_600, "1d": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
+REQUIRED_COLUMNS = ("transaction_id", "customer_id", "merchant_id", "amount", "event_time")
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Windows of the past-only features (seconds for customers, days for merchants)."""
+
+    velocity_window_s: float = 10.0
+    label_delay_days: int = 1
+    merchant_window_days: int = 14
+    night_start_hour: int = 0
+    night_end_hour: int = 6
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> FeatureConfig:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in (values or {}).items() if k in known})
+
+    @property
+    def customer_horizon_us(self) -> int:
+        """How far back any customer feature looks (state older than this is never needed)."""
+        return max(max(CUSTOMER_WINDOWS.values()), self.velocity_window_s) * US_PER_SECOND
+
+    @property
+    def merchant_horizon_days(self) -> int:
+        return self.label_delay_days + self.merchant_window_days
+
+
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "amount",
+    *(f"customer_count_{w}" for w in CUSTOMER_WINDOWS),
+    *(f"customer_mean_amount_{w}" for w in CUSTOMER_WINDOWS),
+    *(f"amount_ratio_{w}" for w in CUSTOMER_WINDOWS),
+    "seconds_since_previous",
+    "velocity_count",
+    "device_count_30d",
+    "merchant_count_delayed",
+    "merchant_fraud_rate_delayed",
+    "is_night",
+    "is_weekend",
+)
+"""The model's inputs, in order (the manifest of every trained model records them)."""
+
+
+def to_epoch_us(values: pd.Series) -> np.ndarray:
+    """Event times (naive UTC, aware, or ISO text) as int64 microseconds since the epoch; NaT → min int."""
+    times = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601") if not pd.api.types.is_datetime64_any_dtype(values) else values
+    if getattr(times.dt, "tz", None) is not None:
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    return times.dt.as_unit("us").to_numpy().astype("int64")
+
+
+def prepare_transactions(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normalise a transaction frame; return (scorable rows, rejected rows with a ``reject_reason``).
+
+    Scorable rows carry ``event_us`` (int64) and ``amount_cents`` (int64) next to the
+    original columns. A row without an id, customer, merchant, a finite amount or a
+    parseable event time cannot be featurised: it is returned, not raised.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise KeyError(f"transactions lack required column(s): {', '.join(missing)}")
+    out = frame.copy()
+    for column in ("transaction_id", "customer_id", "merchant_id"):
+        out[column] = out[column].astype("string")
+    if "currency" not in out.columns:
+        out["currency"] = "USD"
+    if "device_id" not in out.columns:
+        out["device_id"] = pd.NA
+    out["device_id"] = out["device_id"].astype("string").fillna("")
+    out["amount"] = pd.to_numeric(out["amount"], errors="coerce").astype("float64")
+    event_us = to_epoch_us(out["event_time"])
+    nat = event_us == np.iinfo(np.int64).min
+    reasons = np.full(len(out), None, dtype=object)
+    for column in ("transaction_id", "customer_id", "merchant_id"):
+        reasons[(reasons == None) & out[column].isna().to_numpy()] = f"missing {column}"  # noqa: E711
+    amount = out["amount"].to_numpy()
+    reasons[(reasons == None) & ~np.isfinite(amount)] = "amount is not a number"  # noqa: E711
+    reasons[(reasons == None) & nat] = "event_time is not a timestamp"  # noqa: E711
+    bad = reasons != None  # noqa: E711
+    out["event_us"] = event_us
+    out["event_time"] = pd.Series(event_us.astype("datetime64[us]"), index=out.index)  # min int64 is NaT
+    out["amount_cents"] = np.where(bad, 0, np.round(np.nan_to_num(amount) * 100)).astype("int64")
+    rejected = out.loc[bad].assign(reject_reason=reasons[bad])
+    return out.loc[~bad].reset_index(drop=True), rejected.reset_index(drop=True)
+
+
+def customer_window_features(
+    customer_ids: np.ndarray, event_us: np.ndarray, transaction_ids: np.ndarray, amount_cents: np.ndarray,
+    config: FeatureConfig,
+) -> dict[str, np.ndarray]:
+    """Per-row customer features over all given rows (the caller keeps only its target rows)."""
+    n = len(event_us)
+    codes, _ = pd.factorize(customer_ids, sort=False)
+    order = np.lexsort((transaction_ids, event_us, codes))
+    codes_s = codes[order].astype("int64")
+    times_s = event_us[order]
+    cents_s = amount_cents[order]
+    out = {name: np.empty(n, dtype="float64") for name in _CUSTOMER_OUTPUTS}
+    if n == 0:
+        return out
+    horizon = int(config.customer_horizon_us)
+    t_min, t_max = int(times_s.min()), int(times_s.max())
+    stride = t_max - t_min + horizon + 1
+    codes_per_chunk = max(1, (_INT64_MAX // 2) // stride - 1)
+    # Rows are sorted by customer code, so a run of codes is a contiguous slice.
+    boundaries = np.searchsorted(codes_s, np.arange(0, codes_s[-1] + codes_per_chunk + 1, codes_per_chunk))
+    result = {name: np.empty(n, dtype="float64") for name in _CUSTOMER_OUTPUTS}
+    for lo, hi in zip(boundaries[:-1], boundaries[1:]):
+        if hi > lo:
+            _customer_chunk(codes_s[lo:hi], times_s[lo:hi], cents_s[lo:hi], t_min, stride, config,
+                            {k: v[lo:hi] for k, v in result.items()})
+    for name, values in result.items():
+        out[name][order] = values
+    return out
+
+
+_CUSTOMER_OUTPUTS = (
+    *(f"customer_count_{w}" for w in CUSTOMER_WINDOWS),
+    *(f"customer_sum_cents_{w}" for w in CUSTOMER_WINDOWS),
+    "seconds_since_previous",
+    "velocity_count",
+)
+
+
+def _customer_chunk(codes, times, cents, t_min, stride, config, out) -> None:
+    local = codes - codes[0]
+    key = local * stride + (times - t_min)
+    pos = np.arange(len(key))
+    prefix = np.concatenate(([0], np.cumsum(cents)))
+    for label, seconds in CUSTOMER_WINDOWS.items():
+        start = np.searchsorted(key, key - seconds * US_PER_SECOND, side="left")
+        out[f"customer_count_{label}"][:] = pos - start
+        out[f"customer_sum_cents_{label}"][:] = prefix[pos] - prefix[start]
+    velocity_us = int(round(config.velocity_window_s * US_PER_SECOND))
+    out["velocity_count"][:] = pos - np.searchsorted(key, key - velocity_us, side="right") + 1
+    first_of_customer = np.concatenate(([True], local[1:] != local[:-1]))
+    gap_us = np.empty(len(key), dtype="int64")
+    gap_us[0] = 0
+    gap_us[1:] = times[1:] - times[:-1]
+    horizon = int(config.customer_horizon_us)
+    # Capped at the longest window: the online state keeps exactly that much history.
+    gap_us = np.where(first_of_customer, horizon, np.minimum(gap_us, horizon))
+    out["seconds_since_previous"][:] = gap_us / US_PER_SECOND
+
+
+def merchant_daily_counts(merchant_ids: np.ndarray, event_us: np.ndarray) -> pd.DataFrame:
+    """(merchant_id, day, tx_count): the merchant side of the delayed window."""
+    frame = pd.DataFrame({"merchant_id": merchant_ids, "day": event_us // US_PER_DAY})
+    return frame.groupby(["merchant_id", "day"], sort=False).size().rename("tx_count").reset_index()
+
+
+def fraud_events(labels: pd.DataFrame | None, transactions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """(merchant_id, tx_day, reported_day, transaction_id) for every confirmed fraud label (one per transaction).
+
+    ``labels`` needs ``transaction_id, reported_time`` (and ``is_fraud`` if present:
+    only true labels count). ``merchant_id`` and ``event_time`` come from the label
+    itself when present, else from ``transactions`` (joined on transaction_id).
+    """
+    empty = pd.DataFrame({"merchant_id": pd.Series(dtype="string"), "tx_day": pd.Series(dtype="int64"),
+                          "reported_day": pd.Series(dtype="int64"), "transaction_id": pd.Series(dtype="string")})
+    if labels is None or len(labels) == 0:
+        return empty
+    frame = labels
+    if "is_fraud" in frame.columns:
+        frame = frame[frame["is_fraud"].fillna(False).astype(bool)]
+    if not {"merchant_id", "event_time"} <= set(frame.columns):
+        if transactions is None:
+            raise KeyError("labels need merchant_id and event_time, or the transactions to join them from")
+        lookup = transactions[["transaction_id", "merchant_id", "event_time"]].drop_duplicates("transaction_id")
+        lookup = lookup.astype({"transaction_id": "string"})
+        frame = frame.drop(columns=[c for c in ("merchant_id", "event_time") if c in frame.columns])
+        frame = frame.astype({"transaction_id": "string"}).merge(lookup, on="transaction_id", how="inner")
+    frame = frame.dropna(subset=["merchant_id", "event_time", "reported_time"])
+    if frame.empty:
+        return empty
+    return pd.DataFrame({
+        "merchant_id": frame["merchant_id"].astype("string").to_numpy(),
+        "tx_day": to_epoch_us(frame["event_time"]) // US_PER_DAY,
+        "reported_day": to_epoch_us(frame["reported_time"]) // US_PER_DAY,
+        "transaction_id": frame["transaction_id"].astype("string").to_numpy(),
+    }).sort_values("reported_day", kind="mergesort").drop_duplicates("transaction_id")
+
+
+def merchant_features(
+    merchant_ids: np.ndarray, days: np.ndarray, daily_counts: pd.DataFrame, frauds: pd.DataFrame,
+    config: FeatureConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Delayed merchant transaction count and fraud rate for each (merchant, day)."""
+    queries = pd.DataFrame({"merchant_id": merchant_ids, "day": days})
+    unique = queries.drop_duplicates().reset_index(drop=True)
+    hi = unique["day"] - config.label_delay_days
+    lo = hi - config.merchant_window_days
+    unique["lo"], unique["hi"] = lo, hi
+    counts = _window_sums(unique, daily_counts.rename(columns={"day": "at"}), "tx_count")
+    if len(frauds):
+        known = unique.merge(frauds, on="merchant_id", how="inner")
+        known = known[(known["tx_day"] >= known["lo"]) & (known["tx_day"] < known["hi"])
+                      & (known["reported_day"] < known["day"])]
+        fraud_count = known.groupby(["merchant_id", "day"]).size().rename("fraud_count")
+        fraud_count = unique.join(fraud_count, on=["merchant_id", "day"])["fraud_count"].fillna(0).to_numpy()
+    else:
+        fraud_count = np.zeros(len(unique))
+    unique["merchant_count_delayed"] = counts
+    unique["merchant_fraud_rate_delayed"] = np.where(counts > 0, fraud_count / np.maximum(counts, 1), 0.0)
+    joined = queries.merge(unique, on=["merchant_id", "day"], how="left")
+    return (joined["merchant_count_delayed"].to_numpy(dtype="float64"),
+            joined["merchant_fraud_rate_delayed"].to_numpy(dtype="float64"))
+
+
+def _window_sums(queries: pd.DataFrame, table: pd.DataFrame, value: str) -> np.ndarray:
+    """Sum ``table[value]`` over rows of the same merchant with lo <= at < hi (prefix sums + searchsorted)."""
+    if table.empty or queries.empty:
+        return np.zeros(len(queries))
+    merchants = pd.Index(pd.unique(pd.concat([table["merchant_id"], queries["merchant_id"]], ignore_index=True)))
+    t_code = merchants.get_indexer(table["merchant_id"]).astype("int64")
+    q_code = merchants.get_indexer(queries["merchant_id"]).astype("int64")
+    at = table["at"].to_numpy(dtype="int64")
+    base = min(int(at.min()), int(queries["lo"].min())) - 1
+    span = max(int(at.max()), int(queries["hi"].max())) - base + 2
+    t_key = t_code * span + (at - base)
+    order = np.argsort(t_key, kind="stable")
+    t_key = t_key[order]
+    prefix = np.concatenate(([0], np.cumsum(table[value].to_numpy(dtype="int64")[order])))
+    lo_key = q_code * span + (queries["lo"].to_numpy(dtype="int64") - base)
+    hi_key = q_code * span + (queries["hi"].to_numpy(dtype="int64") - base)
+    return (prefix[np.searchsorted(t_key, hi_key, side="left")]
+            - prefix[np.searchsorted(t_key, lo_key, side="left")]).astype("float64")
+
+
+def compute_features(
+    transactions: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    labels: pd.DataFrame | None = None,
+    config: FeatureConfig | None = None,
+    *,
+    prepared: bool = False,
+    merchant_counts: pd.DataFrame | None = None,
+    frauds: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Features of ``transactions`` (one row each, input order), looking back into ``history``.
+
+    ``history`` holds earlier transactions (e.g. the previous days' tail, or the
+    whole table — rows of ``transactions`` found in it are ignored, later rows
+    never count). ``labels`` are fraud labels (see :func:`fraud_events`). The
+    online engine passes its own state as ``merchant_counts`` / ``frauds``.
+    """
+    config = config or FeatureConfig()
+    target = transactions if prepared else prepare_transactions(transactions)[0]
+    if history is not None and len(history):
+        past = history if prepared else prepare_transactions(history)[0]
+        if len(target):
+            lower = int(target["event_us"].min()) - max(
+                int(config.customer_horizon_us), (config.merchant_horizon_days + 1) * US_PER_DAY)
+            keep = (past["event_us"] >= lower) & (past["event_us"] <= int(target["event_us"].max()))
+            keep &= ~past["transaction_id"].isin(target["transaction_id"])
+            past = past.loc[keep]
+    else:
+        past = target.iloc[:0]
+    columns = ["transaction_id", "customer_id", "merchant_id", "device_id", "event_us", "amount_cents"]
+    both = pd.concat([past[columns], target[columns]], ignore_index=True)
+    n_past = len(past)
+    customer = customer_window_features(
+        both["customer_id"].to_numpy(dtype=object), both["event_us"].to_numpy(),
+        both["transaction_id"].to_numpy(dtype=object), both["amount_cents"].to_numpy(), config,
+    )
+    out = target[[c for c in ("transaction_id", "customer_id", "merchant_id", "amount", "currency", "event_time",
+                              "partition_date") if c in target.columns]].reset_index(drop=True).copy()
+    amount = target["amount"].to_numpy(dtype="float64")
+    for label in CUSTOMER_WINDOWS:
+        count = customer[f"customer_count_{label}"][n_past:]
+        total = customer[f"customer_sum_cents_{label}"][n_past:]
+        mean = np.divide(total, count * 100.0, out=np.zeros(len(count)), where=count > 0)
+        out[f"customer_count_{label}"] = count
+        out[f"customer_mean_amount_{label}"] = mean
+        out[f"amount_ratio_{label}"] = np.divide(amount, mean, out=np.ones(len(count)), where=mean > 0)
+    out["seconds_since_previous"] = customer["seconds_since_previous"][n_past:]
+    out["velocity_count"] = customer["velocity_count"][n_past:].astype("int64")
+    # Prior transactions of this customer on this device: a new device scores 0.
+    pair = (both["customer_id"] + "\x1f" + both["device_id"]).to_numpy(dtype=object)
+    device = customer_window_features(pair, both["event_us"].to_numpy(),
+                                      both["transaction_id"].to_numpy(dtype=object), both["amount_cents"].to_numpy(),
+                                      config)
+    out["device_count_30d"] = device["customer_count_30d"][n_past:]
+    if merchant_counts is None:
+        merchant_counts = merchant_daily_counts(both["merchant_id"].to_numpy(dtype=object), both["event_us"].to_numpy())
+    if frauds is None:
+        frauds = fraud_events(labels, pd.concat([past, target], ignore_index=True) if labels is not None else None)
+    day = target["event_us"].to_numpy() // US_PER_DAY
+    m_count, m_rate = merchant_features(target["merchant_id"].to_numpy(dtype=object), day, merchant_counts, frauds, config)
+    out["merchant_count_delayed"] = m_count
+    out["merchant_fraud_rate_delayed"] = m_rate
+    hour = (target["event_us"].to_numpy() // (3_600 * US_PER_SECOND)) % 24
+    out["is_night"] = ((hour >= config.night_start_hour) & (hour < config.night_end_hour)).astype("int8")
+    out["is_weekend"] = (((day + 3) % 7) >= 5).astype("int8")  # 1970-01-01 was a Thursday
+    return out

@@ -1,0 +1,334 @@
+"""The fraud model: an Isolation Forest (no labels needed) plus, when labels exist, a gradient-boosted
+classifier on past labels; thresholds calibrated on a validation window; versioned on disk.
+
+This is the only fraud module that imports scikit-learn (about 1 s), and only
+inside the functions that train or unpickle a model, so a rules-only
+:class:`~fintech_dataops.lib.fraud.engine.FraudEngine` starts fast.
+
+Training splits the window by time: the earlier days fit the models, the last
+``validation_days`` choose the candidate that wins (average precision) and the
+review/block thresholds — the lowest thresholds whose false-positive rate on the
+validation window, *together with the mandatory rule reviews*, stays within
+``target_fpr * calibration_margin``. The models are not refitted afterwards, so
+the thresholds stay valid for the scores they were calibrated on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fintech_dataops.lib.fraud.evaluation import alert_metrics
+from fintech_dataops.lib.fraud.features import FEATURE_COLUMNS, US_PER_DAY, FeatureConfig
+from fintech_dataops.lib.fraud.rules import RuleConfig, evaluate_rules
+
+MODEL_FILE = "model.joblib"
+MANIFEST_FILE = "manifest.json"
+CURRENT_FILE = "CURRENT"
+KINDS = ("isolation_forest", "supervised", "stacked")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """How the model is trained and calibrated (Dagster ``Config`` and the CLI fill this in)."""
+
+    validation_days: int = 7
+    target_fpr: float = 0.001
+    calibration_margin: float = 0.8
+    block_fpr: float = 0.0001
+    min_fraud_labels: int = 20
+    kind: str = "auto"  # auto = the candidate with the best validation average precision
+    isolation_trees: int = 100
+    isolation_max_samples: int = 1024
+    boosting_iterations: int = 150
+    boosting_learning_rate: float = 0.1
+    boosting_max_leaf_nodes: int = 15
+    random_state: int = 42
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("auto", *KINDS):
+            raise ValueError(f"kind must be auto or one of {KINDS}, got {self.kind!r}")
+        if not 0 < self.target_fpr < 1 or not 0 < self.block_fpr < 1:
+            raise ValueError("target_fpr and block_fpr must be in (0, 1)")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> ModelConfig:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in (values or {}).items() if k in known})
+
+
+@dataclass
+class FraudModel:
+    """A trained, calibrated fraud model. ``score`` maps feature rows to a model score in [0, 1]."""
+
+    kind: str
+    feature_names: tuple[str, ...]
+    isolation_forest: object
+    anomaly_reference: np.ndarray  # sorted IF anomaly scores of the training rows (score → percentile)
+    supervised: object | None
+    review_threshold: float
+    block_threshold: float
+    feature_config: FeatureConfig
+    rule_config: RuleConfig
+    training_window: dict
+    evaluation: dict = field(default_factory=dict)
+    feature_typical: dict = field(default_factory=dict)  # per feature: (median, p99) of legitimate rows
+    version: str = ""
+
+    def anomaly_percentile(self, X: np.ndarray) -> np.ndarray:
+        raw = -self.isolation_forest.score_samples(X)
+        return np.searchsorted(self.anomaly_reference, raw, side="right") / max(len(self.anomaly_reference), 1)
+
+    def candidate_scores(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        anomaly = self.anomaly_percentile(X)
+        scores = {"isolation_forest": anomaly}
+        if self.supervised is not None:
+            estimator = self.supervised
+            if self.kind == "stacked":
+                scores["stacked"] = estimator.predict_proba(np.column_stack([X, anomaly]))[:, 1]
+            else:
+                scores["supervised"] = estimator.predict_proba(X)[:, 1]
+        return scores
+
+    def score(self, features: pd.DataFrame) -> np.ndarray:
+        if len(features) == 0:
+            return np.zeros(0)
+        X = features[list(self.feature_names)].to_numpy(dtype="float64")
+        if self.kind == "supervised":  # the Isolation Forest is not needed (it is the slower half)
+            return self.supervised.predict_proba(X)[:, 1]
+        return self.candidate_scores(X)[self.kind]
+
+    def manifest(self) -> dict:
+        return {
+            "version": self.version,
+            "kind": self.kind,
+            "training_window": self.training_window,
+            "features": list(self.feature_names),
+            "thresholds": {"review": self.review_threshold, "block": self.block_threshold},
+            "feature_config": self.feature_config.as_dict(),
+            "rule_config": self.rule_config.as_dict(),
+            "evaluation": self.evaluation,
+        }
+
+
+def _threshold_for_budget(legit_scores: np.ndarray, allowed: int) -> float:
+    """Lowest threshold with at most ``allowed`` legitimate scores >= it (never below 0)."""
+    if allowed < 0:
+        return float("inf")
+    ordered = np.sort(legit_scores)[::-1]
+    if allowed >= len(ordered):
+        return 0.0
+    return float(np.nextafter(ordered[allowed], np.inf))
+
+
+def calibrate_thresholds(
+    scores: np.ndarray, y: np.ndarray, rule_alert: np.ndarray, rule_block: np.ndarray, config: ModelConfig,
+) -> tuple[float, float]:
+    """Review/block thresholds with maximum recall whose false-positive rate on validation stays in budget.
+
+    ``rule_alert``: rows the discretionary rules already alert on (they consume the
+    budget first); mandatory policy reviews (HIGH_VALUE) are not in it, so a legitimate
+    high-value transaction counts only if the model itself alerts on it.
+    """
+    legit = ~y
+    n_legit = int(legit.sum())
+    review_budget = int(np.floor(config.target_fpr * config.calibration_margin * n_legit))
+    block_budget = int(np.floor(config.block_fpr * config.calibration_margin * n_legit))
+    review = _threshold_for_budget(scores[legit & ~rule_alert], review_budget - int((legit & rule_alert).sum()))
+    block = _threshold_for_budget(scores[legit & ~rule_block], block_budget - int((legit & rule_block).sum()))
+    return review, max(block, review)
+
+
+def train_model(
+    features: pd.DataFrame,
+    is_fraud: np.ndarray | None,
+    *,
+    config: ModelConfig | None = None,
+    feature_config: FeatureConfig | None = None,
+    rule_config: RuleConfig | None = None,
+) -> FraudModel:
+    """Fit, choose and calibrate a model on a feature frame (``compute_features`` output).
+
+    ``is_fraud`` holds the labels known for the window (None: no labels yet → an
+    Isolation Forest with thresholds at the target alert rate).
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
+
+    config = config or ModelConfig()
+    feature_config = feature_config or FeatureConfig()
+    rule_config = rule_config or RuleConfig()
+    if len(features) < 100:
+        raise ValueError(f"need at least 100 transactions to train, got {len(features)}")
+    event_us = _event_us(features)
+    day = event_us // US_PER_DAY
+    y = np.zeros(len(features), dtype=bool) if is_fraud is None else np.asarray(is_fraud, dtype=bool)
+    split_day = int(day.max()) - config.validation_days + 1
+    fit_rows = day < split_day
+    if fit_rows.sum() < 50 or (~fit_rows).sum() < 50:
+        fit_rows = event_us < np.quantile(event_us, 0.7)  # short window: time-ordered 70/30 split
+    val_rows = ~fit_rows
+    X = features[list(FEATURE_COLUMNS)].to_numpy(dtype="float64")
+    iso = IsolationForest(
+        n_estimators=config.isolation_trees, max_samples=min(config.isolation_max_samples, int(fit_rows.sum())),
+        random_state=config.random_state, n_jobs=1,
+    ).fit(X[fit_rows])
+    reference = np.sort(-iso.score_samples(X[fit_rows]))
+    model = FraudModel(
+        kind="isolation_forest", feature_names=FEATURE_COLUMNS, isolation_forest=iso, anomaly_reference=reference,
+        supervised=None, review_threshold=1.0, block_threshold=1.0, feature_config=feature_config,
+        rule_config=rule_config, training_window={},
+    )
+    anomaly = model.anomaly_percentile(X)
+    candidates: dict[str, tuple[object | None, np.ndarray]] = {"isolation_forest": (None, anomaly)}
+    has_labels = (y[fit_rows].sum() >= config.min_fraud_labels and y[val_rows].sum() >= 1
+                  and (~y[fit_rows]).sum() > 0)
+    if has_labels and config.kind != "isolation_forest":
+        for kind, matrix in (("supervised", X), ("stacked", np.column_stack([X, anomaly]))):
+            clf = HistGradientBoostingClassifier(
+                max_iter=config.boosting_iterations, learning_rate=config.boosting_learning_rate,
+                max_leaf_nodes=config.boosting_max_leaf_nodes, l2_regularization=1.0,
+                early_stopping=False, random_state=config.random_state,
+            ).fit(matrix[fit_rows], y[fit_rows])
+            candidates[kind] = (clf, clf.predict_proba(matrix)[:, 1])
+    rules = evaluate_rules(features, rule_config)
+    rule_alert = rules.discretionary_hit(len(features))
+    rule_any = rules.any_hit() if rules.hits else np.zeros(len(features), dtype=bool)
+    rule_block = np.zeros(len(features), dtype=bool)
+    for rule_id, mask in rules.hits.items():
+        if rules.actions[rule_id] == "block":
+            rule_block |= mask
+    amounts = features["amount"].to_numpy()
+    evaluation: dict = {"candidates": {}}
+    for kind, (_, scores) in candidates.items():
+        review, block = calibrate_thresholds(scores[val_rows], y[val_rows], rule_alert[val_rows],
+                                             rule_block[val_rows], config)
+        model_alert = scores[val_rows] >= review
+        combined = alert_metrics(y[val_rows], model_alert | rule_any[val_rows], amounts=amounts[val_rows])
+        combined["false_positive_rate_discretionary"] = alert_metrics(
+            y[val_rows], model_alert | rule_alert[val_rows])["false_positive_rate"]
+        evaluation["candidates"][kind] = {
+            "thresholds": {"review": review, "block": block},
+            "model_only": alert_metrics(y[val_rows], model_alert, scores=scores[val_rows], amounts=amounts[val_rows]),
+            "combined": combined,
+        }
+    evaluation["rules_only"] = alert_metrics(y[val_rows], rule_any[val_rows], amounts=amounts[val_rows])
+    if config.kind != "auto" and config.kind in candidates:
+        chosen = config.kind
+    else:
+        def rank(kind: str) -> float:
+            ap = evaluation["candidates"][kind]["model_only"].get("average_precision")
+            return -1.0 if ap is None else ap
+        chosen = max(candidates, key=rank) if has_labels else "isolation_forest"
+    model.kind = chosen
+    model.supervised = candidates[chosen][0]
+    model.review_threshold = evaluation["candidates"][chosen]["thresholds"]["review"]
+    model.block_threshold = evaluation["candidates"][chosen]["thresholds"]["block"]
+    evaluation["chosen"] = chosen
+    evaluation["validation_transactions"] = int(val_rows.sum())
+    evaluation["validation_frauds"] = int(y[val_rows].sum())
+    evaluation["training_frauds"] = int(y[fit_rows].sum())
+    legit_X = X[fit_rows & ~y]
+    model.feature_typical = {
+        name: (float(np.median(legit_X[:, i])), float(np.quantile(legit_X[:, i], 0.99)))
+        for i, name in enumerate(FEATURE_COLUMNS)
+    }
+    model.training_window = {
+        "start": _iso(event_us.min()), "end": _iso(event_us.max()),
+        "fit_end": _iso(event_us[fit_rows].max()), "validation_start": _iso(event_us[val_rows].min()),
+        "transactions": int(len(features)), "frauds_labelled": int(y.sum()),
+    }
+    model.evaluation = evaluation
+    model.version = _version(model)
+    return model
+
+
+def _event_us(features: pd.DataFrame) -> np.ndarray:
+    return pd.to_datetime(features["event_time"]).dt.as_unit("us").to_numpy().astype("int64")
+
+
+def _iso(us: int) -> str:
+    return pd.Timestamp(int(us), unit="us").isoformat()
+
+
+def _version(model: FraudModel) -> str:
+    """Deterministic: the same window, data and config give the same version (idempotent retrains)."""
+    digest = hashlib.sha256(json.dumps(
+        {k: v for k, v in model.manifest().items() if k != "version"}, sort_keys=True, default=str,
+    ).encode()).hexdigest()[:10]
+    return f"{pd.Timestamp(model.training_window['end']):%Y%m%d}-{digest}"
+
+
+def save_model(model: FraudModel, models_dir: Path, *, make_current: bool = True) -> Path:
+    """Write ``<models_dir>/fraud/<version>/{model.joblib, manifest.json}`` atomically; point CURRENT at it."""
+    import joblib
+
+    root = Path(models_dir) / "fraud"
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / model.version
+    staging = Path(tempfile.mkdtemp(prefix=f".{model.version}.", dir=root))
+    try:
+        joblib.dump(model, staging / MODEL_FILE)
+        (staging / MANIFEST_FILE).write_text(json.dumps(model.manifest(), indent=2, default=str) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    if make_current:
+        pointer = root / f".{CURRENT_FILE}.tmp"
+        pointer.write_text(model.version + "\n")
+        os.replace(pointer, root / CURRENT_FILE)
+    return target
+
+
+def current_version(models_dir: Path) -> str | None:
+    pointer = Path(models_dir) / "fraud" / CURRENT_FILE
+    return pointer.read_text().strip() or None if pointer.exists() else None
+
+
+def list_versions(models_dir: Path) -> list[str]:
+    root = Path(models_dir) / "fraud"
+    if not root.exists():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / MANIFEST_FILE).exists())
+
+
+def read_manifest(models_dir: Path, version: str | None = None) -> dict:
+    version = version or current_version(models_dir)
+    if not version:
+        raise FileNotFoundError(f"no fraud model in {models_dir}: materialize fraud/model first")
+    return json.loads((Path(models_dir) / "fraud" / _safe_version(version) / MANIFEST_FILE).read_text())
+
+
+def load_model(models_dir: Path, version: str | None = None) -> FraudModel:
+    """Load a version (default: CURRENT). Raises FileNotFoundError when there is none."""
+    import joblib
+
+    version = version or current_version(models_dir)
+    if not version:
+        raise FileNotFoundError(f"no fraud model in {models_dir}: materialize fraud/model first")
+    path = Path(models_dir) / "fraud" / _safe_version(version) / MODEL_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"fraud model version {version!r} not found under {Path(models_dir) / 'fraud'}")
+    model = joblib.load(path)
+    if not isinstance(model, FraudModel):
+        raise TypeError(f"{path} does not hold a FraudModel")
+    return model
+
+
+def _safe_version(version: str) -> str:
+    if not version or "/" in version or "\\" in version or version.startswith("."):
+        raise ValueError(f"invalid model version {version!r}")
+    return version

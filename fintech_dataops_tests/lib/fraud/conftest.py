@@ -1,0 +1,27 @@
+import pandas as pd
+import pytest
+
+from fintech_dataops.lib.fraud.engine import FraudEngine
+from fintech_dataops.lib.fraud.model import ModelConfig, train_model
+from fintech_dataops_tests.lib.fraud.helpers import simulated_month
+
+TRAIN_DAYS = 21
+
+
+@pytest.fixture(scope="session")
+def month_split():
+    """(train, test, labels known at the cut, truth) of the small simulated month."""
+    tx, labels, truth = simulated_month()
+    cut = tx["event_time"].min().normalize() + pd.Timedelta(days=TRAIN_DAYS)
+    return tx[tx["event_time"] < cut], tx[tx["event_time"] >= cut], labels[labels["reported_time"] < cut], truth
+
+
+@pytest.fixture(scope="session")
+def trained_model(month_split):
+    train, _, known, truth = month_split
+    engine = FraudEngine()
+    features = engine.features(train, labels=known)
+    # Complete labels for the model's own mechanics (label arrival is tested on the month evaluation).
+    y = features["transaction_id"].isin(truth.loc[truth["is_fraud"], "transaction_id"]).to_numpy()
+    return train_model(features, y, config=ModelConfig(min_fraud_labels=10, validation_days=6, isolation_trees=50,
+                                                        boosting_iterations=80))
