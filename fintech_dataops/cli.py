@@ -16,6 +16,11 @@ COMMAND_MODULES = (
     "fintech_dataops.commands.simulate",
     "fintech_dataops.commands.pipeline",
     "fintech_dataops.commands.sql",
+    "fintech_dataops.commands.realtime",
+    "fintech_dataops.commands.credit",
+    "fintech_dataops.commands.fraud",
+    "fintech_dataops.commands.recover",
+    "fintech_dataops.commands.open_banking",
 )
 
 

@@ -1,0 +1,74 @@
+"""``fintech-dataops serve`` (the online fraud decision service) and ``replay`` (its load generator)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from fintech_dataops.lib.landing import resolve_data_dir
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("serve", help="run the online fraud decision service on 127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8700, help="port (default 8700; 0 = any free port, printed)")
+    p.add_argument("--batch-window-ms", type=float, default=2.0,
+                   help="how long an idle scorer waits for more requests to batch (default 2 ms)")
+    p.add_argument("--rotate-seconds", type=float, default=1.0,
+                   help="land the open micro-batch at least this often (default 1 s)")
+    p.add_argument("--reload-seconds", type=float, default=5.0,
+                   help="how often to look for a new CURRENT fraud model (default 5 s)")
+    p.add_argument("--max-body-bytes", type=int, default=2_000_000, help="request size limit (default 2 MB)")
+    p.add_argument("--max-batch", type=int, default=10_000, help="most transactions per batch request")
+    p.add_argument("--max-customers", type=int, default=1_000_000,
+                   help="cap on customers kept in the window state (least recent evicted first)")
+    p.add_argument("--no-warm-start", action="store_true", help="start with empty windows")
+    p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    p.set_defaults(handler=run_serve)
+
+    r = subparsers.add_parser("replay", help="stream simulated transactions into the service, report EPS and latency")
+    r.add_argument("--eps", type=float, required=True, help="target events per second")
+    r.add_argument("--seconds", type=float, required=True, help="how long to stream")
+    r.add_argument("--batch-size", type=int, default=100, help="transactions per request (1 = single endpoint)")
+    r.add_argument("--url", default="http://127.0.0.1:8700", help="service URL (default http://127.0.0.1:8700)")
+    r.add_argument("--customers", type=int, default=20_000, help="simulated customers (default 20000)")
+    r.add_argument("--seed", type=int, default=7)
+    r.add_argument("--max-in-flight", type=int, default=512, help="most concurrent requests")
+    r.set_defaults(handler=run_replay)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from fintech_dataops.lib.realtime.app import API_KEY_ENV, ServiceConfig
+    from fintech_dataops.lib.realtime.server import serve
+
+    config = ServiceConfig(
+        data_dir=resolve_data_dir(args.data_dir), host=args.host, port=args.port,
+        batch_window_ms=args.batch_window_ms, rotate_seconds=args.rotate_seconds,
+        reload_seconds=args.reload_seconds, max_body_bytes=args.max_body_bytes,
+        max_batch_records=args.max_batch, max_customers=args.max_customers,
+        warm_start=not args.no_warm_start, api_key=os.environ.get(API_KEY_ENV) or None,
+    )
+    try:
+        return serve(config, log_level=args.log_level)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from fintech_dataops.lib.realtime.app import API_KEY_ENV
+    from fintech_dataops.lib.realtime.replay import ReplayConfig, replay
+
+    try:
+        report = replay(ReplayConfig(
+            url=args.url, eps=args.eps, seconds=args.seconds, batch_size=args.batch_size,
+            customers=args.customers, seed=args.seed, max_in_flight=args.max_in_flight,
+            api_key=os.environ.get(API_KEY_ENV) or None,
+        ))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2))
+    return 0 if report["acknowledged_events"] == report["sent_events"] else 1

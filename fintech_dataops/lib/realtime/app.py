@@ -1,0 +1,254 @@
+"""The HTTP surface of the decision service (FastAPI on uvicorn).
+
+- ``POST /v1/transactions`` one transaction → its decision.
+- ``POST /v1/transactions/batch`` a list (or ``{"transactions": [...]}``) → one decision per
+  valid record, and ``rejected`` (index + reason) for malformed ones; 422 when none is valid.
+- ``GET /health`` liveness and the figures an operator looks at.
+- ``GET /monitor/alerts`` the latest alerts, newest first; ``GET /monitor`` the live page.
+
+An answer (2xx or 4xx) leaves only after the records it covers are in the WAL
+(fsync). Malformed input gets a 4xx naming the problem and is landed anyway, for
+the quarantine. With ``FINTECH_API_KEY`` set, ``/v1`` requires it in ``X-API-Key``
+(or ``Authorization: Bearer``); the key is never logged or echoed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+
+from fintech_dataops.lib.monitor_live import alerts_payload, render_live_monitor_page
+from fintech_dataops.lib.realtime.batcher import MicroBatcher
+from fintech_dataops.lib.realtime.engine_host import EngineHost, WarmStartReport, engine_for
+from fintech_dataops.lib.realtime.pipeline import ALERTS_STREAM_FILE, DecisionPipeline, ScoreJob
+from fintech_dataops.lib.realtime.records import MalformedRequest, Rejected, classify, parse_body, raw_lines
+from fintech_dataops.lib.realtime.wal import DurableLog
+
+log = logging.getLogger("fintech_dataops.realtime")
+API_KEY_ENV = "FINTECH_API_KEY"
+
+
+@dataclass
+class ServiceConfig:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8700
+    batch_window_ms: float = 2.0
+    max_batch_events: int = 20_000
+    rotate_seconds: float = 1.0
+    reload_seconds: float = 5.0
+    max_body_bytes: int = 2_000_000
+    max_batch_records: int = 10_000
+    max_customers: int = 1_000_000
+    warm_start: bool = True
+    warm_start_lookback_seconds: float | None = None
+    warm_start_max_rows: int = 2_000_000
+    api_key: str | None = field(default=None, repr=False)
+
+    @property
+    def database(self) -> Path:
+        return Path(self.data_dir) / "warehouse.duckdb"
+
+    @property
+    def models_dir(self) -> Path:
+        return Path(self.data_dir) / "models"
+
+
+class ServiceState:
+    """Everything the request handlers share, built at startup."""
+
+    def __init__(self, config: ServiceConfig, engine=None):
+        self.config = config
+        self.started_at = time.time()
+        self.wal = DurableLog(config.data_dir, rotate_seconds=config.rotate_seconds)
+        self.recovered = self.wal.recover()
+        self.host = EngineHost(engine if engine is not None else engine_for(config.models_dir),
+                               config.models_dir, max_customers=config.max_customers)
+        self.warm = WarmStartReport()
+        self.pipeline = DecisionPipeline(self.host, self.wal, Path(config.data_dir) / ALERTS_STREAM_FILE)
+        self.batcher = MicroBatcher(self.pipeline.process, window_ms=config.batch_window_ms,
+                                    max_events=config.max_batch_events)
+        self.ready = False
+
+
+def _json(payload, status: int = 200) -> Response:
+    # orjson directly: the answers are plain dicts/lists, no pydantic model to validate against.
+    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+
+
+def _error(status: int, message: str, **extra) -> Response:
+    return _json({"error": message, **extra}, status)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
+    """The service; ``engine`` overrides the CURRENT-model engine (tests), ``on_ready`` is called after startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state = ServiceState(config, engine)
+        app.state.service = state
+        if state.recovered:
+            log.warning("landed %d WAL segment(s) left by a previous process", len(state.recovered))
+        if config.warm_start:
+            state.warm = await asyncio.to_thread(
+                state.host.warm_start, config.database, lookback_seconds=config.warm_start_lookback_seconds,
+                max_rows=config.warm_start_max_rows,
+            )
+        state.wal.start()
+        state.batcher.start()
+        reloader = asyncio.create_task(_reload_loop(state), name="model-reload")
+        state.ready = True
+        if on_ready is not None:
+            on_ready(state)
+        try:
+            yield
+        finally:
+            state.ready = False
+            reloader.cancel()
+            with suppress(asyncio.CancelledError):
+                await reloader
+            await state.batcher.drain_and_stop()  # every queued request is answered and logged
+            state.wal.close()                     # ... and landed
+            state.pipeline.close()
+
+    app = FastAPI(title="fintech_dataops fraud decisions", version="1", lifespan=lifespan)
+
+    def authorised(request: Request) -> bool:
+        if not config.api_key:
+            return True
+        supplied = request.headers.get("x-api-key") or ""
+        bearer = request.headers.get("authorization") or ""
+        if not supplied and bearer.lower().startswith("bearer "):
+            supplied = bearer[7:].strip()
+        return hmac.compare_digest(supplied.encode(), config.api_key.encode())
+
+    async def handle(request: Request, *, batch: bool):
+        state: ServiceState = request.app.state.service
+        if not authorised(request):
+            return _error(401, "missing or invalid API key (send it in the X-API-Key header)")
+        try:
+            body = await _read_body(request, config.max_body_bytes)
+        except _TooLarge:
+            return _error(413, f"request body larger than {config.max_body_bytes:,} bytes: split the batch")
+        received_at = datetime.now(timezone.utc)
+        try:
+            records = parse_body(body, batch=batch)
+        except MalformedRequest as exc:
+            job = ScoreJob(rejected=[Rejected(line=line, error=str(exc)) for line in raw_lines(body)],
+                           received_at=received_at)
+            if isinstance(logged := await _submit(state, job), Response):
+                return logged
+            return _error(400, str(exc), landed=True)
+        if len(records) > config.max_batch_records:
+            return _error(413, f"batch of {len(records):,} transactions exceeds {config.max_batch_records:,}")
+        accepted, rejected = classify(records, received_at)
+        job = ScoreJob(accepted=accepted, rejected=rejected, received_at=received_at)
+        decisions = await _submit(state, job)
+        if isinstance(decisions, Response):
+            return decisions
+        if not batch:
+            if rejected:
+                return _error(422, f"malformed transaction: {rejected[0].error}", landed=True)
+            return _json(decisions[0])
+        rejected_out = [{"index": r.index, "error": r.error} for r in rejected]
+        if not accepted:
+            return _error(422, f"all {len(rejected)} transaction(s) are malformed", rejected=rejected_out,
+                          landed=True)
+        return _json({"results": decisions, "rejected": rejected_out})
+
+    @app.post("/v1/transactions")
+    async def post_transaction(request: Request):
+        return await handle(request, batch=False)
+
+    @app.post("/v1/transactions/batch")
+    async def post_batch(request: Request):
+        return await handle(request, batch=True)
+
+    @app.get("/health")
+    async def health(request: Request):
+        state: ServiceState = request.app.state.service
+        pipeline, wal = state.pipeline, state.wal
+        return _json({
+            "status": "ok" if state.ready else "starting",
+            "model_version": state.host.model_version,
+            "model_reloads": state.host.reloads,
+            "model_reload_error": state.host.last_reload_error,
+            "uptime_s": round(time.time() - state.started_at, 3),
+            "decided": pipeline.decided,
+            "decisions": pipeline.decision_counts,
+            "malformed": pipeline.malformed,
+            "alerts": pipeline.alerts,
+            "queued_requests": state.batcher.queued,
+            "micro_batches": state.batcher.stats.batches,
+            "largest_micro_batch": state.batcher.stats.largest_batch,
+            "landed_batches": wal.landed_batches,
+            "landed_events": wal.landed_events,
+            "wal_segments_recovered": len(state.recovered),
+            "window_state": state.host.state_size,
+            "evicted_customers": state.host.evicted_customers,
+            "warm_start": {"source": state.warm.source, "transactions": state.warm.transactions_kept,
+                           "seconds": round(state.warm.seconds, 3), "error": state.warm.error},
+        })
+
+    @app.get("/monitor/alerts")
+    async def monitor_alerts(request: Request, limit: int = 100):
+        """The latest alerts, newest first, in the live-monitor page's contract."""
+        state: ServiceState = request.app.state.service
+        limit = max(0, min(limit, 1000))
+        alerts = ({**a, "alerted_at": a["decided_at"]} for a in state.pipeline.latest_alerts(limit))
+        return _json(alerts_payload(alerts, limit))
+
+    @app.get("/monitor", response_class=HTMLResponse)
+    async def monitor_page():
+        return HTMLResponse(render_live_monitor_page(endpoint="/monitor/alerts"))
+
+    return app
+
+
+async def _submit(state: ServiceState, job: ScoreJob):
+    """Score and log ``job``; a 503 response (nothing acknowledged) when that is impossible."""
+    try:
+        return await state.batcher.submit(job, size=len(job.accepted) + len(job.rejected))
+    except (RuntimeError, OSError) as exc:
+        # Shutting down, or the WAL disk failed: nothing was acknowledged, the client must resend.
+        log.error("micro-batch not logged: %s", exc)
+        return _error(503, f"not acknowledged, resend: {exc}", landed=False)
+
+
+async def _reload_loop(state: ServiceState) -> None:
+    """Load a new CURRENT model off the scoring thread, then swap it in between micro-batches."""
+    while True:
+        await asyncio.sleep(state.config.reload_seconds)
+        try:
+            version = await asyncio.to_thread(state.host.prepare_reload)
+            if version:
+                await state.batcher.run_in_worker(state.host.adopt_pending)
+        except Exception:  # never let the reloader die silently: log and try again next period
+            log.exception("model reload check failed")

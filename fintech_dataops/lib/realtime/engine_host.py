@@ -1,0 +1,180 @@
+"""The service's ``FraudEngine``: warm start, bounded window state and model hot reload.
+
+Only the scoring thread touches the engine. A new model version is loaded in a
+background thread (unpickling and importing scikit-learn take a second) and
+then swapped in *between* two micro-batches by the scoring thread, carrying the
+sliding-window state over, so no request is dropped or scored against an empty
+window. Customers idle for longer than the longest feature window no longer
+influence any feature and are evicted; a hard cap on tracked customers evicts
+the least recently active first, so memory stays bounded under any traffic.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from fintech_dataops.lib import warehouse
+from fintech_dataops.lib.fraud.engine import FraudEngine
+from fintech_dataops.lib.fraud.features import US_PER_SECOND
+from fintech_dataops.lib.fraud.model import current_version
+
+log = logging.getLogger(__name__)
+
+# The online state the engine keeps (see FraudEngine.reset_state); carried across a model swap.
+_ENGINE_STATE_ATTRIBUTES = ("_customers", "_merchant_days", "_merchant_frauds", "_latest_us")
+
+
+@dataclass
+class WarmStartReport:
+    transactions_read: int = 0
+    transactions_kept: int = 0
+    labels_read: int = 0
+    seconds: float = 0.0
+    source: str = "cold"
+    error: str | None = None
+
+
+def engine_for(models_dir: Path) -> FraudEngine:
+    """The engine with the CURRENT model, or rules only when no model has been trained yet."""
+    if current_version(models_dir):
+        try:
+            return FraudEngine.from_models_dir(models_dir)
+        except (FileNotFoundError, TypeError, ValueError) as exc:
+            log.warning("cannot load the current fraud model (%s): scoring with rules only", exc)
+    return FraudEngine()
+
+
+def recent_history(database: Path, *, lookback_seconds: float, max_rows: int,
+                   lock_wait_seconds: float = 2.0) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The latest ``lookback_seconds`` of ``core.transactions`` (and their fraud labels), read-only.
+
+    Anchored at the newest event in the table (a replayed or simulated month works
+    the same as live data). Returns (None, None) when there is no warehouse yet.
+    """
+    if not Path(database).exists():
+        return None, None
+    with warehouse.connection(database, read_only=True, wait_seconds=lock_wait_seconds) as con:
+        if not warehouse.table_exists(con, "core.transactions"):
+            return None, None
+        history = con.execute(
+            """
+            SELECT transaction_id, customer_id, merchant_id, amount, currency, event_time
+            FROM core.transactions
+            WHERE event_time >= (SELECT max(event_time) FROM core.transactions) - to_microseconds(?::BIGINT)
+            ORDER BY event_time DESC
+            LIMIT ?
+            """,
+            [int(lookback_seconds * US_PER_SECOND), int(max_rows)],
+        ).df()
+        labels = None
+        if warehouse.table_exists(con, "core.fraud_labels"):
+            labels = con.execute(
+                """
+                SELECT l.transaction_id, l.reported_time, l.is_fraud
+                FROM core.fraud_labels AS l
+                WHERE l.reported_time >= (SELECT max(event_time) FROM core.transactions) - to_microseconds(?::BIGINT)
+                """,
+                [int(lookback_seconds * US_PER_SECOND)],
+            ).df()
+    return history, labels
+
+
+class EngineHost:
+    """Owns the engine; every method except ``prepare_reload`` runs on the scoring thread."""
+
+    def __init__(self, engine: FraudEngine, models_dir: Path, *, max_customers: int = 1_000_000):
+        self.engine = engine
+        self.models_dir = Path(models_dir)
+        self.max_customers = max_customers
+        self._pending: FraudEngine | None = None
+        self.reloads = 0
+        self.evicted_customers = 0
+        self.last_reload_error: str | None = None
+
+    @property
+    def model_version(self) -> str | None:
+        return self.engine.model_version
+
+    # -- warm start -----------------------------------------------------------------------
+    def warm_start(self, database: Path, *, lookback_seconds: float | None = None, max_rows: int = 2_000_000,
+                   lock_wait_seconds: float = 2.0) -> WarmStartReport:
+        """Fill the window state from the warehouse; a missing or busy warehouse means a cold start."""
+        report = WarmStartReport()
+        started = time.perf_counter()
+        lookback = lookback_seconds or self.engine.feature_config.customer_horizon_us / US_PER_SECOND
+        try:
+            history, labels = recent_history(database, lookback_seconds=lookback, max_rows=max_rows,
+                                             lock_wait_seconds=lock_wait_seconds)
+        except warehouse.WarehouseLockTimeout as exc:
+            report.error = f"warehouse busy, started cold: {exc}"
+            history = labels = None
+        if history is not None and len(history):
+            report.transactions_read = len(history)
+            report.labels_read = 0 if labels is None else len(labels)
+            report.transactions_kept = self.engine.warm_start(history, labels)
+            report.source = f"core.transactions ({database})"
+            self.enforce_bounds()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    # -- scoring --------------------------------------------------------------------------
+    def score(self, records: list[dict] | pd.DataFrame) -> pd.DataFrame:
+        self.adopt_pending()
+        return self.engine.score_batch(records)
+
+    # -- hot reload -----------------------------------------------------------------------
+    def prepare_reload(self) -> str | None:
+        """If CURRENT names another version, load it (background thread); returns that version."""
+        version = current_version(self.models_dir)
+        if not version or version == self.engine.model_version or (
+            self._pending is not None and self._pending.model_version == version
+        ):
+            return None
+        try:
+            self._pending = FraudEngine.from_models_dir(self.models_dir, version)
+            self.last_reload_error = None
+        except Exception as exc:  # a broken model file must not stop the service: keep the old model
+            self.last_reload_error = f"cannot load fraud model {version}: {type(exc).__name__}: {exc}"
+            log.error(self.last_reload_error)
+            return None
+        return version
+
+    def adopt_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        for name in _ENGINE_STATE_ATTRIBUTES:
+            if hasattr(self.engine, name):
+                setattr(pending, name, getattr(self.engine, name))
+        self.engine = pending
+        self.reloads += 1
+        log.info("fraud model %s is live", pending.model_version)
+
+    # -- bounded memory -------------------------------------------------------------------
+    def enforce_bounds(self) -> int:
+        """Evict customers idle past the longest window, then the least recent ones above the cap."""
+        customers = getattr(self.engine, "_customers", None)
+        latest = getattr(self.engine, "_latest_us", None)
+        if customers is None or latest is None:
+            return 0
+        horizon = int(self.engine.feature_config.customer_horizon_us)
+        idle = [c for c, q in customers.items() if not q or q[-1][0] < latest - horizon]
+        for customer in idle:
+            del customers[customer]
+        evicted = len(idle)
+        if len(customers) > self.max_customers:
+            surplus = len(customers) - int(self.max_customers * 0.9)
+            for customer in sorted(customers, key=lambda c: customers[c][-1][0])[:surplus]:
+                del customers[customer]
+            evicted += surplus
+        self.evicted_customers += evicted
+        return evicted
+
+    @property
+    def state_size(self) -> dict:
+        return dict(getattr(self.engine, "state_size", {}))

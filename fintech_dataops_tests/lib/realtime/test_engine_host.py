@@ -1,0 +1,93 @@
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+
+from fintech_dataops.lib import warehouse
+from fintech_dataops.lib.fraud.engine import FraudEngine
+from fintech_dataops.lib.fraud.features import FeatureConfig
+from fintech_dataops.lib.fraud.rules import RuleConfig
+from fintech_dataops.lib.realtime.engine_host import EngineHost
+from fintech_dataops_tests.lib.realtime.helpers import tx
+
+START = datetime(2026, 3, 1, tzinfo=timezone.utc)
+
+
+def test_customers_idle_longer_than_the_longest_window_are_evicted(tmp_path):
+    host = EngineHost(FraudEngine(), tmp_path / "models")
+    host.score([tx("old", "C-idle", at=START)])
+    host.score([tx("new", "C-active", at=START + timedelta(days=31))])
+    assert host.enforce_bounds() == 1
+    assert host.state_size["customers"] == 1
+    assert host.evicted_customers == 1
+
+
+def test_the_customer_cap_evicts_the_least_recently_active_first(tmp_path):
+    host = EngineHost(FraudEngine(), tmp_path / "models", max_customers=10)
+    host.score([tx(f"T{i}", f"C{i:02d}", at=START, seconds=i) for i in range(20)])
+    host.enforce_bounds()
+    kept = set(host.engine._customers)
+    assert len(kept) == 9
+    assert kept == {f"C{i:02d}" for i in range(11, 20)}
+
+
+def test_warm_start_reads_recent_core_history_so_a_burst_spanning_the_restart_is_caught(tmp_path):
+    database = tmp_path / "warehouse.duckdb"
+    history = pd.DataFrame([tx(f"H{i}", "C-burst", 10.0, at=START, seconds=i) for i in range(3)])
+    history["event_time"] = pd.to_datetime(history["event_time"]).dt.tz_localize(None)
+    with warehouse.connection(database) as con:
+        con.register("h", history)
+        con.execute("CREATE SCHEMA core; CREATE TABLE core.transactions AS SELECT * FROM h")
+    host = EngineHost(FraudEngine(), tmp_path / "models")
+    report = host.warm_start(database)
+    decision = host.score([tx("NEXT", "C-burst", 10.0, at=START, seconds=4)])
+    assert report.transactions_kept == 3 and report.source.startswith("core.transactions")
+    assert decision["rule_ids"].iloc[0] == ["VELOCITY"]
+
+
+def test_a_missing_warehouse_is_a_cold_start(tmp_path):
+    report = EngineHost(FraudEngine(), tmp_path / "models").warm_start(tmp_path / "none.duckdb")
+    assert report.source == "cold" and report.transactions_kept == 0
+
+
+@dataclass
+class _ConstantModel:
+    """Stands in for a trained FraudModel: scores everything 0.7."""
+
+    version: str
+    feature_config: FeatureConfig = FeatureConfig()
+    rule_config: RuleConfig = RuleConfig()
+    review_threshold: float = 0.6
+    block_threshold: float = 0.95
+
+    def score(self, features: pd.DataFrame) -> np.ndarray:
+        return np.full(len(features), 0.7)
+
+
+def test_hot_reload_swaps_the_model_between_batches_and_keeps_the_windows(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    (models / "fraud").mkdir(parents=True)
+    (models / "fraud" / "CURRENT").write_text("v2\n")
+    monkeypatch.setattr(FraudEngine, "from_models_dir",
+                        classmethod(lambda cls, d, version=None, rules=None: cls(model=_ConstantModel(version))))
+    host = EngineHost(FraudEngine(), models)
+    for i in range(3):
+        host.score([tx(f"B{i}", "C-burst", 10.0, at=START, seconds=i)])
+    assert host.prepare_reload() == "v2"
+    assert host.model_version is None  # loaded, not yet live: the scoring thread swaps it in
+    decided = host.score([tx("B3", "C-burst", 10.0, at=START, seconds=3)])
+    assert host.model_version == "v2" and host.reloads == 1
+    assert decided["model_version"].iloc[0] == "v2"
+    assert "VELOCITY" in decided["rule_ids"].iloc[0]  # the window survived the swap
+    assert host.prepare_reload() is None  # already live
+
+
+def test_a_broken_model_keeps_the_old_one_and_reports_why(tmp_path):
+    models = tmp_path / "models"
+    (models / "fraud" / "v9").mkdir(parents=True)
+    (models / "fraud" / "CURRENT").write_text("v9\n")
+    host = EngineHost(FraudEngine(), models)
+    assert host.prepare_reload() is None
+    assert "v9" in host.last_reload_error
+    assert host.score([tx("X", amount=900.0)])["decision"].iloc[0] == "review"
