@@ -73,7 +73,42 @@ def _section_quarantine_reasons(con: duckdb.DuckDBPyConnection, top: int = 8) ->
     ]
 
 
+def _section_fraud(con: duckdb.DuckDBPyConnection) -> list[str]:
+    lines: list[str] = []
+    if table_exists(con, "fraud.alerts"):
+        scored = con.execute("SELECT count(*) FROM fraud.scored_transactions").fetchone()[0] if table_exists(
+            con, "fraud.scored_transactions") else 0
+        by_decision = dict(con.execute("SELECT decision, count(*) FROM fraud.alerts GROUP BY 1").fetchall())
+        by_rule = con.execute(
+            "SELECT r, count(*) FROM (SELECT unnest(rule_ids) AS r FROM fraud.alerts) GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+        lines.append("Fraud:")
+        lines.append(
+            f"  {scored:,} transactions scored; alerts: {by_decision.get('review', 0):,} review, "
+            f"{by_decision.get('block', 0):,} block; rule hits: "
+            + (", ".join(f"{rule} {n:,}" for rule, n in by_rule) or "none")
+        )
+    if table_exists(con, "fraud.evaluation"):
+        rows = con.execute(
+            "SELECT strategy, recall, false_positive_rate, false_positive_rate_discretionary, auc_roc, average_precision "
+            "FROM fraud.evaluation ORDER BY strategy"
+        ).fetchall()
+        if rows:
+            lines.append("  evaluation against labels (out of sample): strategy, recall, FPR all alerts, "
+                         "FPR discretionary, AUC, AP")
+            for strategy, recall, fpr, fpr_disc, auc, ap in rows:
+                def pct(v):
+                    return "n/a" if v is None else f"{100 * v:.3f} %"
+
+                def num(v):
+                    return "n/a" if v is None else f"{v:.3f}"
+
+                lines.append(f"    {strategy:<11} recall {pct(recall):>9}  FPR {pct(fpr):>9}  "
+                             f"FPR disc. {pct(fpr_disc):>9}  AUC {num(auc)}  AP {num(ap)}")
+    return lines
+
+
 def platform_summary(con: duckdb.DuckDBPyConnection) -> str:
     sections = [_section_tables(con), _section_quality(con), _section_quarantine_reasons(con),
-                credit_summary_lines(con)]
+                _section_fraud(con), credit_summary_lines(con)]
     return "\n".join("\n".join(s) for s in sections if s)
