@@ -44,10 +44,11 @@ def test_one_alert_per_failed_check_evaluation(data_dir, landing_dir, resources)
     sink = AlertSink(data_dir=str(data_dir))
     landing.land_lines(landing_dir, "transactions", "2026-10-01", "b1", [json.dumps(GOOD), "{broken"])
     with dg.instance_for_test() as instance:
+        cursor = tick(instance, sink)  # the sensor starts before the runs
         dg.materialize([RAW, CORE, *REFERENTIAL], resources=resources, partition_key="2026-10-01", instance=instance)
         failed = failed_evaluations(instance)
         assert failed == 2  # quarantine_rate (50 %) and referential_customer_id (no customers)
-        cursor = tick(instance, sink)
+        cursor = tick(instance, sink, cursor)
         logged = alerts.read_alerts(sink.log_path)
         assert len(logged) == failed
         assert {a["check_name"] for a in logged} == {"quarantine_rate", "referential_customer_id"}
@@ -64,6 +65,23 @@ def test_one_alert_per_failed_check_evaluation(data_dir, landing_dir, resources)
         # day 2: quarantine_rate (100 %) and the whole-table referential check (day 1's orphan) fail again
         assert len(logged) == failed_evaluations(instance) == 4
         assert len({a["dedup_key"] for a in logged}) == len(logged)
+
+
+def test_the_first_tick_does_not_alert_on_history_only_on_new_failures(data_dir, landing_dir, resources):
+    sink = AlertSink(data_dir=str(data_dir))
+    landing.land_lines(landing_dir, "transactions", "2026-10-01", "b1", [json.dumps(GOOD), "{broken"])
+    with dg.instance_for_test() as instance:
+        dg.materialize([RAW, CORE, *REFERENTIAL], resources=resources, partition_key="2026-10-01", instance=instance)
+        assert failed_evaluations(instance) == 2
+        cursor = tick(instance, sink)  # first start, history already in the instance
+        assert cursor is not None
+        assert not sink.log_path.exists() or alerts.read_alerts(sink.log_path) == []
+        assert tick(instance, sink, cursor) == cursor
+        landing.land_lines(landing_dir, "transactions", "2026-10-02", "b1", ["{broken", "[]"])
+        dg.materialize([RAW, CORE, *REFERENTIAL], resources=resources, partition_key="2026-10-02", instance=instance)
+        tick(instance, sink, cursor)
+        logged = alerts.read_alerts(sink.log_path)
+        assert len(logged) == 2 and {a["partition"] for a in logged} == {"2026-10-02"}
 
 
 def test_one_alert_per_failed_run(data_dir):
@@ -138,3 +156,22 @@ def test_slack_is_off_by_default_and_on_with_the_env_var(data_dir: Path, monkeyp
     finally:
         server.shutdown()
     assert [path for path, _ in _Hook.received] == ["/from-env"]
+
+
+def test_referential_checks_read_without_the_writer_lock_and_load_no_input(data_dir, landing_dir, resources):
+    from unittest import mock
+
+    from fintech_dataops.defs.resources import WarehouseResource
+
+    # Inputs are Nothing: a check never loads core/transactions through an IO manager.
+    assert all(i.dagster_type.is_nothing for c in REFERENTIAL for i in c.node_def.input_defs)
+    landing.land_lines(landing_dir, "transactions", "2025-01-01", "b1", [json.dumps(GOOD)])
+    with dg.instance_for_test() as instance:
+        assert dg.materialize([RAW, CORE], resources=resources, partition_key="2025-01-01", instance=instance).success
+        with mock.patch.object(WarehouseResource, "get_connection", side_effect=AssertionError("write connection")):
+            result = dg.materialize([CORE, *REFERENTIAL], resources=resources, instance=instance,
+                                    selection=dg.AssetSelection.checks(*REFERENTIAL), raise_on_error=False)
+        assert result.success
+        evaluations = result.get_asset_check_evaluations()
+        assert [e.check_name for e in evaluations] == ["referential_customer_id"]
+        assert not evaluations[0].passed  # T1's customer is unknown (no core.customers)

@@ -46,6 +46,11 @@ def monitor_report(context: dg.AssetExecutionContext, data_dir: DataDirResource,
         "sections_rendered": len(result.sections) - len(empty),
         "sections_empty": dg.MetadataValue.json(empty),
     }
+    if not warehouse.is_local_file:
+        # The PM view is a masked copy of a local warehouse file; a remote (md:) warehouse is queried directly.
+        context.log.info("PM view not re-published: the warehouse is remote (the PM snapshot copies a local file)")
+        metadata["pm_view_published_at"] = "skipped: remote warehouse"
+        return dg.MaterializeResult(metadata=metadata)
     try:
         published = publish_snapshot(warehouse.path, snapshot_path_for(data_dir.root), wait_seconds=30)
         metadata["pm_view_published_at"] = published["published_at"]

@@ -5,6 +5,7 @@ one idempotent write, metadata. scikit-learn is imported only inside the model
 and scoring steps (through ``lib.fraud.model``), never at module import.
 """
 
+import importlib
 import time
 
 import dagster as dg
@@ -20,6 +21,33 @@ MODEL = dg.AssetKey(["fraud", "model"])
 SCORED = dg.AssetKey(["fraud", "scored_transactions"])
 ALERTS = dg.AssetKey(["fraud", "alerts"])
 EVALUATION = dg.AssetKey(["fraud", "evaluation"])
+OPEN_BANKING_TRANSACTIONS = dg.AssetKey(["open_banking", "platform_transactions"])
+STRIPE_FRAUD_LABELS = dg.AssetKey(["open_banking", "stripe_fraud_labels"])
+OPEN_BANKING_DOMAIN = "fintech_dataops.defs.open_banking"
+
+
+def open_banking_keys() -> set[dg.AssetKey]:
+    """Asset keys of the open-banking domain when it is part of this code location (empty otherwise).
+
+    Fraud reads ``open_banking.platform_transactions`` and ``open_banking.stripe_fraud_labels`` when
+    they exist (lib/sources, lib/open_banking/tables); it depends on their assets only if they are defined.
+    """
+    from fintech_dataops.defs import domain_modules
+
+    if OPEN_BANKING_DOMAIN not in domain_modules():
+        return set()
+    keys: set[dg.AssetKey] = set()
+    for asset in importlib.import_module(OPEN_BANKING_DOMAIN).defs.assets or []:
+        if isinstance(asset, dg.AssetsDefinition):
+            keys.update(asset.keys)
+        elif isinstance(asset, dg.AssetSpec):
+            keys.add(asset.key)
+    return keys
+
+
+_OPEN_BANKING = open_banking_keys()
+LABEL_KEYS = [CORE_FRAUD_LABELS] + [k for k in (STRIPE_FRAUD_LABELS,) if k in _OPEN_BANKING]
+TRANSACTION_KEYS = [CORE_TRANSACTIONS] + [k for k in (OPEN_BANKING_TRANSACTIONS,) if k in _OPEN_BANKING]
 
 
 class FraudFeaturesConfig(dg.Config):
@@ -70,7 +98,7 @@ def _preview(frame, columns, rows: int = 8) -> str:
 
 @dg.asset(
     key=FEATURES,
-    deps=[CORE_TRANSACTIONS, CORE_FRAUD_LABELS],
+    deps=[*TRANSACTION_KEYS, *LABEL_KEYS],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="fraud",
@@ -106,7 +134,7 @@ def fraud_features(context: dg.AssetExecutionContext, config: FraudFeaturesConfi
 
 @dg.asset(
     key=MODEL,
-    deps=[FEATURES, CORE_FRAUD_LABELS],
+    deps=[FEATURES, *LABEL_KEYS],
     group_name="fraud",
     kinds={"sklearn", "duckdb"},
     description="Isolation Forest + gradient boosting on past labels (the better one on validation ships), "
@@ -122,7 +150,7 @@ def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, war
     from fintech_dataops.lib.fraud.pipeline import TrainingData, training_data
 
     started = time.perf_counter()
-    if not warehouse.path.exists():
+    if warehouse.is_local_file and not warehouse.path.exists():
         data = TrainingData(pd.DataFrame(), np.zeros(0, bool), None, None, f"no warehouse yet at {warehouse.path}")
     else:
         with warehouse.read_connection() as con:
@@ -240,7 +268,7 @@ def fraud_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 
 @dg.asset(
     key=EVALUATION,
-    deps=[SCORED, MODEL, CORE_FRAUD_LABELS],
+    deps=[SCORED, MODEL, *LABEL_KEYS],
     group_name="fraud",
     kinds={"duckdb", "pandas"},
     pool=WAREHOUSE_WRITE_POOL,

@@ -1,7 +1,9 @@
 """The sensors that turn failures into alerts (sent through the ``alert_sink`` resource).
 
 - ``asset_check_failure_alerts``: for every run that finished since its cursor, one alert per failed
-  asset-check evaluation of that run (WARN and ERROR severities, the severity is in the alert).
+  asset-check evaluation of that run (WARN and ERROR severities, the severity is in the alert). Its
+  first tick (no cursor) only records "now" (the latest finished run): history already in the instance
+  never alerts, only failures of runs finishing after the sensor started.
 - ``run_failure_alerts``: one alert per failed run (Dagster's run-status cursor).
 """
 
@@ -76,6 +78,16 @@ def failed_check_alerts_since(instance: dg.DagsterInstance, cursor: str | None) 
     return found, json.dumps(positions, sort_keys=True)
 
 
+def initial_cursor(instance: dg.DagsterInstance) -> str:
+    """A cursor positioned after the latest finished run of each end state ("now")."""
+    positions = {}
+    for event_type in _FINISHED:
+        result = instance.fetch_run_status_changes(event_type, limit=1, ascending=False)
+        if result.records:
+            positions[event_type.value] = result.cursor
+    return json.dumps(positions, sort_keys=True)
+
+
 @dg.sensor(
     name="asset_check_failure_alerts",
     minimum_interval_seconds=15,
@@ -83,6 +95,9 @@ def failed_check_alerts_since(instance: dg.DagsterInstance, cursor: str | None) 
     description="One alert per failed asset-check evaluation, read from each run when it finishes.",
 )
 def asset_check_failure_alerts(context: dg.SensorEvaluationContext, alert_sink: AlertSink):
+    if context.cursor is None:
+        context.update_cursor(initial_cursor(context.instance))
+        return dg.SkipReason("first tick: cursor set to the latest finished run; only new failures alert")
     found, cursor = failed_check_alerts_since(context.instance, context.cursor)
     for alert in found:
         alert_sink.send(alert, context.log)

@@ -64,13 +64,14 @@ def realtime_fraud_batch(
     data_dir: DataDirResource,
     warehouse: WarehouseResource,
 ):
-    from fintech_dataops.lib.realtime.nearline import process_batch, unprocessed_batches
+    from fintech_dataops.lib.realtime.nearline import process_batch
 
-    keys = list(config.batches) or unprocessed_batches(warehouse.path, data_dir.landing_dir)[: config.max_catch_up]
+    keys = list(config.batches) or _pending_batches(warehouse, data_dir)[: config.max_catch_up]
     results = []
     for key in keys:
         try:
-            results.append(process_batch(warehouse.path, data_dir.landing_dir, data_dir.models_dir, key,
+            # warehouse.target: the local file, or the md: database (its token comes from MOTHERDUCK_TOKEN).
+            results.append(process_batch(warehouse.target, data_dir.landing_dir, data_dir.models_dir, key,
                                          lock_wait_seconds=warehouse.lock_wait_seconds))
         except (FileNotFoundError, ValueError) as exc:
             # A key that names no landed batch is bad input, not a crash: report it, keep going.
@@ -110,3 +111,21 @@ realtime_fraud_job = dg.define_asset_job(
     description="One landed micro-batch of the decision service → validated events → alerts → latency "
     "(in-process executor: no per-step process, the latency path pays one process start only).",
 )
+
+
+def _pending_batches(warehouse: WarehouseResource, data_dir: DataDirResource) -> list[str]:
+    """Landed micro-batches with no ``realtime.batch_latency`` row yet, on a local or a remote warehouse."""
+    from fintech_dataops.lib import warehouse as wh
+    from fintech_dataops.lib.realtime.batches import scan_batches
+    from fintech_dataops.lib.realtime.nearline import LATENCY_TABLE, unprocessed_batches
+
+    if warehouse.is_local_file:
+        return unprocessed_batches(warehouse.path, data_dir.landing_dir)
+    landed = [b.key for b in scan_batches(data_dir.landing_dir)]
+    if not landed:
+        return []
+    with warehouse.read_connection() as con:
+        if not wh.table_exists(con, LATENCY_TABLE):
+            return landed
+        done = {r[0] for r in con.execute(f"SELECT batch_id FROM {wh.qualified(LATENCY_TABLE)}").fetchall()}
+    return [k for k in landed if k not in done]

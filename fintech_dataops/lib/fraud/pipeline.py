@@ -26,6 +26,7 @@ from fintech_dataops.lib.fraud.evaluation import (
     roc_points,
 )
 from fintech_dataops.lib.fraud.features import US_PER_SECOND, FeatureConfig, compute_features
+from fintech_dataops.lib.open_banking.tables import fraud_labels_sql
 from fintech_dataops.lib.sources import transactions_sql
 from fintech_dataops.lib.warehouse import replace_partitions, table_exists
 
@@ -34,6 +35,9 @@ SCORED_TABLE = "fraud.scored_transactions"
 ALERTS_TABLE = "fraud.alerts"
 EVALUATION_TABLE = "fraud.evaluation"
 LABELS_TABLE = "core.fraud_labels"
+# Open-banking money coming in (salary, incoming transfers) is not a payment the platform decides on:
+# fraud neither scores it nor counts it in customer spend windows (credit still reads it, lib/credit).
+INFLOW_CATEGORIES = ("income", "transfer_in")
 ALERT_COLUMNS = (
     "transaction_id", "customer_id", "merchant_id", "amount", "event_time", "risk_score", "model_score",
     "decision", "reasons", "rule_ids", "partition_date", "alerted_at",
@@ -45,11 +49,21 @@ def _days(days) -> list[date]:
 
 
 def read_labels(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
-    if not table_exists(con, LABELS_TABLE):
+    """Confirmed frauds of every label source (core.fraud_labels ∪ open_banking.stripe_fraud_labels); None if none."""
+    try:
+        source = fraud_labels_sql(con)
+    except LookupError:
         return None
     return con.execute(
-        f"SELECT transaction_id, is_fraud, reported_time FROM {LABELS_TABLE} WHERE is_fraud"
+        f"SELECT transaction_id, is_fraud, reported_time FROM ({source}) WHERE is_fraud"
     ).df()
+
+
+def scorable_transactions_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """Every transaction source (card + open banking) minus open-banking inflows (INFLOW_CATEGORIES)."""
+    categories = ", ".join(f"'{c}'" for c in INFLOW_CATEGORIES)
+    return (f"SELECT * FROM ({transactions_sql(con)}) WHERE NOT (source = 'open_banking' "
+            f"AND coalesce(lower(merchant_category), '') IN ({categories}))")
 
 
 @dataclass
@@ -66,7 +80,7 @@ def features_for_days(con: duckdb.DuckDBPyConnection, days, config: FeatureConfi
     started = time.perf_counter()
     days = _days(days)
     try:
-        source = transactions_sql(con)
+        source = scorable_transactions_sql(con)
     except LookupError as exc:
         return FeatureRun(pd.DataFrame(), 0, 0, time.perf_counter() - started, note=str(exc))
     target = con.execute(
@@ -189,7 +203,7 @@ class EvaluationResult:
 
 def evaluate_scored(con: duckdb.DuckDBPyConnection, *, out_of_sample_after: date | None,
                     review_threshold: float | None) -> EvaluationResult:
-    """Rules / model / combined metrics of fraud.scored_transactions against core.fraud_labels.
+    """Rules / model / combined metrics of fraud.scored_transactions against every fraud-label source.
 
     Only days after the model's training window (out of sample) are evaluated when
     there are any; otherwise every scored day (flagged as in-sample).
@@ -205,7 +219,8 @@ def evaluate_scored(con: duckdb.DuckDBPyConnection, *, out_of_sample_after: date
             scored, scope = later, f"out of sample: event days after {out_of_sample_after}"
     labels = read_labels(con)
     if labels is None:
-        notes.append("core.fraud_labels does not exist yet: every transaction counts as legitimate")
+        notes.append("no fraud label table yet (core.fraud_labels, open_banking.stripe_fraud_labels): "
+                     "every transaction counts as legitimate")
     fraud_ids = set() if labels is None else set(labels["transaction_id"])
     y = scored["transaction_id"].isin(fraud_ids).to_numpy()
     for column in ("rule_ids", "reasons"):
