@@ -5,7 +5,6 @@ the other domains define (a table not produced by an asset yet is checked at run
 time instead, with a clear "does not exist yet" message).
 """
 
-import importlib
 
 import dagster as dg
 
@@ -16,18 +15,9 @@ from fintech_dataops.defs.analytics.monitor import build_monitor_asset
 
 def platform_asset_keys() -> set[dg.AssetKey]:
     """Asset keys defined by the other domain packages under ``fintech_dataops.defs``."""
-    from fintech_dataops.defs import domain_modules
+    from fintech_dataops.defs import domain_asset_keys
 
-    keys: set[dg.AssetKey] = set()
-    for name in domain_modules():
-        if name == __name__:
-            continue
-        for asset in importlib.import_module(name).defs.assets or []:
-            if isinstance(asset, dg.AssetsDefinition):
-                keys.update(asset.keys)
-            elif isinstance(asset, dg.AssetSpec):
-                keys.add(asset.key)
-    return keys
+    return domain_asset_keys(exclude=(__name__,))
 
 
 _known = platform_asset_keys()

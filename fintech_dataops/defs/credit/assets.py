@@ -6,7 +6,6 @@ when an input changes (``AutomationCondition.eager()``) and every morning on
 config (``CreditScoringConfig``); business rules live in ``lib/credit``.
 """
 
-import importlib
 import time
 from datetime import UTC, datetime
 
@@ -29,18 +28,9 @@ def upstream_keys() -> set[dg.AssetKey]:
     Credit depends on the ones that exist: a core table no asset produces yet is
     read if present and treated as an empty source otherwise (lib/credit/features).
     """
-    from fintech_dataops.defs import domain_modules
+    from fintech_dataops.defs import domain_asset_keys
 
-    keys: set[dg.AssetKey] = set()
-    for name in domain_modules():
-        if name in _DOWNSTREAM_DOMAINS:
-            continue
-        for asset in importlib.import_module(name).defs.assets or []:
-            if isinstance(asset, dg.AssetsDefinition):
-                keys.update(asset.keys)
-            elif isinstance(asset, dg.AssetSpec):
-                keys.add(asset.key)
-    return keys
+    return domain_asset_keys(exclude=_DOWNSTREAM_DOMAINS)
 
 
 _UPSTREAM = upstream_keys()

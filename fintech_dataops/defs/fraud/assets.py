@@ -5,7 +5,6 @@ one idempotent write, metadata. scikit-learn is imported only inside the model
 and scoring steps (through ``lib.fraud.model``), never at module import.
 """
 
-import importlib
 import time
 
 import dagster as dg
@@ -32,17 +31,9 @@ def open_banking_keys() -> set[dg.AssetKey]:
     Fraud reads ``open_banking.platform_transactions`` and ``open_banking.stripe_fraud_labels`` when
     they exist (lib/sources, lib/open_banking/tables); it depends on their assets only if they are defined.
     """
-    from fintech_dataops.defs import domain_modules
+    from fintech_dataops.defs import domain_asset_keys
 
-    if OPEN_BANKING_DOMAIN not in domain_modules():
-        return set()
-    keys: set[dg.AssetKey] = set()
-    for asset in importlib.import_module(OPEN_BANKING_DOMAIN).defs.assets or []:
-        if isinstance(asset, dg.AssetsDefinition):
-            keys.update(asset.keys)
-        elif isinstance(asset, dg.AssetSpec):
-            keys.add(asset.key)
-    return keys
+    return domain_asset_keys(only=(OPEN_BANKING_DOMAIN,))
 
 
 _OPEN_BANKING = open_banking_keys()
