@@ -24,6 +24,10 @@ def register(subparsers) -> None:
     p.add_argument("--max-batch", type=int, default=10_000, help="most transactions per batch request")
     p.add_argument("--max-customers", type=int, default=1_000_000,
                    help="cap on customers kept in the window state (least recent evicted first)")
+    p.add_argument("--max-requests-per-second", type=float, default=None,
+                   help="per client (API key, else address): sustained request rate; beyond it 429 (default: off)")
+    p.add_argument("--request-burst", type=int, default=50,
+                   help="requests a client may send at once above the rate (default 50)")
     p.add_argument("--no-warm-start", action="store_true", help="start with empty windows")
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     p.set_defaults(handler=run_serve)
@@ -48,6 +52,7 @@ def run_serve(args: argparse.Namespace) -> int:
         batch_window_ms=args.batch_window_ms, rotate_seconds=args.rotate_seconds,
         reload_seconds=args.reload_seconds, max_body_bytes=args.max_body_bytes,
         max_batch_records=args.max_batch, max_customers=args.max_customers,
+        max_requests_per_second=args.max_requests_per_second, request_burst=args.request_burst,
         warm_start=not args.no_warm_start, api_key=os.environ.get(API_KEY_ENV) or None,
     )
     try:

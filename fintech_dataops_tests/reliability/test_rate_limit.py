@@ -39,7 +39,6 @@ def test_nonsense_limits_are_refused():
         RateLimiter(rate_per_second=0, burst=1)
 
 
-@pytest.mark.xfail(strict=True, reason="rate limit not wired into lib/realtime/app.py yet (see the issue-9 report)")
 def test_online_service_answers_429_past_its_rate(data_dir):
     from fastapi.testclient import TestClient
 

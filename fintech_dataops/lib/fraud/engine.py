@@ -29,11 +29,15 @@ import numpy as np
 import pandas as pd
 
 from fintech_dataops.lib.fraud.features import (
+    CUSTOMER_WINDOWS,
     US_PER_DAY,
+    US_PER_SECOND,
     FeatureConfig,
     compute_features,
+    customer_window_features,
     fraud_events,
     prepare_transactions,
+    to_epoch_us,
 )
 from fintech_dataops.lib.fraud.rules import RuleConfig, evaluate_rules
 
@@ -41,10 +45,19 @@ DECISIONS = ("approve", "review", "block")
 INVALID_RECORD = "INVALID_RECORD"
 RULES_ONLY_REVIEW_THRESHOLD = 0.5
 RULES_ONLY_BLOCK_THRESHOLD = 0.9
+_PASSTHROUGH_COLUMNS = ("transaction_id", "customer_id", "merchant_id", "amount", "currency", "event_time",
+                        "partition_date")
 DECISION_COLUMNS = (
     "transaction_id", "customer_id", "merchant_id", "amount", "currency", "event_time",
     "risk_score", "model_score", "decision", "rule_ids", "reasons", "discretionary_alert", "model_version",
 )
+
+
+def _float_column(feats, name: str) -> np.ndarray:
+    column = feats[name]
+    if isinstance(column, pd.Series):
+        return column.to_numpy(dtype="float64")
+    return np.asarray(column, dtype="float64")
 
 
 class FraudEngine:
@@ -103,10 +116,17 @@ class FraudEngine:
 
     def decide(self, feats: pd.DataFrame) -> pd.DataFrame:
         """Rules + model on a feature frame → the decision frame (one row per feature row)."""
-        n = len(feats)
+        out = feats[[c for c in _PASSTHROUGH_COLUMNS if c in feats.columns]].copy()
+        for name, values in self._decide_arrays(feats, len(feats)).items():
+            out[name] = values
+        out["model_version"] = self.model_version
+        return out
+
+    def _decide_arrays(self, feats, n: int) -> dict[str, object]:
+        """The decision columns for ``feats`` (a DataFrame or a mapping of numpy arrays): one code path."""
         hits = evaluate_rules(feats, self.rules)
         if self.model is not None and n:
-            model_score = np.asarray(self.model.score(feats), dtype="float64")
+            model_score = np.asarray(self._model_score(feats), dtype="float64")
         else:
             model_score = np.full(n, np.nan)
         risk = np.nan_to_num(model_score, nan=0.0)
@@ -126,18 +146,18 @@ class FraudEngine:
         discretionary = hits.discretionary_hit(n) | (np.nan_to_num(model_score, nan=-1.0) >= self.review_threshold)
         decision = np.where(risk >= self.block_threshold, "block",
                             np.where(risk >= self.review_threshold, "review", "approve"))
-        out = feats[[c for c in ("transaction_id", "customer_id", "merchant_id", "amount", "currency", "event_time",
-                                 "partition_date") if c in feats.columns]].copy()
-        out["risk_score"] = risk
-        out["model_score"] = model_score
-        out["decision"] = decision
-        out["rule_ids"] = rule_ids
-        out["reasons"] = reasons
-        out["discretionary_alert"] = discretionary
-        out["model_version"] = self.model_version
-        return out
+        return {"risk_score": risk, "model_score": model_score, "decision": decision, "rule_ids": rule_ids,
+                "reasons": reasons, "discretionary_alert": discretionary}
 
-    def _model_reasons(self, feats: pd.DataFrame, model_score: np.ndarray) -> dict[int, str]:
+    def _model_score(self, feats) -> np.ndarray:
+        names = getattr(self.model, "feature_names", None)
+        if names is not None and hasattr(self.model, "score_matrix"):
+            # A 2-D float array straight to the estimator (it was fitted on arrays, not named columns).
+            return self.model.score_matrix(np.column_stack([_float_column(feats, name) for name in names]))
+        # Any other object with ``score(frame)`` (e.g. a wrapped third-party model).
+        return self.model.score(feats if isinstance(feats, pd.DataFrame) else pd.DataFrame(feats))
+
+    def _model_reasons(self, feats, model_score: np.ndarray) -> dict[int, str]:
         """For rows at or above the review threshold: the score and the features far above typical."""
         rows = np.flatnonzero(model_score >= self.review_threshold)
         if not len(rows):
@@ -145,7 +165,7 @@ class FraudEngine:
         typical = getattr(self.model, "feature_typical", {}) or {}
         level = np.where(model_score[rows] >= self.block_threshold, "block", "review")
         out = {}
-        values = {name: feats[name].to_numpy(dtype="float64")[rows] for name in typical}
+        values = {name: _float_column(feats, name)[rows] for name in typical}
         for j, i in enumerate(rows):
             unusual = []
             for name, (median, p99) in typical.items():
@@ -190,6 +210,34 @@ class FraudEngine:
             "fraud_labels": sum(len(s) for s in self._merchant_frauds.values()),
         }
 
+    def adopt_state(self, other: FraudEngine) -> None:
+        """Take over ``other``'s online window state (a model swap keeps every customer's window).
+
+        The state is moved, not copied: ``other`` must not score afterwards.
+        """
+        self._customers = other._customers
+        self._merchant_days = other._merchant_days
+        self._merchant_frauds = other._merchant_frauds
+        self._latest_us = other._latest_us
+
+    def evict_idle(self, max_customers: int | None = None) -> int:
+        """Drop customers idle past the longest window (they no longer influence any feature), then,
+        above ``max_customers``, the least recently active down to 90 % of the cap; returns how many."""
+        if self._latest_us is None:
+            return 0
+        customers = self._customers
+        cutoff = self._latest_us - int(self.feature_config.customer_horizon_us)
+        idle = [c for c, q in customers.items() if not q or q[-1][0] < cutoff]
+        for customer in idle:
+            del customers[customer]
+        evicted = len(idle)
+        if max_customers is not None and len(customers) > max_customers:
+            surplus = len(customers) - int(max_customers * 0.9)
+            for customer in sorted(customers, key=lambda c: customers[c][-1][0])[:surplus]:
+                del customers[customer]
+            evicted += surplus
+        return evicted
+
     def warm_start(self, history: pd.DataFrame, labels: pd.DataFrame | None = None) -> int:
         """Load recent history (and labels) into the online state; returns the transactions kept."""
         self.reset_state()
@@ -198,7 +246,7 @@ class FraudEngine:
             self._add_fraud_events(fraud_events(labels, valid))
         if valid is None or not len(valid):
             return 0
-        self._remember(valid.sort_values(["event_us", "transaction_id"], kind="mergesort"))
+        self._remember(valid)
         return self.state_size["customer_transactions"]
 
     def add_labels(self, labels: pd.DataFrame) -> int:
@@ -208,10 +256,22 @@ class FraudEngine:
         return len(events)
 
     def score_batch(self, records: Iterable[Mapping] | pd.DataFrame) -> pd.DataFrame:
-        """Score a micro-batch against the state, then add it to the state. Output in input order."""
+        """Score a micro-batch against the state, then add it to the state. Output in input order.
+
+        A batch whose every record is well-formed (string ids, a finite amount, a datetime
+        ``event_time``) takes the fast path: numpy arrays over the per-customer state, no
+        intermediate DataFrames, the same window code as the batch path (so the decisions are
+        identical). Anything else takes the general path (``prepare_transactions``).
+        """
         frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
         if frame.empty:
             return pd.DataFrame(columns=list(DECISION_COLUMNS))
+        columns = _fast_columns(frame)
+        if columns is not None:
+            return self._score_columns(columns)
+        return self._score_batch_general(frame)
+
+    def _score_batch_general(self, frame: pd.DataFrame) -> pd.DataFrame:
         valid, rejected = prepare_transactions(frame)
         customers = pd.unique(valid["customer_id"])
         history = self._customer_history(customers)
@@ -224,8 +284,95 @@ class FraudEngine:
             merchant_counts=self._merchant_count_frame(merchants), frauds=self._fraud_frame(merchants),
         )
         decided = self.decide(feats)
-        self._remember(valid.sort_values(["event_us", "transaction_id"], kind="mergesort"), count_merchants=False)
+        self._remember_arrays(valid["customer_id"].to_numpy(dtype=object), valid["event_us"].to_numpy(),
+                              valid["transaction_id"].to_numpy(dtype=object), valid["amount_cents"].to_numpy(),
+                              valid["device_id"].to_numpy(dtype=object))
         return self._with_rejected(decided, rejected)
+
+    def _score_columns(self, c: dict[str, np.ndarray]) -> pd.DataFrame:
+        """The fast path: ``compute_features`` semantics on arrays gathered from the state."""
+        config = self.feature_config
+        cust, tx, merch, dev = c["customer_id"], c["transaction_id"], c["merchant_id"], c["device_id"]
+        event_us, cents, amount = c["event_us"], c["amount_cents"], c["amount"]
+        n = len(tx)
+        day = event_us // US_PER_DAY
+        for merchant, d in zip(merch.tolist(), day.tolist()):
+            self._merchant_days[merchant][d] += 1
+        # Past rows of the batch's customers, filtered as compute_features filters its history.
+        entries, owners = [], []
+        for customer in dict.fromkeys(cust.tolist()):
+            queue = self._customers.get(customer)
+            if queue:
+                entries.extend(queue)
+                owners.extend([customer] * len(queue))
+        if entries:
+            p_us, p_tx, p_cents, p_dev = (np.array(v) for v in zip(*entries))
+            p_us, p_cents = p_us.astype("int64"), p_cents.astype("int64")
+            p_tx, p_dev = p_tx.astype(object), p_dev.astype(object)
+            p_cust = np.array(owners, dtype=object)
+            lower = int(event_us.min()) - max(int(config.customer_horizon_us),
+                                              (config.merchant_horizon_days + 1) * US_PER_DAY)
+            keep = (p_us >= lower) & (p_us <= int(event_us.max()))
+            targets = set(tx.tolist())
+            if not targets.isdisjoint(entries_tx := p_tx.tolist()):
+                keep &= np.fromiter((t not in targets for t in entries_tx), dtype=bool, count=len(entries_tx))
+            if not keep.all():
+                p_us, p_tx, p_cents, p_dev, p_cust = p_us[keep], p_tx[keep], p_cents[keep], p_dev[keep], p_cust[keep]
+        else:
+            p_us = p_cents = np.zeros(0, dtype="int64")
+            p_tx = p_dev = p_cust = np.zeros(0, dtype=object)
+        n_past = len(p_us)
+        all_cust = np.concatenate([p_cust, cust])
+        all_us = np.concatenate([p_us, event_us])
+        all_tx = np.concatenate([p_tx, tx])
+        all_cents = np.concatenate([p_cents, cents])
+        customer = customer_window_features(all_cust, all_us, all_tx, all_cents, config)
+        feats: dict[str, np.ndarray] = {"amount": amount}
+        for label in CUSTOMER_WINDOWS:
+            count = customer[f"customer_count_{label}"][n_past:]
+            total = customer[f"customer_sum_cents_{label}"][n_past:]
+            mean = np.divide(total, count * 100.0, out=np.zeros(n), where=count > 0)
+            feats[f"customer_count_{label}"] = count
+            feats[f"customer_mean_amount_{label}"] = mean
+            feats[f"amount_ratio_{label}"] = np.divide(amount, mean, out=np.ones(n), where=mean > 0)
+        feats["seconds_since_previous"] = customer["seconds_since_previous"][n_past:]
+        feats["velocity_count"] = customer["velocity_count"][n_past:].astype("int64")
+        pair = all_cust + "\x1f" + np.concatenate([p_dev, dev])
+        device = customer_window_features(pair, all_us, all_tx, all_cents, config)
+        feats["device_count_30d"] = device["customer_count_30d"][n_past:]
+        feats["merchant_count_delayed"], feats["merchant_fraud_rate_delayed"] = self._merchant_risk(merch, day)
+        hour = (event_us // (3_600 * US_PER_SECOND)) % 24
+        feats["is_night"] = ((hour >= config.night_start_hour) & (hour < config.night_end_hour)).astype("int8")
+        feats["is_weekend"] = (((day + 3) % 7) >= 5).astype("int8")  # 1970-01-01 was a Thursday
+        decided = self._decide_arrays(feats, n)
+        out = {"transaction_id": tx, "customer_id": cust, "merchant_id": merch, "amount": amount,
+               "currency": c["currency"], "event_time": event_us.astype("datetime64[us]")}
+        if "partition_date" in c:
+            out["partition_date"] = c["partition_date"]
+        out.update(decided)
+        out["model_version"] = [self.model_version] * n
+        self._remember_arrays(cust, event_us, tx, cents, dev)
+        return pd.DataFrame(out)
+
+    def _merchant_risk(self, merchants: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Delayed merchant count and fraud rate from the state (``merchant_features`` semantics)."""
+        delay, window = self.feature_config.label_delay_days, self.feature_config.merchant_window_days
+        cache: dict[tuple[str, int], tuple[float, float]] = {}
+        counts, rates = np.empty(len(days)), np.empty(len(days))
+        for i, key in enumerate(zip(merchants.tolist(), days.tolist())):
+            value = cache.get(key)
+            if value is None:
+                merchant, day = key
+                hi = day - delay
+                lo = hi - window
+                per_day = self._merchant_days.get(merchant)
+                count = sum(per_day.get(d, 0) for d in range(lo, hi)) if per_day else 0
+                frauds = self._merchant_frauds.get(merchant)
+                fraud = sum(1 for tx_day, reported, _ in frauds if lo <= tx_day < hi and reported < day) \
+                    if frauds else 0
+                value = cache[key] = (float(count), fraud / max(count, 1) if count > 0 else 0.0)
+            counts[i], rates[i] = value
+        return counts, rates
 
     def score_one(self, record: Mapping) -> dict:
         """One transaction → one decision dict (convenience over ``score_batch``)."""
@@ -238,33 +385,42 @@ class FraudEngine:
         return frame.astype({"customer_id": "string", "transaction_id": "string", "merchant_id": "string",
                              "device_id": "string", "event_us": "int64", "amount_cents": "int64"})
 
-    def _remember(self, valid: pd.DataFrame, *, count_merchants: bool = True) -> None:
+    def _remember(self, valid: pd.DataFrame) -> None:
+        """Add prepared transactions (and their merchant days) to the state."""
+        days = valid.groupby(["merchant_id", valid["event_us"] // US_PER_DAY]).size()
+        for (merchant, day), count in days.items():
+            self._merchant_days[merchant][int(day)] += int(count)
+        self._remember_arrays(valid["customer_id"].to_numpy(dtype=object), valid["event_us"].to_numpy(),
+                              valid["transaction_id"].to_numpy(dtype=object), valid["amount_cents"].to_numpy(),
+                              valid["device_id"].to_numpy(dtype=object))
+
+    def _remember_arrays(self, customers: np.ndarray, event_us: np.ndarray, transaction_ids: np.ndarray,
+                         amount_cents: np.ndarray, devices: np.ndarray) -> None:
+        """Append to the customer windows in (event time, transaction id) order and drop what aged out."""
+        if not len(event_us):
+            return
+        order = np.lexsort((transaction_ids, event_us))
         horizon = int(self.feature_config.customer_horizon_us)
         touched = set()
-        for customer, event_us, tx_id, cents, device in zip(
-            valid["customer_id"].to_numpy(dtype=object), valid["event_us"].to_numpy(),
-            valid["transaction_id"].to_numpy(dtype=object), valid["amount_cents"].to_numpy(),
-            valid["device_id"].to_numpy(dtype=object),
+        state = self._customers
+        for customer, us, tx_id, cents, device in zip(
+            customers[order].tolist(), event_us[order].tolist(), transaction_ids[order].tolist(),
+            amount_cents[order].tolist(), devices[order].tolist(),
         ):
-            self._customers[customer].append((int(event_us), tx_id, int(cents), device))
+            state[customer].append((us, tx_id, cents, device))
             touched.add(customer)
         for customer in touched:
-            queue = self._customers[customer]
+            queue = state[customer]
             if len(queue) > 1 and queue[-1][0] < queue[-2][0]:
-                self._customers[customer] = queue = deque(sorted(queue, key=lambda e: (e[0], e[1])))
+                state[customer] = queue = deque(sorted(queue, key=lambda e: (e[0], e[1])))
             newest = queue[-1][0]
             while queue and queue[0][0] < newest - horizon:
                 queue.popleft()
-        if count_merchants:
-            days = valid.groupby(["merchant_id", valid["event_us"] // US_PER_DAY]).size()
-            for (merchant, day), count in days.items():
-                self._merchant_days[merchant][int(day)] += int(count)
-        if len(valid):
-            latest = int(valid["event_us"].max())
-            previous_day = None if self._latest_us is None else self._latest_us // US_PER_DAY
-            self._latest_us = latest if self._latest_us is None else max(self._latest_us, latest)
-            if previous_day is None or self._latest_us // US_PER_DAY != previous_day:
-                self._prune_merchants()  # merchant state is by day: prune once per new day, not per batch
+        latest = int(event_us.max())
+        previous_day = None if self._latest_us is None else self._latest_us // US_PER_DAY
+        self._latest_us = latest if self._latest_us is None else max(self._latest_us, latest)
+        if previous_day is None or self._latest_us // US_PER_DAY != previous_day:
+            self._prune_merchants()  # merchant state is by day: prune once per new day, not per batch
 
     def _prune_merchants(self) -> None:
         oldest_day = self._latest_us // US_PER_DAY - self.feature_config.merchant_horizon_days - 1
@@ -294,3 +450,53 @@ class FraudEngine:
         rows = [(m, *e) for m in merchants for e in self._merchant_frauds.get(m, ())]
         return pd.DataFrame(rows, columns=["merchant_id", "tx_day", "reported_day", "transaction_id"]).astype(
             {"merchant_id": "string", "tx_day": "int64", "reported_day": "int64", "transaction_id": "string"})
+
+
+def _is_null(value) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _fast_columns(frame: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """The batch as arrays when every record is well-formed (else None: take the general path).
+
+    Well-formed means what ``prepare_transactions`` would accept unchanged: string ids, a
+    finite float amount, a datetime64 ``event_time`` (no NaT), a string or missing device.
+    """
+    if any(c not in frame.columns for c in ("transaction_id", "customer_id", "merchant_id", "amount", "event_time")):
+        return None
+    out: dict[str, np.ndarray] = {}
+    for name in ("transaction_id", "customer_id", "merchant_id"):
+        values = frame[name].to_numpy(dtype=object)
+        if not all(type(v) is str for v in values.tolist()):
+            return None
+        out[name] = values
+    amount = frame["amount"]
+    if not pd.api.types.is_float_dtype(amount.dtype) and not pd.api.types.is_integer_dtype(amount.dtype):
+        return None
+    if isinstance(amount.dtype, pd.api.extensions.ExtensionDtype) and amount.isna().any():
+        return None
+    amount = amount.to_numpy(dtype="float64")
+    if not np.isfinite(amount).all():
+        return None
+    times = frame["event_time"]
+    if not pd.api.types.is_datetime64_any_dtype(times.dtype):
+        return None
+    event_us = to_epoch_us(times)
+    if (event_us == np.iinfo(np.int64).min).any():
+        return None
+    if "device_id" in frame.columns:
+        devices = frame["device_id"].to_numpy(dtype=object).tolist()
+        if not all(type(d) is str or _is_null(d) for d in devices):
+            return None
+        devices = np.array([d if type(d) is str else "" for d in devices], dtype=object)
+    else:
+        devices = np.full(len(frame), "", dtype=object)
+    out["device_id"] = devices
+    out["amount"] = amount
+    out["amount_cents"] = np.round(amount * 100).astype("int64")
+    out["event_us"] = event_us
+    out["currency"] = frame["currency"].to_numpy(dtype=object) if "currency" in frame.columns \
+        else np.full(len(frame), "USD", dtype=object)
+    if "partition_date" in frame.columns:
+        out["partition_date"] = frame["partition_date"].to_numpy(dtype=object)
+    return out

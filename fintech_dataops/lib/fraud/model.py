@@ -104,7 +104,12 @@ class FraudModel:
     def score(self, features: pd.DataFrame) -> np.ndarray:
         if len(features) == 0:
             return np.zeros(0)
-        X = features[list(self.feature_names)].to_numpy(dtype="float64")
+        return self.score_matrix(features[list(self.feature_names)].to_numpy(dtype="float64"))
+
+    def score_matrix(self, X: np.ndarray) -> np.ndarray:
+        """``score`` on a 2-D float64 array whose columns are ``feature_names`` in order (no DataFrame)."""
+        if len(X) == 0:
+            return np.zeros(0)
         if self.kind == "supervised":  # the Isolation Forest is not needed (it is the slower half)
             return self.supervised.predict_proba(X)[:, 1]
         return self.candidate_scores(X)[self.kind]

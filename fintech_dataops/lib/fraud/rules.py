@@ -9,6 +9,7 @@ event-time velocity count of every transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -80,11 +81,18 @@ class RuleHits:
         return {rule_id: int(mask.sum()) for rule_id, mask in self.hits.items()}
 
 
-def evaluate_rules(features: pd.DataFrame, config: RuleConfig) -> RuleHits:
-    """Evaluate every enabled rule on a feature frame (``amount``, ``velocity_count``)."""
-    n = len(features)
-    amount = features["amount"].to_numpy(dtype="float64", na_value=np.nan)
-    velocity = features["velocity_count"].to_numpy(dtype="int64")
+def evaluate_rules(features: pd.DataFrame | Mapping[str, np.ndarray], config: RuleConfig) -> RuleHits:
+    """Evaluate every enabled rule on a feature frame (``amount``, ``velocity_count``).
+
+    ``features`` may also be a mapping of equal-length numpy arrays (the online fast path).
+    """
+    if isinstance(features, pd.DataFrame):
+        amount = features["amount"].to_numpy(dtype="float64", na_value=np.nan)
+        velocity = features["velocity_count"].to_numpy(dtype="int64")
+    else:
+        amount = np.asarray(features["amount"], dtype="float64")
+        velocity = np.asarray(features["velocity_count"], dtype="int64")
+    n = len(amount)
     hits: dict[str, np.ndarray] = {}
     reasons: dict[str, np.ndarray] = {}
     actions: dict[str, str] = {}

@@ -15,6 +15,7 @@ the quarantine. With ``FINTECH_API_KEY`` set, ``/v1`` requires it in ``X-API-Key
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
 import time
@@ -27,6 +28,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
+from fintech_dataops.lib.limits import RateLimiter
 from fintech_dataops.lib.monitor_live import alerts_payload, render_live_monitor_page
 from fintech_dataops.lib.realtime.batcher import MicroBatcher
 from fintech_dataops.lib.realtime.engine_host import EngineHost, WarmStartReport, engine_for
@@ -50,6 +52,8 @@ class ServiceConfig:
     max_body_bytes: int = 2_000_000
     max_batch_records: int = 10_000
     max_customers: int = 1_000_000
+    max_requests_per_second: float | None = None  # per client; None = no limit
+    request_burst: int = 50
     warm_start: bool = True
     warm_start_lookback_seconds: float | None = None
     warm_start_max_rows: int = 2_000_000
@@ -78,7 +82,20 @@ class ServiceState:
         self.pipeline = DecisionPipeline(self.host, self.wal, Path(config.data_dir) / ALERTS_STREAM_FILE)
         self.batcher = MicroBatcher(self.pipeline.process, window_ms=config.batch_window_ms,
                                     max_events=config.max_batch_events)
+        self.limiter = (RateLimiter(config.max_requests_per_second, config.request_burst)
+                        if config.max_requests_per_second else None)
         self.ready = False
+
+
+def _client_key(request: Request) -> str:
+    """Who a request counts against: its API key (hashed, never kept in clear), else its address."""
+    supplied = request.headers.get("x-api-key") or ""
+    bearer = request.headers.get("authorization") or ""
+    if not supplied and bearer.lower().startswith("bearer "):
+        supplied = bearer[7:].strip()
+    if supplied:
+        return "key:" + hashlib.sha256(supplied.encode()).hexdigest()[:32]
+    return "host:" + (request.client.host if request.client else "unknown")
 
 
 def _json(payload, status: int = 200) -> Response:
@@ -151,6 +168,15 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
 
     async def handle(request: Request, *, batch: bool):
         state: ServiceState = request.app.state.service
+        if state.limiter is not None:
+            client = _client_key(request)
+            if not state.limiter.allow(client):
+                wait = max(state.limiter.retry_after(client), 0.001)
+                response = _error(429, f"more than {config.max_requests_per_second:g} requests per second "
+                                       f"(burst {config.request_burst}): slow down and resend",
+                                  retry_after_s=round(wait, 3))
+                response.headers["Retry-After"] = f"{wait:.3f}"
+                return response
         if not authorised(request):
             return _error(401, "missing or invalid API key (send it in the X-API-Key header)")
         try:

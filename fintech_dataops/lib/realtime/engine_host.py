@@ -25,9 +25,6 @@ from fintech_dataops.lib.fraud.model import current_version
 
 log = logging.getLogger(__name__)
 
-# The online state the engine keeps (see FraudEngine.reset_state); carried across a model swap.
-_ENGINE_STATE_ATTRIBUTES = ("_customers", "_merchant_days", "_merchant_frauds", "_latest_us")
-
 
 @dataclass
 class WarmStartReport:
@@ -148,9 +145,7 @@ class EngineHost:
         pending, self._pending = self._pending, None
         if pending is None:
             return
-        for name in _ENGINE_STATE_ATTRIBUTES:
-            if hasattr(self.engine, name):
-                setattr(pending, name, getattr(self.engine, name))
+        pending.adopt_state(self.engine)
         self.engine = pending
         self.reloads += 1
         log.info("fraud model %s is live", pending.model_version)
@@ -158,20 +153,7 @@ class EngineHost:
     # -- bounded memory -------------------------------------------------------------------
     def enforce_bounds(self) -> int:
         """Evict customers idle past the longest window, then the least recent ones above the cap."""
-        customers = getattr(self.engine, "_customers", None)
-        latest = getattr(self.engine, "_latest_us", None)
-        if customers is None or latest is None:
-            return 0
-        horizon = int(self.engine.feature_config.customer_horizon_us)
-        idle = [c for c, q in customers.items() if not q or q[-1][0] < latest - horizon]
-        for customer in idle:
-            del customers[customer]
-        evicted = len(idle)
-        if len(customers) > self.max_customers:
-            surplus = len(customers) - int(self.max_customers * 0.9)
-            for customer in sorted(customers, key=lambda c: customers[c][-1][0])[:surplus]:
-                del customers[customer]
-            evicted += surplus
+        evicted = self.engine.evict_idle(self.max_customers)
         self.evicted_customers += evicted
         return evicted
 

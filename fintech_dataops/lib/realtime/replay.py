@@ -120,6 +120,7 @@ async def _replay(config: ReplayConfig, records: list[dict]) -> dict:
     limits = httpx.Limits(max_connections=config.max_in_flight, max_keepalive_connections=config.max_in_flight)
     async with httpx.AsyncClient(base_url=config.url, limits=limits, timeout=config.timeout_s) as client:
         tasks = []
+        cpu_start = time.process_time()  # the client shares the machine: report what it cost
         start = time.perf_counter() + 0.05
         for i in range(total_requests):
             due = start + i * interval
@@ -135,13 +136,15 @@ async def _replay(config: ReplayConfig, records: list[dict]) -> dict:
             tasks.append(asyncio.create_task(send(client, due, body, len(chunk))))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
+        client_cpu_s = time.process_time() - cpu_start
     per_event = np.repeat([lat for lat, _ in event_latencies], [n for _, n in event_latencies]) \
         if event_latencies else np.array([])
     return {
         "url": config.url, "target_eps": config.eps, "seconds": config.seconds, "batch_size": config.batch_size,
         "requests": total_requests, "sent_events": sent, "acknowledged_events": acked,
         "elapsed_s": round(elapsed, 3), "sustained_eps": round(acked / elapsed, 1) if elapsed > 0 else 0.0,
-        "late_sends": late_sends, "errors": errors, "decisions": decisions,
+        "late_sends": late_sends, "client_cpu_s": round(client_cpu_s, 3),
+        "client_cpu_share_of_one_core": round(client_cpu_s / elapsed, 3) if elapsed > 0 else None, "errors": errors, "decisions": decisions,
         "latency_ms": percentiles(per_event),
         "request_latency_ms": percentiles(latencies),
     }

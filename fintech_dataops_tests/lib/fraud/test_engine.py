@@ -85,3 +85,60 @@ def test_model_alerts_carry_the_score_and_unusual_features(month_split, trained_
     assert all(any(r.startswith("MODEL: score") for r in reasons) for reasons in alerted["reasons"])
     assert (out["risk_score"] >= out["model_score"]).all()
     assert set(out["decision"]) <= {"approve", "review", "block"}
+
+
+def test_fast_path_matches_the_general_path_on_a_simulated_stream(month_split, trained_model, monkeypatch):
+    """The array fast path of score_batch and the DataFrame path give identical decisions and state.
+
+    The stream holds every simulated fraud scenario, micro-batches that cut through bursts and
+    midnights, a late (out-of-event-time-order) batch and new fraud labels arriving mid-stream.
+    """
+    from fintech_dataops.lib.fraud import engine as engine_module
+
+    train, test, known, truth = month_split
+    assert truth.loc[truth["is_fraud"], "scenario"].nunique() >= 4
+    stream = test.sort_values(["event_time", "transaction_id"]).reset_index(drop=True)
+    late = stream.iloc[100:150].copy()
+    late["transaction_id"] = late["transaction_id"] + "-late"
+    late["event_time"] = late["event_time"] - pd.Timedelta(hours=3)
+    chunks = [stream.iloc[s:s + 251] for s in range(0, len(stream), 251)]
+    chunks.insert(len(chunks) // 2, late)
+    mid_labels = known.tail(20)
+
+    def run(fast: bool) -> tuple[pd.DataFrame, dict]:
+        calls = {"fast": 0}
+        original = engine_module.FraudEngine._score_columns
+
+        def counting(self, columns):
+            calls["fast"] += 1
+            return original(self, columns)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(engine_module.FraudEngine, "_score_columns", counting)
+            if not fast:
+                patch.setattr(engine_module, "_fast_columns", lambda frame: None)
+            online = FraudEngine(model=trained_model)
+            online.warm_start(train, known.iloc[:-20])
+            parts = []
+            for i, chunk in enumerate(chunks):
+                if i == 3:
+                    online.add_labels(mid_labels.merge(train[["transaction_id", "merchant_id", "event_time"]],
+                                                       on="transaction_id"))
+                parts.append(online.score_batch(chunk.to_dict("records")))
+        assert calls["fast"] == (len(chunks) if fast else 0)
+        state = {c: list(q) for c, q in online._customers.items()}
+        return pd.concat(parts, ignore_index=True), state
+
+    fast, fast_state = run(True)
+    general, general_state = run(False)
+    _same_decisions(general, fast)
+    assert fast_state == general_state
+    assert (fast["decision"] != "approve").any()
+
+
+def test_fast_path_rejects_malformed_records_through_the_general_path():
+    records = tx_frame([("t1", "c1", 0, 10), ("t2", "c1", 1, 10)]).to_dict("records")
+    records[1]["amount"] = None
+    out = FraudEngine().score_batch(records).set_index("transaction_id")
+    assert out.loc["t2", "rule_ids"] == [INVALID_RECORD]
+    assert out.loc["t1", "decision"] == "approve"
