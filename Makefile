@@ -28,6 +28,7 @@ run: install
 	$(BIN)/fintech-dataops demo
 
 test: install
+	@mkdir -p $(DAGSTER_HOME)
 	$(BIN)/python -m pytest
 
 test-fast: install

@@ -68,7 +68,8 @@ def test_asset_keys_are_layer_entity_and_groups_are_domains():
 
 
 @pytest.mark.slow
-def test_dagster_cli_validates_the_code_location():
+def test_dagster_cli_validates_the_code_location(data_dir):
+    # data_dir points FINTECH_DATA_DIR and DAGSTER_HOME at a fresh temp folder for the subprocess.
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,

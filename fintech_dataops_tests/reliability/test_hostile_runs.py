@@ -45,7 +45,6 @@ def materialize_day(data_dir: Path, selection: set[dg.AssetKey], max_line_bytes:
     single-feed run does not load (they have their own tests in the quality domain).
     """
     from fintech_dataops.defs import build_defs
-    from fintech_dataops.defs.partitions import daily_partitions
 
     platform = build_defs(resource_overrides={
         "data_dir": DataDirResource(data_dir=str(data_dir), max_line_bytes=max_line_bytes),
@@ -54,7 +53,7 @@ def materialize_day(data_dir: Path, selection: set[dg.AssetKey], max_line_bytes:
     graph = platform.resolve_asset_graph()
     referential = [key for key in graph.asset_check_keys if key.name.startswith("referential_")]
     job = dg.define_asset_job(
-        "hostile_input_day", partitions_def=daily_partitions,
+        "hostile_input_day",
         selection=dg.AssetSelection.assets(*selection) - dg.AssetSelection.checks(*referential),
     )
     defs = dg.Definitions.merge(platform, dg.Definitions(jobs=[job]))
