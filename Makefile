@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export FINTECH_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(FINTECH_DATA_DIR)/dagster_home
 
-.PHONY: install run test test-fast ui daemon bench clean-data help
+.PHONY: install dagster-home run test test-fast ui daemon bench clean-data help
 
 help:
 	@echo "make run    install, simulate a demo month, materialize every asset, print a summary"
@@ -24,24 +24,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The instance lives under the data dir, configured by the project's dagster.yaml.
+dagster-home:
+	@mkdir -p $(DAGSTER_HOME)
+	@test -f $(DAGSTER_HOME)/dagster.yaml || cp fintech_dataops/instance/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
 run: install
 	$(BIN)/fintech-dataops demo
 
-test: install
-	@mkdir -p $(DAGSTER_HOME)
+test: install dagster-home
 	$(BIN)/python -m pytest
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
-ui: install
-	@mkdir -p $(DAGSTER_HOME)
-	@test -f $(DAGSTER_HOME)/dagster.yaml || cp fintech_dataops/instance/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+ui: install dagster-home
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-daemon: install
-	@mkdir -p $(DAGSTER_HOME)
-	@test -f $(DAGSTER_HOME)/dagster.yaml || cp fintech_dataops/instance/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+daemon: install dagster-home
 	$(BIN)/dagster-daemon run -w workspace.yaml
 
 bench: install
