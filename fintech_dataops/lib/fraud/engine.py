@@ -53,6 +53,10 @@ DECISION_COLUMNS = (
 )
 
 
+_ARRAY_COLUMNS = ("transaction_id", "customer_id", "merchant_id", "device_id", "currency", "amount",
+                  "amount_cents", "event_us")
+
+
 def _float_column(feats, name: str) -> np.ndarray:
     column = feats[name]
     if isinstance(column, pd.Series):
@@ -199,6 +203,9 @@ class FraudEngine:
         # merchant_id → {day: transactions}; merchant_id → {(tx_day, reported_day, transaction_id)}
         self._merchant_days: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self._merchant_frauds: dict[str, set] = defaultdict(set)
+        # merchant_id → {day: (delayed count, delayed fraud rate)}: a day's value only reads
+        # earlier days, so it is kept until an event or label lands inside its window.
+        self._merchant_risk_cache: dict[str, dict[int, tuple[float, float]]] = {}
         self._latest_us: int | None = None
 
     @property
@@ -218,6 +225,7 @@ class FraudEngine:
         self._customers = other._customers
         self._merchant_days = other._merchant_days
         self._merchant_frauds = other._merchant_frauds
+        self._merchant_risk_cache = other._merchant_risk_cache
         self._latest_us = other._latest_us
 
     def evict_idle(self, max_customers: int | None = None) -> int:
@@ -278,6 +286,7 @@ class FraudEngine:
         batch_merchant_days = valid.groupby(["merchant_id", valid["event_us"] // US_PER_DAY]).size()
         for (merchant, day), count in batch_merchant_days.items():
             self._merchant_days[merchant][int(day)] += int(count)
+        self._merchant_risk_cache.clear()
         merchants = pd.unique(valid["merchant_id"])
         feats = compute_features(
             valid, history, None, self.feature_config, prepared=True,
@@ -290,14 +299,32 @@ class FraudEngine:
         return self._with_rejected(decided, rejected)
 
     def _score_columns(self, c: dict[str, np.ndarray]) -> pd.DataFrame:
-        """The fast path: ``compute_features`` semantics on arrays gathered from the state."""
+        return pd.DataFrame(self.score_arrays(c))
+
+    def score_arrays(self, c: Mapping[str, np.ndarray]) -> dict[str, object]:
+        """The fast path, arrays in and arrays out: ``compute_features`` semantics on the state.
+
+        ``c`` holds equal-length, already validated columns (what :func:`_fast_columns` builds):
+        ``transaction_id``, ``customer_id``, ``merchant_id``, ``device_id`` ("" when unknown) and
+        ``currency`` as object arrays of str, ``amount`` float64, ``amount_cents`` and ``event_us``
+        int64 (UTC microseconds). Returns the :data:`DECISION_COLUMNS` (``event_time`` as
+        datetime64[us]) and adds the batch to the state. The online service calls this directly,
+        so a micro-batch never becomes a DataFrame.
+        """
+        missing = [k for k in _ARRAY_COLUMNS if k not in c]
+        if missing:
+            raise KeyError(f"score_arrays needs the columns {', '.join(missing)}")
         config = self.feature_config
         cust, tx, merch, dev = c["customer_id"], c["transaction_id"], c["merchant_id"], c["device_id"]
         event_us, cents, amount = c["event_us"], c["amount_cents"], c["amount"]
         n = len(tx)
         day = event_us // US_PER_DAY
+        delay = self.feature_config.label_delay_days
         for merchant, d in zip(merch.tolist(), day.tolist()):
             self._merchant_days[merchant][d] += 1
+            cached = self._merchant_risk_cache.get(merchant)
+            if cached and d < max(cached) - delay:  # a late event inside a cached window
+                del self._merchant_risk_cache[merchant]
         # Past rows of the batch's customers, filtered as compute_features filters its history.
         entries, owners = [], []
         for customer in dict.fromkeys(cust.tolist()):
@@ -352,17 +379,19 @@ class FraudEngine:
         out.update(decided)
         out["model_version"] = [self.model_version] * n
         self._remember_arrays(cust, event_us, tx, cents, dev)
-        return pd.DataFrame(out)
+        return out
 
     def _merchant_risk(self, merchants: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Delayed merchant count and fraud rate from the state (``merchant_features`` semantics)."""
         delay, window = self.feature_config.label_delay_days, self.feature_config.merchant_window_days
-        cache: dict[tuple[str, int], tuple[float, float]] = {}
+        caches = self._merchant_risk_cache
         counts, rates = np.empty(len(days)), np.empty(len(days))
-        for i, key in enumerate(zip(merchants.tolist(), days.tolist())):
-            value = cache.get(key)
+        for i, (merchant, day) in enumerate(zip(merchants.tolist(), days.tolist())):
+            cache = caches.get(merchant)
+            if cache is None:
+                cache = caches[merchant] = {}
+            value = cache.get(day)
             if value is None:
-                merchant, day = key
                 hi = day - delay
                 lo = hi - window
                 per_day = self._merchant_days.get(merchant)
@@ -370,7 +399,7 @@ class FraudEngine:
                 frauds = self._merchant_frauds.get(merchant)
                 fraud = sum(1 for tx_day, reported, _ in frauds if lo <= tx_day < hi and reported < day) \
                     if frauds else 0
-                value = cache[key] = (float(count), fraud / max(count, 1) if count > 0 else 0.0)
+                value = cache[day] = (float(count), fraud / max(count, 1) if count > 0 else 0.0)
             counts[i], rates[i] = value
         return counts, rates
 
@@ -390,6 +419,7 @@ class FraudEngine:
         days = valid.groupby(["merchant_id", valid["event_us"] // US_PER_DAY]).size()
         for (merchant, day), count in days.items():
             self._merchant_days[merchant][int(day)] += int(count)
+        self._merchant_risk_cache.clear()
         self._remember_arrays(valid["customer_id"].to_numpy(dtype=object), valid["event_us"].to_numpy(),
                               valid["transaction_id"].to_numpy(dtype=object), valid["amount_cents"].to_numpy(),
                               valid["device_id"].to_numpy(dtype=object))
@@ -423,6 +453,7 @@ class FraudEngine:
             self._prune_merchants()  # merchant state is by day: prune once per new day, not per batch
 
     def _prune_merchants(self) -> None:
+        self._merchant_risk_cache.clear()
         oldest_day = self._latest_us // US_PER_DAY - self.feature_config.merchant_horizon_days - 1
         for merchant in list(self._merchant_days):
             days = self._merchant_days[merchant]
@@ -440,6 +471,7 @@ class FraudEngine:
     def _add_fraud_events(self, events: pd.DataFrame) -> None:
         for merchant, tx_day, reported_day, tx_id in events.itertuples(index=False):
             self._merchant_frauds[merchant].add((int(tx_day), int(reported_day), tx_id))
+            self._merchant_risk_cache.pop(merchant, None)
 
     def _merchant_count_frame(self, merchants: Iterable[str]) -> pd.DataFrame:
         rows = [(m, d, c) for m in merchants for d, c in self._merchant_days.get(m, {}).items()]

@@ -138,6 +138,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
                 state.host.warm_start, config.database, lookback_seconds=config.warm_start_lookback_seconds,
                 max_rows=config.warm_start_max_rows,
             )
+        state.pipeline.heap.settle()  # the warm-started window state leaves the collector's sight
         state.wal.start()
         state.batcher.start()
         reloader = asyncio.create_task(_reload_loop(state), name="model-reload")
@@ -238,6 +239,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
             "landed_events": wal.landed_events,
             "wal_segments_recovered": len(state.recovered),
             "window_state": state.host.state_size,
+            "gc": state.pipeline.heap.stats,
             "evicted_customers": state.host.evicted_customers,
             "warm_start": {"source": state.warm.source, "transactions": state.warm.transactions_kept,
                            "seconds": round(state.warm.seconds, 3), "error": state.warm.error},

@@ -48,36 +48,37 @@ def engine_for(models_dir: Path) -> FraudEngine:
 
 def recent_history(database: Path, *, lookback_seconds: float, max_rows: int,
                    lock_wait_seconds: float = 2.0) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """The latest ``lookback_seconds`` of ``core.transactions`` (and their fraud labels), read-only.
+    """The latest ``lookback_seconds`` of scorable transactions (and their fraud labels), read-only.
 
-    Anchored at the newest event in the table (a replayed or simulated month works
-    the same as live data). Returns (None, None) when there is no warehouse yet.
+    The same sources as the batch path: card and open-banking transactions minus inflows
+    (``scorable_transactions_sql``), with ``device_id`` so the device feature starts warm,
+    and every label source (``fraud_labels_sql``: card chargebacks and Stripe disputes).
+    Anchored at the newest event (a replayed or simulated month works the same as live
+    data). Returns (None, None) when there is no warehouse or no transaction table yet.
     """
+    from fintech_dataops.lib.fraud.pipeline import read_labels, scorable_transactions_sql
+
     if not Path(database).exists():
         return None, None
     with warehouse.connection(database, read_only=True, wait_seconds=lock_wait_seconds) as con:
-        if not warehouse.table_exists(con, "core.transactions"):
+        try:
+            source = scorable_transactions_sql(con)
+        except LookupError:
             return None, None
         history = con.execute(
-            """
-            SELECT transaction_id, customer_id, merchant_id, amount, currency, event_time
-            FROM core.transactions
-            WHERE event_time >= (SELECT max(event_time) FROM core.transactions) - to_microseconds(?::BIGINT)
+            f"""
+            WITH scorable AS ({source})
+            SELECT transaction_id, customer_id, merchant_id, amount, currency, event_time, device_id
+            FROM scorable
+            WHERE event_time >= (SELECT max(event_time) FROM scorable) - to_microseconds(?::BIGINT)
             ORDER BY event_time DESC
             LIMIT ?
             """,
             [int(lookback_seconds * US_PER_SECOND), int(max_rows)],
         ).df()
-        labels = None
-        if warehouse.table_exists(con, "core.fraud_labels"):
-            labels = con.execute(
-                """
-                SELECT l.transaction_id, l.reported_time, l.is_fraud
-                FROM core.fraud_labels AS l
-                WHERE l.reported_time >= (SELECT max(event_time) FROM core.transactions) - to_microseconds(?::BIGINT)
-                """,
-                [int(lookback_seconds * US_PER_SECOND)],
-            ).df()
+        labels = read_labels(con)
+        if labels is not None:  # only labels of transactions in the window can place a merchant's fraud
+            labels = labels[labels["transaction_id"].isin(history["transaction_id"])].reset_index(drop=True)
     return history, labels
 
 
@@ -123,6 +124,11 @@ class EngineHost:
     def score(self, records: list[dict] | pd.DataFrame) -> pd.DataFrame:
         self.adopt_pending()
         return self.engine.score_batch(records)
+
+    def score_arrays(self, columns: dict) -> dict:
+        """The service's path: validated columns in, decision arrays out (see FraudEngine.score_arrays)."""
+        self.adopt_pending()
+        return self.engine.score_arrays(columns)
 
     # -- hot reload -----------------------------------------------------------------------
     def prepare_reload(self) -> str | None:

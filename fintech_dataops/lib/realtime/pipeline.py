@@ -12,14 +12,14 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import orjson
-import pandas as pd
 
 from fintech_dataops.lib.realtime.engine_host import EngineHost
+from fintech_dataops.lib.realtime.heap import HeapKeeper
 from fintech_dataops.lib.realtime.records import Accepted, Rejected
 from fintech_dataops.lib.realtime.wal import DurableLog, LogEntry
 
@@ -40,29 +40,47 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-_ENGINE_COLUMNS = ("transaction_id", "customer_id", "merchant_id", "amount", "currency")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
 
 
-def engine_frame(accepted: list[Accepted]) -> pd.DataFrame:
-    """The micro-batch as the engine reads it, built column-wise (cheaper than a dict per record).
+def engine_columns(accepted: list[Accepted]) -> dict[str, np.ndarray]:
+    """The micro-batch as the engine's fast path reads it: one array per column, no DataFrame.
 
-    ``event_time`` is the already-parsed UTC instant, so the engine never re-parses text and
-    can never reject a record the service accepted (its output stays aligned with the input).
+    The records passed :func:`~.records.record_error` (string ids, a finite positive amount,
+    a parsed event time), so every one is scored and the output stays aligned with the input.
+    ``device_id`` is carried (null → ""), as in the batch path, so the device feature is the
+    one the model was trained on.
     """
-    columns = {name: [a.record[name] for a in accepted] for name in _ENGINE_COLUMNS}
-    columns["event_time"] = pd.DatetimeIndex([a.event_time for a in accepted]).tz_convert(None)
-    return pd.DataFrame(columns)
+    records = [a.record for a in accepted]
+    n = len(records)
+    amount = np.fromiter((r["amount"] for r in records), dtype="float64", count=n)
+    return {
+        "transaction_id": np.array([r["transaction_id"] for r in records], dtype=object),
+        "customer_id": np.array([r["customer_id"] for r in records], dtype=object),
+        "merchant_id": np.array([r["merchant_id"] for r in records], dtype=object),
+        "device_id": np.array([r.get("device_id") or "" for r in records], dtype=object),
+        "currency": np.array([r["currency"] for r in records], dtype=object),
+        "amount": amount,
+        "amount_cents": np.round(amount * 100).astype("int64"),
+        "event_us": np.fromiter(((a.event_time - _EPOCH) // _ONE_US for a in accepted), dtype="int64", count=n),
+    }
 
 
-def _column(frame: pd.DataFrame, name: str, n: int) -> list:
-    if name not in frame.columns:
-        return [None] * n
-    return frame[name].tolist()
+def iso_utc_array(event_us: np.ndarray) -> list[str]:
+    """UTC microseconds → ``2026-01-31T12:00:00.000000Z`` (what :func:`iso_utc` writes), vectorised."""
+    text = np.datetime_as_string(event_us.astype("datetime64[us]"), unit="us")
+    return np.char.add(text, "Z").tolist()
+
+
+def _none_for_nan(values: np.ndarray) -> list:
+    rounded = np.round(values.astype("float64"), 6)
+    return [None if v != v else v for v in rounded.tolist()]
 
 
 class DecisionPipeline:
     def __init__(self, host: EngineHost, wal: DurableLog, alerts_path: Path, *, recent_alerts: int = 1000,
-                 bounds_every_seconds: float = 10.0):
+                 bounds_every_seconds: float = 10.0, heap: HeapKeeper | None = None):
         self.host = host
         self.wal = wal
         self.alerts_path = Path(alerts_path)
@@ -72,6 +90,7 @@ class DecisionPipeline:
         self._recent_lock = threading.Lock()
         self.bounds_every_seconds = bounds_every_seconds
         self._last_bounds = time.monotonic()
+        self.heap = heap or HeapKeeper()
         self.decided = 0
         self.malformed = 0
         self.alerts = 0
@@ -98,40 +117,36 @@ class DecisionPipeline:
         if time.monotonic() - self._last_bounds >= self.bounds_every_seconds:
             self.host.enforce_bounds()
             self._last_bounds = time.monotonic()
+        self.heap.tick()  # between two micro-batches, on the scoring thread
         return results
 
     def _decide(self, accepted: list[Accepted]) -> list[dict]:
-        frame = self.host.score(engine_frame(accepted))
+        columns = engine_columns(accepted)
+        scored = self.host.score_arrays(columns)
         n = len(accepted)
-        if len(frame) != n:
-            raise RuntimeError(f"the engine returned {len(frame)} decisions for {n} transactions")
+        decisions = scored["decision"]
+        if len(decisions) != n:
+            raise RuntimeError(f"the engine returned {len(decisions)} decisions for {n} transactions")
         decided_at = iso_utc(datetime.now(timezone.utc))
-        risk = np.round(frame["risk_score"].to_numpy(dtype="float64"), 6).tolist()
-        model_score = frame["model_score"].to_numpy(dtype="float64") if "model_score" in frame else np.full(n, np.nan)
-        model_score = [None if np.isnan(v) else round(float(v), 6) for v in model_score]
-        decisions = _column(frame, "decision", n)
-        rule_ids, reasons = _column(frame, "rule_ids", n), _column(frame, "reasons", n)
+        labels, counts = np.unique(decisions, return_counts=True)
+        for label, count in zip(labels.tolist(), counts.tolist()):
+            self.decision_counts[label] = self.decision_counts.get(label, 0) + count
         version = self.host.model_version
-        out = []
-        for i, item in enumerate(accepted):
-            record = item.record
-            out.append({
-                "transaction_id": record["transaction_id"],
-                "customer_id": record["customer_id"],
-                "merchant_id": record["merchant_id"],
-                "amount": record["amount"],
-                "currency": record["currency"],
-                "event_time": iso_utc(item.event_time),
-                "decision": str(decisions[i]),
-                "risk_score": risk[i],
-                "model_score": model_score[i],
-                "rule_ids": list(rule_ids[i] or []),
-                "reasons": [str(r) for r in (reasons[i] or [])],
-                "model_version": version,
-                "decided_at": decided_at,
-            })
-            self.decision_counts[out[-1]["decision"]] = self.decision_counts.get(out[-1]["decision"], 0) + 1
-        return out
+        return [
+            {
+                "transaction_id": tx, "customer_id": customer, "merchant_id": merchant,
+                "amount": amount, "currency": currency, "event_time": event_time,
+                "decision": decision, "risk_score": risk, "model_score": model_score,
+                "rule_ids": list(rule_ids), "reasons": [str(r) for r in reasons],
+                "model_version": version, "decided_at": decided_at,
+            }
+            for tx, customer, merchant, amount, currency, event_time, decision, risk, model_score, rule_ids, reasons
+            in zip(columns["transaction_id"].tolist(), columns["customer_id"].tolist(),
+                   columns["merchant_id"].tolist(), columns["amount"].tolist(), columns["currency"].tolist(),
+                   iso_utc_array(columns["event_us"]), np.asarray(decisions).tolist(),
+                   np.round(np.asarray(scored["risk_score"], dtype="float64"), 6).tolist(),
+                   _none_for_nan(np.asarray(scored["model_score"])), scored["rule_ids"], scored["reasons"])
+        ]
 
     def _publish_alerts(self, decisions: list[dict]) -> None:
         alerts = [d for d in decisions if d["decision"] != "approve"]

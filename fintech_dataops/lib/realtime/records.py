@@ -31,7 +31,7 @@ class MalformedRequest(ValueError):
     """The request body as a whole cannot be read (not JSON, wrong shape)."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Accepted:
     """A scorable record: its exact landed line, the record and its event time."""
 
@@ -40,7 +40,7 @@ class Accepted:
     event_time: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Rejected:
     """A record that cannot be scored: its exact landed line and why."""
 

@@ -19,6 +19,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,8 +33,7 @@ SEGMENT_SUFFIX = ".wal"
 BATCH_PREFIX = "rt-"  # names the service's micro-batches in the landing zone (the sensor's filter)
 
 
-@dataclass(frozen=True)
-class LogEntry:
+class LogEntry(NamedTuple):
     """One received record: its exact line, its landing day and its decision (None if malformed)."""
 
     line: str
@@ -62,13 +62,25 @@ def new_batch_id(sequence: int, now: datetime | None = None) -> str:
 _EVENT, _DECISION = b"E", b"D"
 
 
-def encode_entries(entries: list[LogEntry]) -> bytes:
+def encode_entries(entries: list[LogEntry],
+                   grouped: dict[tuple[str, str], list[bytes]] | None = None) -> bytes:
+    """The WAL bytes of ``entries``; also adds their landed lines to ``grouped`` (feed, day) if given."""
+    grouped = {} if grouped is None else grouped
     parts = []
-    for e in entries:
-        day = e.day.encode()
-        parts.append(day + b" E " + e.line.encode("utf-8") + b"\n")
-        if e.decision is not None:
-            parts.append(day + b" D " + orjson.dumps(e.decision) + b"\n")
+    per_day: dict[str, tuple[bytes, bytes, list[bytes], list[bytes]]] = {}
+    for line, day, decision in entries:
+        slot = per_day.get(day)
+        if slot is None:
+            slot = per_day[day] = (day.encode() + b" E ", day.encode() + b" D ",
+                                   grouped.setdefault((EVENTS_FEED, day), []),
+                                   grouped.setdefault((DECISIONS_FEED, day), []))
+        event = line.encode("utf-8")
+        slot[2].append(event)
+        parts.append(slot[0] + event + b"\n")
+        if decision is not None:
+            decided = orjson.dumps(decision)
+            slot[3].append(decided)
+            parts.append(slot[1] + decided + b"\n")
     return b"".join(parts)
 
 
@@ -95,6 +107,8 @@ def land_segment_lines(landing_dir: Path, batch_id: str,
     result = LandedBatch(batch_id=batch_id)
     # Events first: a decision file never appears before the events it decides.
     for (feed, day), lines in sorted(grouped.items(), key=lambda item: (item[0][0] != EVENTS_FEED, item[0][1])):
+        if not lines:
+            continue
         try:
             result.files.append(landing.land_batch(landing_dir, feed, day, batch_id, b"\n".join(lines) + b"\n"))
         except FileExistsError:
@@ -121,6 +135,7 @@ class DurableLog:
         self._handle = None
         self._segment: Path | None = None
         self._segment_events = 0
+        self._segment_lines: dict[tuple[str, str], list[bytes]] = {}  # the open segment, as it will land
         self._opened_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -141,13 +156,21 @@ class DurableLog:
         """Durably log ``entries`` (write + fsync). Returns only when they survive a crash."""
         if not entries:
             return
-        payload = encode_entries(entries)
         with self._lock:
             if self._handle is None:
                 self._open_segment()
-            self._handle.write(payload)
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
+            mark = {key: len(lines) for key, lines in self._segment_lines.items()}
+            payload = encode_entries(entries, self._segment_lines)
+            try:
+                self._handle.write(payload)
+                self._handle.flush()
+                os.fsync(self._handle.fileno())
+            except BaseException:
+                # Not durable, not acknowledged: the lines must not land from memory either (the
+                # segment file may hold a torn copy; recovery skips a torn tail).
+                for key, lines in list(self._segment_lines.items()):
+                    del lines[mark.get(key, 0):]
+                raise
             self._segment_events += len(entries)
             full = self._segment_events >= self.max_segment_events
         if full:
@@ -164,6 +187,7 @@ class DurableLog:
         finally:
             os.close(dir_fd)
         self._segment_events = 0
+        self._segment_lines = {}
         self._opened_at = time.monotonic()
 
     # -- rotation -------------------------------------------------------------------------
@@ -174,11 +198,13 @@ class DurableLog:
                 return None
             self._handle.close()
             closed, self._handle, self._segment = self._segment, None, None
-        return self._land_segment(closed)
+            lines, self._segment_lines = self._segment_lines, {}
+        # The lines kept in memory are exactly the segment's (no re-read, no re-parse).
+        return self._land_segment(closed, lines)
 
-    def _land_segment(self, path: Path) -> LandedBatch:
+    def _land_segment(self, path: Path, lines: dict[tuple[str, str], list[bytes]] | None = None) -> LandedBatch:
         with self._land_lock:
-            batch = land_segment_lines(self.landing_dir, path.stem, read_segment(path))
+            batch = land_segment_lines(self.landing_dir, path.stem, read_segment(path) if lines is None else lines)
             path.unlink()
             self.landed_batches += 1
             self.landed_events += batch.events

@@ -36,6 +36,7 @@ def test_warm_start_reads_recent_core_history_so_a_burst_spanning_the_restart_is
     database = tmp_path / "warehouse.duckdb"
     history = pd.DataFrame([tx(f"H{i}", "C-burst", 10.0, at=START, seconds=i) for i in range(3)])
     history["event_time"] = pd.to_datetime(history["event_time"]).dt.tz_localize(None)
+    history["partition_date"] = history["event_time"].dt.date
     with warehouse.connection(database) as con:
         con.register("h", history)
         con.execute("CREATE SCHEMA core; CREATE TABLE core.transactions AS SELECT * FROM h")
@@ -44,6 +45,8 @@ def test_warm_start_reads_recent_core_history_so_a_burst_spanning_the_restart_is
     decision = host.score([tx("NEXT", "C-burst", 10.0, at=START, seconds=4)])
     assert report.transactions_kept == 3 and report.source.startswith("core.transactions")
     assert decision["rule_ids"].iloc[0] == ["VELOCITY"]
+    # The window carries the device, as the batch path does (the device feature starts warm).
+    assert {entry[3] for entry in host.engine._customers["C-burst"]} == {"D1"}
 
 
 def test_a_missing_warehouse_is_a_cold_start(tmp_path):
