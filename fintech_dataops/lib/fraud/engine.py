@@ -20,7 +20,7 @@ reason that fired is listed.
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -40,6 +40,7 @@ from fintech_dataops.lib.fraud.features import (
     to_epoch_us,
 )
 from fintech_dataops.lib.fraud.rules import RuleConfig, evaluate_rules
+from fintech_dataops.lib.fraud.windows import CustomerWindow, holds_any, past_features
 
 DECISIONS = ("approve", "review", "block")
 INVALID_RECORD = "INVALID_RECORD"
@@ -53,6 +54,7 @@ DECISION_COLUMNS = (
 )
 
 
+_BULK_ROWS = 50_000  # above this many rows (a warm start), windows are built per customer, not per row
 _ARRAY_COLUMNS = ("transaction_id", "customer_id", "merchant_id", "device_id", "currency", "amount",
                   "amount_cents", "event_us")
 
@@ -198,8 +200,8 @@ class FraudEngine:
 
     # ---------------------------------------------------------------- online
     def reset_state(self) -> None:
-        # customer_id → deque of (event_us, transaction_id, amount_cents, device_id), event-time ordered
-        self._customers: dict[str, deque] = defaultdict(deque)
+        # customer_id → its remembered rows, sorted by (event_us, transaction_id)
+        self._customers: dict[str, CustomerWindow] = {}
         # merchant_id → {day: transactions}; merchant_id → {(tx_day, reported_day, transaction_id)}
         self._merchant_days: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self._merchant_frauds: dict[str, set] = defaultdict(set)
@@ -212,10 +214,15 @@ class FraudEngine:
     def state_size(self) -> dict[str, int]:
         return {
             "customers": len(self._customers),
-            "customer_transactions": sum(len(q) for q in self._customers.values()),
+            "customer_transactions": sum(len(w) for w in self._customers.values()),
             "merchant_days": sum(len(d) for d in self._merchant_days.values()),
             "fraud_labels": sum(len(s) for s in self._merchant_frauds.values()),
         }
+
+    def window_entries(self, customer_id: str) -> list[tuple[int, str, int, str]]:
+        """The remembered rows of one customer: (event_us, transaction_id, amount_cents, device_id)."""
+        window = self._customers.get(customer_id)
+        return window.entries() if window else []
 
     def adopt_state(self, other: FraudEngine) -> None:
         """Take over ``other``'s online window state (a model swap keeps every customer's window).
@@ -235,13 +242,13 @@ class FraudEngine:
             return 0
         customers = self._customers
         cutoff = self._latest_us - int(self.feature_config.customer_horizon_us)
-        idle = [c for c, q in customers.items() if not q or q[-1][0] < cutoff]
+        idle = [c for c, w in customers.items() if not w or w.newest_us < cutoff]
         for customer in idle:
             del customers[customer]
         evicted = len(idle)
         if max_customers is not None and len(customers) > max_customers:
             surplus = len(customers) - int(max_customers * 0.9)
-            for customer in sorted(customers, key=lambda c: customers[c][-1][0])[:surplus]:
+            for customer in sorted(customers, key=lambda c: customers[c].newest_us)[:surplus]:
                 del customers[customer]
             evicted += surplus
         return evicted
@@ -325,13 +332,65 @@ class FraudEngine:
             cached = self._merchant_risk_cache.get(merchant)
             if cached and d < max(cached) - delay:  # a late event inside a cached window
                 del self._merchant_risk_cache[merchant]
-        # Past rows of the batch's customers, filtered as compute_features filters its history.
+        cust_list, tx_list, us_list = cust.tolist(), tx.tolist(), event_us.tolist()
+        if holds_any(self._customers, cust_list, tx_list):
+            # A resent transaction id: the batch path drops the remembered copy, so gather rows as it does.
+            counts, sums, seconds_since, velocity, device_count = self._gathered_windows(c)
+        else:
+            counts, sums, seconds_since, velocity, device_count = self._incremental_windows(
+                c, cust_list, us_list, tx_list)
+        feats: dict[str, np.ndarray] = {"amount": amount}
+        for label in CUSTOMER_WINDOWS:
+            count, total = counts[label], sums[label]
+            mean = np.divide(total, count * 100.0, out=np.zeros(n), where=count > 0)
+            feats[f"customer_count_{label}"] = count
+            feats[f"customer_mean_amount_{label}"] = mean
+            feats[f"amount_ratio_{label}"] = np.divide(amount, mean, out=np.ones(n), where=mean > 0)
+        feats["seconds_since_previous"] = seconds_since
+        feats["velocity_count"] = velocity
+        feats["device_count_30d"] = device_count
+        feats["merchant_count_delayed"], feats["merchant_fraud_rate_delayed"] = self._merchant_risk(merch, day)
+        hour = (event_us // (3_600 * US_PER_SECOND)) % 24
+        feats["is_night"] = ((hour >= config.night_start_hour) & (hour < config.night_end_hour)).astype("int8")
+        feats["is_weekend"] = (((day + 3) % 7) >= 5).astype("int8")  # 1970-01-01 was a Thursday
+        decided = self._decide_arrays(feats, n)
+        out = {"transaction_id": tx, "customer_id": cust, "merchant_id": merch, "amount": amount,
+               "currency": c["currency"], "event_time": event_us.astype("datetime64[us]")}
+        if "partition_date" in c:
+            out["partition_date"] = c["partition_date"]
+        out.update(decided)
+        out["model_version"] = [self.model_version] * n
+        self._remember_arrays(cust, event_us, tx, cents, dev)
+        return out
+
+    def _incremental_windows(self, c, customers: list[str], event_us: list[int], transaction_ids: list[str]):
+        """Customer features as (the batch's own earlier rows, vectorised) + (the remembered rows, by
+        binary search per event): O(batch × log history) instead of gathering every history row."""
+        config = self.feature_config
+        cust, tx, dev, us, cents = c["customer_id"], c["transaction_id"], c["device_id"], c["event_us"], c["amount_cents"]
+        inside = customer_window_features(cust, us, tx, cents, config)
+        past = past_features(self._customers, customers, event_us, transaction_ids, dev.tolist(), config)
+        counts = {w: inside[f"customer_count_{w}"] + past[f"customer_count_{w}"] for w in CUSTOMER_WINDOWS}
+        sums = {w: inside[f"customer_sum_cents_{w}"] + past[f"customer_sum_cents_{w}"] for w in CUSTOMER_WINDOWS}
+        # The previous row is the later of the batch's and the state's: the smaller gap.
+        seconds_since = np.minimum(inside["seconds_since_previous"], past["gap_us"] / US_PER_SECOND)
+        velocity = (inside["velocity_count"] + past["velocity_past"]).astype("int64")
+        device_inside = customer_window_features(cust + "\x1f" + dev, us, tx, cents, config)
+        device_count = device_inside["customer_count_30d"] + past["device_count_past"]
+        return counts, sums, seconds_since, velocity, device_count
+
+    def _gathered_windows(self, c):
+        """Customer features over the remembered rows gathered next to the batch (compute_features' way)."""
+        config = self.feature_config
+        cust, tx, dev, event_us, cents = (c["customer_id"], c["transaction_id"], c["device_id"], c["event_us"],
+                                          c["amount_cents"])
         entries, owners = [], []
         for customer in dict.fromkeys(cust.tolist()):
-            queue = self._customers.get(customer)
-            if queue:
-                entries.extend(queue)
-                owners.extend([customer] * len(queue))
+            window = self._customers.get(customer)
+            if window:
+                rows = window.entries()
+                entries.extend(rows)
+                owners.extend([customer] * len(rows))
         if entries:
             p_us, p_tx, p_cents, p_dev = (np.array(v) for v in zip(*entries))
             p_us, p_cents = p_us.astype("int64"), p_cents.astype("int64")
@@ -354,32 +413,12 @@ class FraudEngine:
         all_tx = np.concatenate([p_tx, tx])
         all_cents = np.concatenate([p_cents, cents])
         customer = customer_window_features(all_cust, all_us, all_tx, all_cents, config)
-        feats: dict[str, np.ndarray] = {"amount": amount}
-        for label in CUSTOMER_WINDOWS:
-            count = customer[f"customer_count_{label}"][n_past:]
-            total = customer[f"customer_sum_cents_{label}"][n_past:]
-            mean = np.divide(total, count * 100.0, out=np.zeros(n), where=count > 0)
-            feats[f"customer_count_{label}"] = count
-            feats[f"customer_mean_amount_{label}"] = mean
-            feats[f"amount_ratio_{label}"] = np.divide(amount, mean, out=np.ones(n), where=mean > 0)
-        feats["seconds_since_previous"] = customer["seconds_since_previous"][n_past:]
-        feats["velocity_count"] = customer["velocity_count"][n_past:].astype("int64")
+        counts = {w: customer[f"customer_count_{w}"][n_past:] for w in CUSTOMER_WINDOWS}
+        sums = {w: customer[f"customer_sum_cents_{w}"][n_past:] for w in CUSTOMER_WINDOWS}
         pair = all_cust + "\x1f" + np.concatenate([p_dev, dev])
         device = customer_window_features(pair, all_us, all_tx, all_cents, config)
-        feats["device_count_30d"] = device["customer_count_30d"][n_past:]
-        feats["merchant_count_delayed"], feats["merchant_fraud_rate_delayed"] = self._merchant_risk(merch, day)
-        hour = (event_us // (3_600 * US_PER_SECOND)) % 24
-        feats["is_night"] = ((hour >= config.night_start_hour) & (hour < config.night_end_hour)).astype("int8")
-        feats["is_weekend"] = (((day + 3) % 7) >= 5).astype("int8")  # 1970-01-01 was a Thursday
-        decided = self._decide_arrays(feats, n)
-        out = {"transaction_id": tx, "customer_id": cust, "merchant_id": merch, "amount": amount,
-               "currency": c["currency"], "event_time": event_us.astype("datetime64[us]")}
-        if "partition_date" in c:
-            out["partition_date"] = c["partition_date"]
-        out.update(decided)
-        out["model_version"] = [self.model_version] * n
-        self._remember_arrays(cust, event_us, tx, cents, dev)
-        return out
+        return (counts, sums, customer["seconds_since_previous"][n_past:],
+                customer["velocity_count"][n_past:].astype("int64"), device["customer_count_30d"][n_past:])
 
     def _merchant_risk(self, merchants: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Delayed merchant count and fraud rate from the state (``merchant_features`` semantics)."""
@@ -408,7 +447,7 @@ class FraudEngine:
         return self.score_batch([record]).iloc[0].to_dict()
 
     def _customer_history(self, customers: Iterable[str]) -> pd.DataFrame:
-        rows = [(c, *entry) for c in customers for entry in self._customers.get(c, ())]
+        rows = [(c, *entry) for c in customers if c in self._customers for entry in self._customers[c].entries()]
         frame = pd.DataFrame(rows, columns=["customer_id", "event_us", "transaction_id", "amount_cents", "device_id"])
         frame["merchant_id"] = ""
         return frame.astype({"customer_id": "string", "transaction_id": "string", "merchant_id": "string",
@@ -429,24 +468,54 @@ class FraudEngine:
         """Append to the customer windows in (event time, transaction id) order and drop what aged out."""
         if not len(event_us):
             return
-        order = np.lexsort((transaction_ids, event_us))
         horizon = int(self.feature_config.customer_horizon_us)
-        touched = set()
         state = self._customers
+        if len(event_us) >= _BULK_ROWS:  # a warm start: build each new customer's window in one go
+            self._remember_bulk(customers, event_us, transaction_ids, amount_cents, devices)
+            self._after_remember(int(event_us.max()))
+            return
+        order = np.lexsort((transaction_ids, event_us))
+        touched = set()
         for customer, us, tx_id, cents, device in zip(
             customers[order].tolist(), event_us[order].tolist(), transaction_ids[order].tolist(),
             amount_cents[order].tolist(), devices[order].tolist(),
         ):
-            state[customer].append((us, tx_id, cents, device))
+            window = state.get(customer)
+            if window is None:
+                window = state[customer] = CustomerWindow()
+            window.add(us, tx_id, cents, device)
             touched.add(customer)
         for customer in touched:
-            queue = state[customer]
-            if len(queue) > 1 and queue[-1][0] < queue[-2][0]:
-                state[customer] = queue = deque(sorted(queue, key=lambda e: (e[0], e[1])))
-            newest = queue[-1][0]
-            while queue and queue[0][0] < newest - horizon:
-                queue.popleft()
-        latest = int(event_us.max())
+            window = state[customer]
+            window.drop_before(window.newest_us - horizon)
+        self._after_remember(int(event_us.max()))
+
+    def _remember_bulk(self, customers: np.ndarray, event_us: np.ndarray, transaction_ids: np.ndarray,
+                       amount_cents: np.ndarray, devices: np.ndarray) -> None:
+        horizon = int(self.feature_config.customer_horizon_us)
+        state = self._customers
+        codes, uniques = pd.factorize(customers, sort=False)
+        order = np.lexsort((transaction_ids, event_us, codes))
+        sorted_codes = codes[order]
+        starts = np.flatnonzero(np.concatenate(([True], sorted_codes[1:] != sorted_codes[:-1])))
+        ends = np.append(starts[1:], len(order))
+        us_l, tx_l = event_us[order].tolist(), transaction_ids[order].tolist()
+        cents_sorted = amount_cents[order].astype("int64")
+        dev_l, cents_l = devices[order].tolist(), cents_sorted.tolist()
+        running = np.concatenate(([0], np.cumsum(cents_sorted)))
+        for start, end, code in zip(starts.tolist(), ends.tolist(), sorted_codes[starts].tolist()):
+            customer = uniques[code]
+            window = state.get(customer)
+            if window is None or not window.times:
+                window = state[customer] = CustomerWindow()
+                window.times, window.txs, window.devices = us_l[start:end], tx_l[start:end], dev_l[start:end]
+                window.cum = (running[start:end + 1] - running[start]).tolist()
+            else:
+                for i in range(start, end):
+                    window.add(us_l[i], tx_l[i], cents_l[i], dev_l[i])
+            window.drop_before(window.newest_us - horizon)
+
+    def _after_remember(self, latest: int) -> None:
         previous_day = None if self._latest_us is None else self._latest_us // US_PER_DAY
         self._latest_us = latest if self._latest_us is None else max(self._latest_us, latest)
         if previous_day is None or self._latest_us // US_PER_DAY != previous_day:

@@ -37,13 +37,13 @@ class MicroBatcher:
     """Collects submissions and hands them to ``process(list[payload]) -> list[result]`` in one thread."""
 
     def __init__(self, process: Callable[[list], list], *, window_ms: float = 2.0, max_events: int = 20_000,
-                 max_queued: int = 10_000):
+                 max_queued: int = 10_000, initializer: Callable[[], None] | None = None):
         self._process = process
         self.window_s = window_ms / 1000.0
         self.max_events = max_events
         self._queue: asyncio.Queue[Submission | None] | None = None
         self._max_queued = max_queued
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer", initializer=initializer)
         self._task: asyncio.Task | None = None
         self.stats = BatcherStats()
 

@@ -56,7 +56,8 @@ def recent_history(database: Path, *, lookback_seconds: float, max_rows: int,
     Anchored at the newest event (a replayed or simulated month works the same as live
     data). Returns (None, None) when there is no warehouse or no transaction table yet.
     """
-    from fintech_dataops.lib.fraud.pipeline import read_labels, scorable_transactions_sql
+    from fintech_dataops.lib.fraud.pipeline import scorable_transactions_sql
+    from fintech_dataops.lib.open_banking.tables import fraud_labels_sql
 
     if not Path(database).exists():
         return None, None
@@ -65,20 +66,33 @@ def recent_history(database: Path, *, lookback_seconds: float, max_rows: int,
             source = scorable_transactions_sql(con)
         except LookupError:
             return None, None
+        scorable = f"WITH scorable AS ({source})"
+        cut = con.execute(f"{scorable} SELECT max(event_time) - to_microseconds(?::BIGINT) FROM scorable",
+                          [int(lookback_seconds * US_PER_SECOND)]).fetchone()[0]
+        if cut is None:
+            return None, None
         history = con.execute(
             f"""
-            WITH scorable AS ({source})
+            {scorable}
             SELECT transaction_id, customer_id, merchant_id, amount, currency, event_time, device_id
-            FROM scorable
-            WHERE event_time >= (SELECT max(event_time) FROM scorable) - to_microseconds(?::BIGINT)
-            ORDER BY event_time DESC
-            LIMIT ?
+            FROM scorable WHERE event_time >= ? ORDER BY event_time DESC LIMIT ?
             """,
-            [int(lookback_seconds * US_PER_SECOND), int(max_rows)],
+            [cut, int(max_rows)],
         ).df()
-        labels = read_labels(con)
-        if labels is not None:  # only labels of transactions in the window can place a merchant's fraud
-            labels = labels[labels["transaction_id"].isin(history["transaction_id"])].reset_index(drop=True)
+        try:
+            labels_source = fraud_labels_sql(con)
+        except LookupError:
+            return history, None
+        # Only labels of transactions in the window can place a merchant's fraud (filtered here,
+        # in SQL: a pandas isin over a million string ids takes seconds).
+        labels = con.execute(
+            f"""
+            {scorable}
+            SELECT l.transaction_id, l.is_fraud, l.reported_time FROM ({labels_source}) AS l
+            WHERE l.is_fraud AND l.transaction_id IN (SELECT transaction_id FROM scorable WHERE event_time >= ?)
+            """,
+            [cut],
+        ).df()
     return history, labels
 
 

@@ -48,6 +48,9 @@ def serve(config: ServiceConfig, *, out=sys.stdout, log_level: str = "warning") 
     app = create_app(config, on_ready=announce)
     server = uvicorn.Server(uvicorn.Config(
         app, log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=15,
+        # Longer than the usual client/load-balancer idle timeout, so the server is not the side that
+        # closes a pooled connection just as a request goes out on it (seen as a client ReadError).
+        timeout_keep_alive=75,
         loop="auto", http="auto",
     ))
     # uvicorn handles SIGTERM (graceful shutdown), then re-raises it once it has restored the

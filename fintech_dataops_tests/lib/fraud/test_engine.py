@@ -126,7 +126,7 @@ def test_fast_path_matches_the_general_path_on_a_simulated_stream(month_split, t
                                                        on="transaction_id"))
                 parts.append(online.score_batch(chunk.to_dict("records")))
         assert calls["fast"] == (len(chunks) if fast else 0)
-        state = {c: list(q) for c, q in online._customers.items()}
+        state = {c: online.window_entries(c) for c in online._customers}
         return pd.concat(parts, ignore_index=True), state
 
     fast, fast_state = run(True)

@@ -46,7 +46,7 @@ def test_warm_start_reads_recent_core_history_so_a_burst_spanning_the_restart_is
     assert report.transactions_kept == 3 and report.source.startswith("core.transactions")
     assert decision["rule_ids"].iloc[0] == ["VELOCITY"]
     # The window carries the device, as the batch path does (the device feature starts warm).
-    assert {entry[3] for entry in host.engine._customers["C-burst"]} == {"D1"}
+    assert {entry[3] for entry in host.engine.window_entries("C-burst")} == {"D1"}
 
 
 def test_a_missing_warehouse_is_a_cold_start(tmp_path):

@@ -40,8 +40,8 @@ def test_the_service_path_decides_exactly_as_the_batch_engine(tmp_path):
         assert decided[tid]["risk_score"] == round(float(row["risk_score"]), 6), tid
     assert decided["BIG"]["decision"] != "approve" and "VELOCITY" in decided["V4"]["rule_ids"]
     # The window carries each record's device (the device feature is the one the model learnt).
-    assert {e[3] for e in host.engine._customers["C1"]} == {"D0", "D1"}
-    assert {e[3] for e in host.engine._customers["C0"]} == {"", "D0", "D1"}
+    assert {e[3] for e in host.engine.window_entries("C1")} == {"D0", "D1"}
+    assert {e[3] for e in host.engine.window_entries("C0")} == {"", "D0", "D1"}
     assert pipeline.decision_counts["approve"] + pipeline.decision_counts["review"] \
         + pipeline.decision_counts["block"] == len(records)
     pipeline.wal.close()
