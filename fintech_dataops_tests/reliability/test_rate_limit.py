@@ -52,3 +52,21 @@ def test_online_service_answers_429_past_its_rate(data_dir):
         answers = [client.post("/v1/transactions", json=tx(f"R{i}")) for i in range(5)]
     assert [a.status_code for a in answers[:3]] == [200, 200, 200]
     assert answers[3].status_code == 429 and float(answers[3].headers["retry-after"]) > 0
+
+
+def test_made_up_api_keys_do_not_buy_a_fresh_bucket(data_dir):
+    """A client cycling through invented keys is still one client (its address) and is limited."""
+    from fastapi.testclient import TestClient
+
+    from fintech_dataops.lib.fraud.engine import FraudEngine
+    from fintech_dataops.lib.realtime.app import ServiceConfig, create_app
+    from fintech_dataops_tests.lib.realtime.helpers import tx
+
+    for api_key in (None, "the-real-key"):
+        config = ServiceConfig(data_dir=data_dir, batch_window_ms=1.0, rotate_seconds=0.2, api_key=api_key,
+                               max_requests_per_second=1.0, request_burst=3)
+        with TestClient(create_app(config, engine=FraudEngine())) as client:
+            statuses = [client.post("/v1/transactions", json=tx(f"K{api_key}{i}"),
+                                    headers={"x-api-key": f"made-up-{i}"}).status_code for i in range(5)]
+        rejected = 401 if api_key else 200
+        assert statuses[:3] == [rejected] * 3 and statuses[3:] == [429, 429], (api_key, statuses)

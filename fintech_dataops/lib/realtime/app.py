@@ -103,14 +103,22 @@ def single_threaded_native_code() -> None:
     _NATIVE_LIMITS.append(threadpool_limits(limits=1))  # per thread for OpenMP; kept for the process life
 
 
-def _client_key(request: Request) -> str:
-    """Who a request counts against: its API key (hashed, never kept in clear), else its address."""
+def _supplied_key(request: Request) -> str:
     supplied = request.headers.get("x-api-key") or ""
     bearer = request.headers.get("authorization") or ""
     if not supplied and bearer.lower().startswith("bearer "):
         supplied = bearer[7:].strip()
-    if supplied:
-        return "key:" + hashlib.sha256(supplied.encode()).hexdigest()[:32]
+    return supplied
+
+
+def _client_key(request: Request, authenticated: bool) -> str:
+    """Who a request counts against: the verified API key (hashed, never kept in clear), else the address.
+
+    Only a key that passed authentication names a client: otherwise anyone could dodge the
+    limit by sending a new made-up key with every request.
+    """
+    if authenticated:
+        return "key:" + hashlib.sha256(_supplied_key(request).encode()).hexdigest()[:32]
     return "host:" + (request.client.host if request.client else "unknown")
 
 
@@ -177,16 +185,13 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
     def authorised(request: Request) -> bool:
         if not config.api_key:
             return True
-        supplied = request.headers.get("x-api-key") or ""
-        bearer = request.headers.get("authorization") or ""
-        if not supplied and bearer.lower().startswith("bearer "):
-            supplied = bearer[7:].strip()
-        return hmac.compare_digest(supplied.encode(), config.api_key.encode())
+        return hmac.compare_digest(_supplied_key(request).encode(), config.api_key.encode())
 
     async def handle(request: Request, *, batch: bool):
         state: ServiceState = request.app.state.service
+        allowed = authorised(request)
         if state.limiter is not None:
-            client = _client_key(request)
+            client = _client_key(request, authenticated=allowed and bool(config.api_key))
             if not state.limiter.allow(client):
                 wait = max(state.limiter.retry_after(client), 0.001)
                 response = _error(429, f"more than {config.max_requests_per_second:g} requests per second "
@@ -194,7 +199,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
                                   retry_after_s=round(wait, 3))
                 response.headers["Retry-After"] = f"{wait:.3f}"
                 return response
-        if not authorised(request):
+        if not allowed:
             return _error(401, "missing or invalid API key (send it in the X-API-Key header)")
         try:
             body = await _read_body(request, config.max_body_bytes)

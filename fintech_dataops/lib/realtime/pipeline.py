@@ -80,12 +80,15 @@ def _none_for_nan(values: np.ndarray) -> list:
 
 class DecisionPipeline:
     def __init__(self, host: EngineHost, wal: DurableLog, alerts_path: Path, *, recent_alerts: int = 1000,
-                 bounds_every_seconds: float = 10.0, heap: HeapKeeper | None = None):
+                 bounds_every_seconds: float = 10.0, heap: HeapKeeper | None = None,
+                 alerts_max_bytes: int = 256 * 1024 * 1024, alerts_keep: int = 8):
         self.host = host
         self.wal = wal
         self.alerts_path = Path(alerts_path)
         self.alerts_path.parent.mkdir(parents=True, exist_ok=True)
         self._alerts_handle = open(self.alerts_path, "ab")
+        self.alerts_max_bytes = alerts_max_bytes
+        self.alerts_keep = alerts_keep
         self.recent_alerts: deque[dict] = deque(maxlen=recent_alerts)
         self._recent_lock = threading.Lock()
         self.bounds_every_seconds = bounds_every_seconds
@@ -154,9 +157,25 @@ class DecisionPipeline:
             return
         self._alerts_handle.write(b"".join(orjson.dumps(a) + b"\n" for a in alerts))
         self._alerts_handle.flush()  # tail -f sees it now; durability is the WAL's job
+        if self._alerts_handle.tell() >= self.alerts_max_bytes:
+            self._rotate_alerts()
         with self._recent_lock:
             self.recent_alerts.extend(alerts)
         self.alerts += len(alerts)
+
+    def _rotate_alerts(self) -> None:
+        """Close the stream as ``alerts_stream.<UTC time>.jsonl`` and start a new one; keep the newest few.
+
+        The stream is for people tailing it (``tail -F`` follows the rename); the durable record
+        of every decision is the landed ``fraud_decisions`` feed, so old stream files can go.
+        """
+        self._alerts_handle.close()
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        self.alerts_path.rename(self.alerts_path.with_name(f"{self.alerts_path.stem}.{stamp}{self.alerts_path.suffix}"))
+        self._alerts_handle = open(self.alerts_path, "ab")
+        rotated = sorted(self.alerts_path.parent.glob(f"{self.alerts_path.stem}.*{self.alerts_path.suffix}"))
+        for old in rotated[: max(0, len(rotated) - self.alerts_keep)]:
+            old.unlink(missing_ok=True)
 
     def latest_alerts(self, limit: int) -> list[dict]:
         """Newest first."""

@@ -66,3 +66,19 @@ def test_the_heap_keeper_freezes_long_lived_state_and_still_runs_full_collection
         assert keeper.full_collections == 1  # within the period: only a freeze
     finally:
         gc.unfreeze()
+
+
+def test_the_alert_stream_rotates_by_size_and_keeps_the_newest_files(tmp_path):
+    host = EngineHost(FraudEngine(), tmp_path / "models")
+    pipeline = DecisionPipeline(host, DurableLog(tmp_path), tmp_path / "alerts_stream.jsonl",
+                                alerts_max_bytes=2_000, alerts_keep=2)
+    for i in range(12):  # every one a HIGH_VALUE alert of a few hundred bytes
+        accepted, _ = classify([tx(f"BIG{i}", f"C{i}", 950.0, at=START)], now=START.replace(hour=13))
+        pipeline.process([ScoreJob(accepted=accepted)])
+    pipeline.close()
+    pipeline.wal.close()
+    rotated = sorted(tmp_path.glob("alerts_stream.*.jsonl"))
+    assert len(rotated) == 2
+    assert all(p.stat().st_size >= 2_000 for p in rotated)
+    assert (tmp_path / "alerts_stream.jsonl").stat().st_size < 2_000
+    assert pipeline.alerts == 12
