@@ -32,6 +32,7 @@ from fintech_dataops.lib.limits import RateLimiter
 from fintech_dataops.lib.monitor_live import alerts_payload, render_live_monitor_page
 from fintech_dataops.lib.realtime.batcher import MicroBatcher
 from fintech_dataops.lib.realtime.engine_host import EngineHost, WarmStartReport, engine_for
+from fintech_dataops.lib.realtime.heap import HeapKeeper
 from fintech_dataops.lib.realtime.pipeline import ALERTS_STREAM_FILE, DecisionPipeline, ScoreJob
 from fintech_dataops.lib.realtime.records import MalformedRequest, Rejected, classify, parse_body, raw_lines
 from fintech_dataops.lib.realtime.wal import DurableLog
@@ -79,7 +80,8 @@ class ServiceState:
         self.host = EngineHost(engine if engine is not None else engine_for(config.models_dir),
                                config.models_dir, max_customers=config.max_customers)
         self.warm = WarmStartReport()
-        self.pipeline = DecisionPipeline(self.host, self.wal, Path(config.data_dir) / ALERTS_STREAM_FILE)
+        self.pipeline = DecisionPipeline(self.host, self.wal, Path(config.data_dir) / ALERTS_STREAM_FILE,
+                                         heap=HeapKeeper())
         self.batcher = MicroBatcher(self.pipeline.process, window_ms=config.batch_window_ms,
                                     max_events=config.max_batch_events, initializer=single_threaded_native_code)
         self.limiter = (RateLimiter(config.max_requests_per_second, config.request_burst)
@@ -179,6 +181,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
             await state.batcher.drain_and_stop()  # every queued request is answered and logged
             state.wal.close()                     # ... and landed
             state.pipeline.close()
+            state.pipeline.heap.release()
 
     app = FastAPI(title="fintech_dataops fraud decisions", version="1", lifespan=lifespan)
 

@@ -45,6 +45,10 @@ class HeapKeeper:
         gc.freeze()
         self._last_freeze = time.monotonic()
 
+    def release(self) -> None:
+        """Hand everything back to the collector (service shutdown; in-process tests go on normally)."""
+        gc.unfreeze()
+
     @property
     def stats(self) -> dict:
         return {"frozen_objects": gc.get_freeze_count(), "full_collections": self.full_collections,

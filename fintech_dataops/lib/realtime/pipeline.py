@@ -93,7 +93,7 @@ class DecisionPipeline:
         self._recent_lock = threading.Lock()
         self.bounds_every_seconds = bounds_every_seconds
         self._last_bounds = time.monotonic()
-        self.heap = heap or HeapKeeper()
+        self.heap = heap  # the service passes one; library use leaves the process's collector alone
         self.decided = 0
         self.malformed = 0
         self.alerts = 0
@@ -120,7 +120,8 @@ class DecisionPipeline:
         if time.monotonic() - self._last_bounds >= self.bounds_every_seconds:
             self.host.enforce_bounds()
             self._last_bounds = time.monotonic()
-        self.heap.tick()  # between two micro-batches, on the scoring thread
+        if self.heap is not None:
+            self.heap.tick()  # between two micro-batches, on the scoring thread
         return results
 
     def _decide(self, accepted: list[Accepted]) -> list[dict]:

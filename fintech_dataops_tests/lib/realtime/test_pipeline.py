@@ -64,8 +64,21 @@ def test_the_heap_keeper_freezes_long_lived_state_and_still_runs_full_collection
         keeper.full_every_seconds = 3600.0
         keeper.settle()
         assert keeper.full_collections == 1  # within the period: only a freeze
+        keeper.release()
+        assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
+
+
+def test_a_pipeline_without_a_heap_keeper_leaves_the_collector_alone(tmp_path):
+    gc.unfreeze()
+    pipeline = DecisionPipeline(EngineHost(FraudEngine(), tmp_path / "models"), DurableLog(tmp_path),
+                                tmp_path / "alerts.jsonl")
+    accepted, _ = classify([tx("T1", at=START)], now=START.replace(hour=13))
+    pipeline.process([ScoreJob(accepted=accepted)])
+    pipeline.wal.close()
+    pipeline.close()
+    assert gc.get_freeze_count() == 0
 
 
 def test_the_alert_stream_rotates_by_size_and_keeps_the_newest_files(tmp_path):
@@ -82,3 +95,16 @@ def test_the_alert_stream_rotates_by_size_and_keeps_the_newest_files(tmp_path):
     assert all(p.stat().st_size >= 2_000 for p in rotated)
     assert (tmp_path / "alerts_stream.jsonl").stat().st_size < 2_000
     assert pipeline.alerts == 12
+
+
+def test_the_service_freezes_its_state_while_up_and_hands_it_back_on_shutdown(data_dir):
+    from fastapi.testclient import TestClient
+
+    from fintech_dataops.lib.realtime.app import ServiceConfig, create_app
+
+    config = ServiceConfig(data_dir=data_dir, batch_window_ms=1.0, rotate_seconds=0.2, warm_start=False)
+    with TestClient(create_app(config, engine=FraudEngine())) as client:
+        assert client.post("/v1/transactions", json=tx("G1")).status_code == 200
+        health = client.get("/health").json()
+        assert health["gc"]["frozen_objects"] > 0
+    assert gc.get_freeze_count() == 0
