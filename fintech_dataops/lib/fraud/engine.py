@@ -3,9 +3,12 @@
 - Batch: ``score_frame(transactions, history, labels)`` scores a whole frame
   (a day, a backfill range, a backtest file) with vectorised features.
 - Online: ``warm_start(history, labels)`` loads the recent past into bounded
-  per-customer / per-merchant state, then ``score_batch(records)`` scores each
-  micro-batch against that state and appends it. State older than the longest
-  window is dropped, so memory is bounded by the traffic of the last 30 days.
+  per-customer / per-merchant state, then ``score_batch(records)`` (or, for the
+  decision service, ``score_arrays(columns)``) scores each micro-batch against
+  that state and appends it. A customer's window is a sorted list with a running
+  sum (``windows.CustomerWindow``), so a feature costs O(log history) per event.
+  State older than the longest window is dropped, so memory is bounded by the
+  traffic of the last 30 days.
 
 Both paths run the same ``compute_features`` → rules → model → decision code,
 so a replay of an event-time-ordered stream reproduces the online decisions

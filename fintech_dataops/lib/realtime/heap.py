@@ -1,7 +1,7 @@
 """Keep the cyclic garbage collector's full passes off the request path.
 
-The window state is millions of long-lived objects (a deque per customer, a tuple
-per remembered transaction). CPython's full (generation 2) collection walks every
+The window state is millions of long-lived objects (a window per customer, lists of its
+remembered transactions, merchant counters). CPython's full (generation 2) collection walks every
 one of them: measured here at 10k EPS, a pass every few seconds paused the scorer
 for up to 115 ms, which is most of the p99. The state holds no reference cycles
 (it is freed by reference counting when evicted), so :func:`gc.freeze` (cheap: it splices
