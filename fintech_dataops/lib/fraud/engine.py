@@ -222,6 +222,11 @@ class FraudEngine:
             "fraud_labels": sum(len(s) for s in self._merchant_frauds.values()),
         }
 
+    @property
+    def customer_count(self) -> int:
+        """Customers with a window (O(1), unlike ``state_size``)."""
+        return len(self._customers)
+
     def window_entries(self, customer_id: str) -> list[tuple[int, str, int, str]]:
         """The remembered rows of one customer: (event_us, transaction_id, amount_cents, device_id)."""
         window = self._customers.get(customer_id)

@@ -107,6 +107,8 @@ class EngineHost:
         self.reloads = 0
         self.evicted_customers = 0
         self.last_reload_error: str | None = None
+        self._state_size: dict = {}
+        self._snapshot()
 
     @property
     def model_version(self) -> str | None:
@@ -172,11 +174,23 @@ class EngineHost:
 
     # -- bounded memory -------------------------------------------------------------------
     def enforce_bounds(self) -> int:
-        """Evict customers idle past the longest window, then the least recent ones above the cap."""
+        """Evict customers idle past the longest window, then the least recent ones above the cap.
+
+        Also takes the state-size snapshot that ``/health`` shows: counting walks every window,
+        so it happens here, on the scoring thread, and never on the HTTP loop while the scorer
+        is changing the state (which could fail with "dictionary changed size during iteration").
+        """
         evicted = self.engine.evict_idle(self.max_customers)
         self.evicted_customers += evicted
+        self._snapshot()
         return evicted
+
+    def _snapshot(self) -> None:
+        self._state_size = {**dict(getattr(self.engine, "state_size", {})), "as_of": round(time.time(), 3)}
 
     @property
     def state_size(self) -> dict:
-        return dict(getattr(self.engine, "state_size", {}))
+        """Customers now (a dict length: safe from any thread); the rest as of the last bounds check
+        (every 10 s in the service, ``as_of``)."""
+        customers = getattr(self.engine, "customer_count", None)
+        return {**self._state_size, **({"customers": customers} if customers is not None else {})}

@@ -94,3 +94,13 @@ def test_a_broken_model_keeps_the_old_one_and_reports_why(tmp_path):
     assert host.prepare_reload() is None
     assert "v9" in host.last_reload_error
     assert host.score([tx("X", amount=900.0)])["decision"].iloc[0] == "review"
+
+
+def test_health_figures_never_walk_the_live_state_from_another_thread(tmp_path):
+    """Counting rows walks every window: done on the scoring thread at each bounds check, not per call."""
+    host = EngineHost(FraudEngine(), tmp_path / "models")
+    host.score([tx(f"T{i}", f"C{i % 3}", at=START, seconds=i) for i in range(6)])
+    assert host.state_size["customers"] == 3  # live, O(1)
+    assert host.state_size["customer_transactions"] == 0  # as of the last snapshot (start-up)
+    host.enforce_bounds()
+    assert host.state_size["customer_transactions"] == 6 and "as_of" in host.state_size
