@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from dataclasses import replace
 from pathlib import Path
 
@@ -203,8 +204,11 @@ class FraudEngine:
 
     # ---------------------------------------------------------------- online
     def reset_state(self) -> None:
-        # customer_id → its remembered rows, sorted by (event_us, transaction_id)
+        # customer_id → its remembered rows, sorted by (event_us, transaction_id). The dict's order is
+        # the order of last activity (a customer is moved to the end when it transacts), so eviction
+        # reads idle customers off the front instead of scanning (or sorting) every customer.
         self._customers: dict[str, CustomerWindow] = {}
+        self._rows = 0  # remembered customer rows, kept as they are added and dropped
         # merchant_id → {day: transactions}; merchant_id → {(tx_day, reported_day, transaction_id)}
         self._merchant_days: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self._merchant_frauds: dict[str, set] = defaultdict(set)
@@ -217,7 +221,7 @@ class FraudEngine:
     def state_size(self) -> dict[str, int]:
         return {
             "customers": len(self._customers),
-            "customer_transactions": sum(len(w) for w in self._customers.values()),
+            "customer_transactions": self._rows,
             "merchant_days": sum(len(d) for d in self._merchant_days.values()),
             "fraud_labels": sum(len(s) for s in self._merchant_frauds.values()),
         }
@@ -238,6 +242,7 @@ class FraudEngine:
         The state is moved, not copied: ``other`` must not score afterwards.
         """
         self._customers = other._customers
+        self._rows = other._rows
         self._merchant_days = other._merchant_days
         self._merchant_frauds = other._merchant_frauds
         self._merchant_risk_cache = other._merchant_risk_cache
@@ -250,16 +255,16 @@ class FraudEngine:
             return 0
         customers = self._customers
         cutoff = self._latest_us - int(self.feature_config.customer_horizon_us)
-        idle = [c for c, w in customers.items() if not w or w.newest_us < cutoff]
+        idle = []
+        for customer, window in customers.items():  # least recently active first
+            if window.times and window.times[-1] >= cutoff:
+                break
+            idle.append(customer)
+        if max_customers is not None and len(customers) - len(idle) > max_customers:
+            idle = list(islice(customers, len(customers) - int(max_customers * 0.9)))
         for customer in idle:
-            del customers[customer]
-        evicted = len(idle)
-        if max_customers is not None and len(customers) > max_customers:
-            surplus = len(customers) - int(max_customers * 0.9)
-            for customer in sorted(customers, key=lambda c: customers[c].newest_us)[:surplus]:
-                del customers[customer]
-            evicted += surplus
-        return evicted
+            self._rows -= len(customers.pop(customer).times)
+        return len(idle)
 
     def warm_start(self, history: pd.DataFrame, labels: pd.DataFrame | None = None) -> int:
         """Load recent history (and labels) into the online state; returns the transactions kept."""
@@ -483,7 +488,7 @@ class FraudEngine:
             self._after_remember(int(event_us.max()))
             return
         order = np.lexsort((transaction_ids, event_us))
-        touched = set()
+        touched: dict[str, None] = {}  # in order of each customer's latest row
         for customer, us, tx_id, cents, device in zip(
             customers[order].tolist(), event_us[order].tolist(), transaction_ids[order].tolist(),
             amount_cents[order].tolist(), devices[order].tolist(),
@@ -492,10 +497,13 @@ class FraudEngine:
             if window is None:
                 window = state[customer] = CustomerWindow()
             window.add(us, tx_id, cents, device)
-            touched.add(customer)
+            touched.pop(customer, None)
+            touched[customer] = None
+        self._rows += len(order)
         for customer in touched:
-            window = state[customer]
-            window.drop_before(window.newest_us - horizon)
+            window = state.pop(customer)
+            state[customer] = window  # most recently active: to the end
+            self._rows -= window.drop_before(window.newest_us - horizon)
         self._after_remember(int(event_us.max()))
 
     def _remember_bulk(self, customers: np.ndarray, event_us: np.ndarray, transaction_ids: np.ndarray,
@@ -511,17 +519,21 @@ class FraudEngine:
         cents_sorted = amount_cents[order].astype("int64")
         dev_l, cents_l = devices[order].tolist(), cents_sorted.tolist()
         running = np.concatenate(([0], np.cumsum(cents_sorted)))
-        for start, end, code in zip(starts.tolist(), ends.tolist(), sorted_codes[starts].tolist()):
+        # Customers in order of their latest row, so the dict ends up least recently active first.
+        groups = sorted(zip(starts.tolist(), ends.tolist(), sorted_codes[starts].tolist()),
+                        key=lambda g: (us_l[g[1] - 1], tx_l[g[1] - 1]))
+        for start, end, code in groups:
             customer = uniques[code]
-            window = state.get(customer)
+            window = state.pop(customer, None)
             if window is None or not window.times:
-                window = state[customer] = CustomerWindow()
+                window = CustomerWindow()
                 window.times, window.txs, window.devices = us_l[start:end], tx_l[start:end], dev_l[start:end]
                 window.cum = (running[start:end + 1] - running[start]).tolist()
             else:
                 for i in range(start, end):
                     window.add(us_l[i], tx_l[i], cents_l[i], dev_l[i])
-            window.drop_before(window.newest_us - horizon)
+            state[customer] = window
+            self._rows += end - start - window.drop_before(window.newest_us - horizon)
 
     def _after_remember(self, latest: int) -> None:
         previous_day = None if self._latest_us is None else self._latest_us // US_PER_DAY

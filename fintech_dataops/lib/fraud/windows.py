@@ -72,11 +72,12 @@ class CustomerWindow:
             cum.append(cum[-1] + r[2])
         self.cum = cum
 
-    def drop_before(self, oldest_us: int) -> None:
-        """Forget rows older than ``oldest_us`` (they no longer fall in any window)."""
+    def drop_before(self, oldest_us: int) -> int:
+        """Forget rows older than ``oldest_us`` (they no longer fall in any window); returns how many."""
         k = bisect_left(self.times, oldest_us)
         if k:
             del self.times[:k], self.txs[:k], self.devices[:k], self.cum[:k]
+        return k
 
     def rank(self, event_us: int, transaction_id: str) -> int:
         """How many rows sort before (event_us, transaction_id)."""

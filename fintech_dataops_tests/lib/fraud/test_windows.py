@@ -49,6 +49,8 @@ def test_incremental_windows_equal_gathered_windows_with_ties_and_late_events(se
             np.testing.assert_array_equal(got, want, err_msg=f"step {step}")
         engine.score_arrays(batch)
         clock += 15 * 60 * US_PER_SECOND
+    # The row count /health shows is kept incrementally: it must equal a full count.
+    assert engine.state_size["customer_transactions"] == sum(len(engine.window_entries(c)) for c in engine._customers)
 
 
 def test_a_resent_transaction_takes_the_gathering_path_and_is_not_counted_twice():
@@ -93,4 +95,8 @@ def test_a_bulk_warm_start_builds_the_same_windows_as_row_by_row(monkeypatch):
     row_by_row = FraudEngine()
     row_by_row.warm_start(history)
     assert bulk.state_size == row_by_row.state_size
+    assert bulk.state_size["customer_transactions"] == sum(len(bulk.window_entries(c)) for c in bulk._customers)
+    # Least recently active first, in both: eviction reads idle customers off the front.
+    newest = [bulk.window_entries(c)[-1][0] for c in bulk._customers]
+    assert newest == sorted(newest) and list(bulk._customers) == list(row_by_row._customers)
     assert all(bulk.window_entries(c) == row_by_row.window_entries(c) for c in bulk._customers)
