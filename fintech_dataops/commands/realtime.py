@@ -28,6 +28,9 @@ def register(subparsers) -> None:
                    help="per client (API key, else address): sustained request rate; beyond it 429 (default: off)")
     p.add_argument("--request-burst", type=int, default=50,
                    help="requests a client may send at once above the rate (default 50)")
+    p.add_argument("--max-queued-events", type=int, default=50_000,
+                   help="load shedding: past this many events waiting to be scored, answer 503 + Retry-After "
+                        "(nothing acknowledged) instead of queueing (default 50000; 0 = never shed)")
     p.add_argument("--no-warm-start", action="store_true", help="start with empty windows")
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     p.set_defaults(handler=run_serve)
@@ -54,6 +57,7 @@ def run_serve(args: argparse.Namespace) -> int:
         max_batch_records=args.max_batch, max_customers=args.max_customers,
         max_requests_per_second=args.max_requests_per_second, request_burst=args.request_burst,
         warm_start=not args.no_warm_start, api_key=os.environ.get(API_KEY_ENV) or None,
+        max_queued_events=args.max_queued_events or None,
     )
     try:
         return serve(config, log_level=args.log_level)

@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from fintech_dataops.lib.limits import RateLimiter
 from fintech_dataops.lib.monitor_live import alerts_payload, render_live_monitor_page
-from fintech_dataops.lib.realtime.batcher import MicroBatcher
+from fintech_dataops.lib.realtime.batcher import MicroBatcher, Overloaded
 from fintech_dataops.lib.realtime.engine_host import EngineHost, WarmStartReport, engine_for
 from fintech_dataops.lib.realtime.heap import HeapKeeper
 from fintech_dataops.lib.realtime.pipeline import ALERTS_STREAM_FILE, DecisionPipeline, ScoreJob
@@ -48,6 +48,7 @@ class ServiceConfig:
     port: int = 8700
     batch_window_ms: float = 2.0
     max_batch_events: int = 20_000
+    max_queued_events: int | None = 50_000  # load shedding: about 5 s of work at 10k EPS
     rotate_seconds: float = 1.0
     reload_seconds: float = 5.0
     max_body_bytes: int = 2_000_000
@@ -83,10 +84,12 @@ class ServiceState:
         self.pipeline = DecisionPipeline(self.host, self.wal, Path(config.data_dir) / ALERTS_STREAM_FILE,
                                          heap=HeapKeeper())
         self.batcher = MicroBatcher(self.pipeline.process, window_ms=config.batch_window_ms,
-                                    max_events=config.max_batch_events, initializer=single_threaded_native_code)
+                                    max_events=config.max_batch_events, max_queued_events=config.max_queued_events,
+                                    initializer=single_threaded_native_code)
         self.limiter = (RateLimiter(config.max_requests_per_second, config.request_burst)
                         if config.max_requests_per_second else None)
         self.ready = False
+        self.shed_requests = 0
 
 
 _NATIVE_LIMITS = []
@@ -257,6 +260,8 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
             "malformed": pipeline.malformed,
             "alerts": pipeline.alerts,
             "queued_requests": state.batcher.queued,
+            "queued_events": state.batcher.queued_events,
+            "shed_requests": state.shed_requests,
             "micro_batches": state.batcher.stats.batches,
             "largest_micro_batch": state.batcher.stats.largest_batch,
             "landed_batches": wal.landed_batches,
@@ -288,6 +293,12 @@ async def _submit(state: ServiceState, job: ScoreJob):
     """Score and log ``job``; a 503 response (nothing acknowledged) when that is impossible."""
     try:
         return await state.batcher.submit(job, size=len(job.accepted) + len(job.rejected))
+    except Overloaded as exc:
+        state.shed_requests += 1
+        response = _error(503, f"overloaded, not acknowledged: {exc}; resend after Retry-After", landed=False,
+                          retry_after_s=1)
+        response.headers["Retry-After"] = "1"
+        return response
     except (RuntimeError, OSError) as exc:
         # Shutting down, or the WAL disk failed: nothing was acknowledged, the client must resend.
         log.error("micro-batch not logged: %s", exc)

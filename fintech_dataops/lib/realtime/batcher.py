@@ -16,6 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 
+class Overloaded(RuntimeError):
+    """More events are waiting than ``max_queued_events``: the request is refused, not queued."""
+
+    def __init__(self, queued_events: int, limit: int):
+        super().__init__(f"{queued_events:,} events are waiting to be scored (limit {limit:,})")
+        self.queued_events = queued_events
+
+
 @dataclass
 class Submission:
     """One request's share of a micro-batch; ``payload`` is what ``process`` understands."""
@@ -37,12 +45,17 @@ class MicroBatcher:
     """Collects submissions and hands them to ``process(list[payload]) -> list[result]`` in one thread."""
 
     def __init__(self, process: Callable[[list], list], *, window_ms: float = 2.0, max_events: int = 20_000,
-                 max_queued: int = 10_000, initializer: Callable[[], None] | None = None):
+                 max_queued: int = 10_000, max_queued_events: int | None = None,
+                 initializer: Callable[[], None] | None = None):
         self._process = process
         self.window_s = window_ms / 1000.0
         self.max_events = max_events
         self._queue: asyncio.Queue[Submission | None] | None = None
         self._max_queued = max_queued
+        # Load shedding: past this many waiting events a request gets Overloaded (the service answers
+        # 503 + Retry-After, nothing acknowledged) instead of a queue that grows into minutes of latency.
+        self.max_queued_events = max_queued_events
+        self.queued_events = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer", initializer=initializer)
         self._task: asyncio.Task | None = None
         self.stats = BatcherStats()
@@ -59,7 +72,11 @@ class MicroBatcher:
         """Queue ``payload`` and wait for its result (raises what ``process`` raised for its batch)."""
         if self._queue is None or self._task is None or self._task.done():
             raise RuntimeError("the scorer is not running (the service is shutting down)")
+        if self.max_queued_events is not None and self.queued_events + size > self.max_queued_events \
+                and self.queued_events > 0:
+            raise Overloaded(self.queued_events, self.max_queued_events)
         submission = Submission(payload=payload, size=size, future=asyncio.get_running_loop().create_future())
+        self.queued_events += size
         await self._queue.put(submission)
         return await submission.future
 
@@ -70,6 +87,7 @@ class MicroBatcher:
             first = await self._queue.get()
             if first is None:
                 break
+            self.queued_events -= first.size
             batch, events = [first], first.size
             deadline = loop.time() + self.window_s
             while events < self.max_events:
@@ -86,6 +104,7 @@ class MicroBatcher:
                 if item is None:
                     stopping = True
                     break
+                self.queued_events -= item.size
                 batch.append(item)
                 events += item.size
             await self._dispatch(loop, batch, events)

@@ -1,4 +1,5 @@
 import gc
+import time
 from datetime import datetime, timezone
 
 import numpy as np
@@ -108,3 +109,48 @@ def test_the_service_freezes_its_state_while_up_and_hands_it_back_on_shutdown(da
         health = client.get("/health").json()
         assert health["gc"]["frozen_objects"] > 0
     assert gc.get_freeze_count() == 0
+
+
+def test_past_the_queue_bound_a_request_is_refused_with_503_and_not_landed(data_dir):
+    """Load shedding: an overloaded scorer answers 503 + Retry-After at once instead of minutes later."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from fintech_dataops.lib.realtime.app import ServiceConfig, create_app
+
+    release, entered = threading.Event(), threading.Event()
+
+    class SlowEngine(FraudEngine):
+        def score_arrays(self, c):
+            entered.set()
+            release.wait(10)  # the scorer is stuck on the first micro-batch
+            return super().score_arrays(c)
+
+    config = ServiceConfig(data_dir=data_dir, batch_window_ms=1.0, rotate_seconds=0.2, warm_start=False,
+                           max_queued_events=150)
+    with TestClient(create_app(config, engine=SlowEngine())) as client:
+        results: dict[int, object] = {}
+
+        def send(i: int) -> None:
+            results[i] = client.post("/v1/transactions/batch", json=[tx(f"L{i}-{j}") for j in range(100)])
+
+        first = threading.Thread(target=send, args=(0,))
+        first.start()
+        assert entered.wait(10)  # taken by the scorer, which blocks
+        deadline = time.monotonic() + 10
+        second = threading.Thread(target=send, args=(1,))
+        second.start()  # queued: 100 events waiting
+        while time.monotonic() < deadline and client.get("/health").json()["queued_events"] < 100:
+            time.sleep(0.01)
+        send(2)  # 100 more would make 200 > 150: shed
+        release.set()
+        first.join(10)
+        second.join(10)
+        health = client.get("/health").json()
+    assert results[2].status_code == 503 and results[2].headers["retry-after"] == "1"
+    assert results[2].json()["landed"] is False and "overloaded" in results[2].json()["error"]
+    assert results[0].status_code == 200 and results[1].status_code == 200
+    assert health["shed_requests"] == 1
+    landed = [line for f in (data_dir / "landing" / "transactions").rglob("*.jsonl") for line in f.read_text().splitlines()]
+    assert len(landed) == 200 and not any('"L2-' in line for line in landed)
