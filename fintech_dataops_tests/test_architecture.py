@@ -68,3 +68,19 @@ def test_no_environment_reads_at_import_time_in_wiring():
             ):
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert offenders == [], f"use dg.EnvVar in resource fields, not os.environ at import: {offenders}"
+
+
+def test_required_top_level_folders_exist_in_a_clean_checkout():
+    """`data/` is required (DESIGN.md layout); its README is committed so a clean clone has it."""
+    import subprocess
+
+    root = PACKAGE.parent
+    tracked = subprocess.run(["git", "ls-files", "data/README.md", "workspace.yaml", "pyproject.toml", "README.md"],
+                             cwd=root, capture_output=True, text=True, check=False).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    assert sorted(tracked) == ["README.md", "data/README.md", "pyproject.toml", "workspace.yaml"]
+    # Every path the data README describes is one the code writes under the data dir.
+    text = (root / "data" / "README.md").read_text()
+    for entry in ("landing/", "warehouse.duckdb", "models/", "reports/", "dagster_home/", "alerts.log"):
+        assert f"`{entry}" in text, entry
