@@ -32,10 +32,11 @@ def ensure_dagster_home(data_dir: Path) -> Path:
 
 
 def register(subparsers) -> None:
-    r = subparsers.add_parser("run", help="materialize the daily pipeline for a day range (one run)")
+    r = subparsers.add_parser("run", help="materialize every asset for a day range (one run)")
     r.add_argument("--start", type=date.fromisoformat, required=True, help="first day YYYY-MM-DD")
     r.add_argument("--end", type=date.fromisoformat, default=None, help="last day (default: --start)")
-    r.add_argument("--job", default="daily_pipeline", help="partitioned job to run (default daily_pipeline)")
+    r.add_argument("--job", default="all_assets",
+                   help="job to run (default all_assets: every asset; daily_pipeline: the scheduled daily part)")
     r.set_defaults(handler=run_command)
 
     d = subparsers.add_parser("demo", help="simulate a demo data set if none is landed, run everything, print a summary")
@@ -49,7 +50,7 @@ def register(subparsers) -> None:
     s.set_defaults(handler=summary_command)
 
 
-def run_pipeline(start: date, end: date, job_name: str = "daily_pipeline", echo=print) -> bool:
+def run_pipeline(start: date, end: date, job_name: str = "all_assets", echo=print) -> bool:
     """Execute ``job_name`` for [start, end] in one run, recorded in the Dagster instance."""
     import dagster as dg
 

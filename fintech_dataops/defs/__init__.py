@@ -43,9 +43,9 @@ def domain_asset_keys(*, only: tuple[str, ...] = (), exclude: tuple[str, ...] = 
 
 
 def build_defs(resource_overrides: Mapping[str, object] | None = None) -> dg.Definitions:
-    domain_defs = [importlib.import_module(name).defs for name in domain_modules()]
+    domains = dg.Definitions.merge(*(importlib.import_module(name).defs for name in domain_modules()))
     resources = {**default_resources(), **(resource_overrides or {})}
-    merged = dg.Definitions.merge(*domain_defs, platform_defs(), dg.Definitions(resources=resources))
+    merged = dg.Definitions.merge(domains, platform_defs(domains), dg.Definitions(resources=resources))
     # Freshness policies by layer (raw/, core/, fraud/, credit/), so every domain's assets get them.
     from fintech_dataops.defs.quality.freshness import with_platform_freshness
 

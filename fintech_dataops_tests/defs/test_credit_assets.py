@@ -6,9 +6,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from fintech_dataops.defs.credit.assets import (
-    CREDIT_AUTOMATION, credit_assets, credit_scoring_job, credit_scoring_schedule,
-)
+from fintech_dataops.defs.credit.assets import CREDIT_AUTOMATION, credit_assets
 from fintech_dataops.lib.credit.sample import write_core_tables
 from fintech_dataops.lib.simulator import SimulationConfig, simulate
 
@@ -97,13 +95,11 @@ def test_invalid_weights_fail_the_run_before_writing(resources, warehouse_with_c
                                ).fetchall()[0][0]
 
 
-def test_credit_assets_are_wired_for_automation_and_schedule():
+def test_credit_assets_are_wired_for_automation():
     for asset in credit_assets:
         spec = next(iter(asset.specs))
         assert spec.group_name == "credit" and spec.automation_condition == CREDIT_AUTOMATION
         assert asset.op.pool == "warehouse_write"
-    assert credit_scoring_schedule.job_name == credit_scoring_job.name
-    assert credit_scoring_schedule.cron_schedule == "30 3 * * *"
 
 
 @pytest.mark.filterwarnings("ignore::dagster.BetaWarning")  # raised inside dagster's own condition tester

@@ -9,6 +9,7 @@ every KPI's current row per run, for trends in SQL.
 import dagster as dg
 
 from fintech_dataops.defs.analytics.marts import upstream_keys
+from fintech_dataops.defs.automation import ON_INPUT_CHANGE
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
 from fintech_dataops.defs.resources import WarehouseResource
 from fintech_dataops.lib.feeds import FEED_NAMES
@@ -78,7 +79,7 @@ def build_kpi_asset(name: str, known_keys: set[dg.AssetKey] | None = None) -> dg
         kinds={"duckdb"},
         pool=WAREHOUSE_WRITE_POOL,
         description=KPI_DESCRIPTIONS[name],
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=ON_INPUT_CHANGE,
         metadata={"dagster/table_name": f"kpis.{name}"},
     )
     def kpi_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -105,7 +106,7 @@ def build_kpi_assets(known_keys: set[dg.AssetKey] | None = None) -> list[dg.Asse
     kinds={"duckdb"},
     pool=WAREHOUSE_WRITE_POOL,
     description="Every KPI's value per run (append-only; a rerun of the same run replaces its rows).",
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=ON_INPUT_CHANGE,
     metadata={"dagster/table_name": "kpis.history"},
 )
 def kpi_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource):

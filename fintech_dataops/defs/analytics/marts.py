@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from fintech_dataops.defs.automation import ON_INPUT_CHANGE
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
 from fintech_dataops.defs.resources import WarehouseResource
 from fintech_dataops.lib.marts import MARTS_DIR, MartSpec, build_mart, discover_marts
@@ -34,7 +35,7 @@ def build_mart_asset(spec: MartSpec, known_keys: set[dg.AssetKey] | None = None)
         pool=WAREHOUSE_WRITE_POOL,
         description=spec.description,
         output_required=False,
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=ON_INPUT_CHANGE,
         metadata={"dagster/table_name": spec.table, "sql_file": f"marts/{spec.path.name}",
                   "sql": dg.MetadataValue.md(f"```sql\n{spec.sql}\n```")},
     )

@@ -8,6 +8,7 @@ import dagster as dg
 
 from fintech_dataops.defs.analytics.kpis import KPI_SOURCES
 from fintech_dataops.defs.analytics.marts import upstream_keys
+from fintech_dataops.defs.automation import ON_INPUT_CHANGE
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 
 REPORT_SOURCES = ["fraud.alerts", "fraud.scored_transactions", "core.fraud_labels", "quality.dq_scores",
@@ -23,7 +24,7 @@ def build_monitor_asset(known_keys: set[dg.AssetKey] | None = None) -> dg.Assets
         kinds={"duckdb", "plotly", "html"},
         description="Fraud & DataOps monitor: KPI tiles, alerts by rule, score distribution, FPR/recall trend, DQ "
                     "by feed, credit scores by band and the latest alerts with reasons (self-contained HTML).",
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=ON_INPUT_CHANGE,
     )(monitor_report)
 
 

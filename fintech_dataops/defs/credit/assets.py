@@ -1,9 +1,10 @@
 """Credit scoring v2.0: features → scores (+ scorable population) → loan decisions, validation.
 
 Portfolio-level (unpartitioned) assets over the core tables. They recompute
-when an input changes (``AutomationCondition.eager()``) and every morning on
-``credit_scoring_schedule``. Weights, scorability rules and the cutoff are run
-config (``CreditScoringConfig``); business rules live in ``lib/credit``.
+when an input changes (``ON_INPUT_CHANGE``, run by ``automation_sensor``: their one
+trigger); ``credit_scoring`` reruns them by hand, e.g. with other weights. Weights,
+scorability rules and the cutoff are run config (``CreditScoringConfig``);
+business rules live in ``lib/credit``.
 """
 
 import time
@@ -12,12 +13,13 @@ from datetime import UTC, datetime
 import dagster as dg
 from pydantic import Field
 
+from fintech_dataops.defs.automation import ON_INPUT_CHANGE
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 from fintech_dataops.lib.credit.config import DEFAULT_WEIGHTS, MODEL_VERSION, ScoringConfig
 
 FEATURE_FEEDS = ("customers", "transactions", "public_records", "partner_loans", "utility_payments", "telco_payments")
-CREDIT_AUTOMATION = dg.AutomationCondition.eager()
+CREDIT_AUTOMATION = ON_INPUT_CHANGE
 # Domains that read credit.* themselves (importing them here would be circular).
 _DOWNSTREAM_DOMAINS = ("fintech_dataops.defs.analytics", "fintech_dataops.defs.credit")
 
@@ -268,15 +270,7 @@ credit_assets = [credit_features, credit_scores, credit_scorable_population, cre
 credit_scoring_job = dg.define_asset_job(
     name="credit_scoring",
     selection=dg.AssetSelection.assets(*credit_assets),
-    description="Recompute credit features, scores, scorable population, loan decisions and validation.",
+    description="Recompute credit features, scores, scorable population, loan decisions and validation "
+    "(by hand, e.g. with other weights; automation_sensor recomputes them when their inputs change).",
 )
 
-# After the 01:00 daily pipeline, a full rescore whatever the automation did: it also picks up
-# inputs written outside Dagster runs (e.g. open-banking pulls) and keeps credit.* fresh daily.
-credit_scoring_schedule = dg.ScheduleDefinition(
-    name="credit_scoring_schedule",
-    job=credit_scoring_job,
-    cron_schedule="30 3 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
