@@ -10,7 +10,8 @@ that does not exist yet is data, not an error: the KPI says "not measured yet"
 * **scorable_uplift** (percentage points) = 100 × (scorable with alternative data −
   scorable traditionally) / customers scored.
 * **dq_score** (%) = 100 × valid rows / raw rows over all feeds of the latest day in
-  ``quality.dq_scores`` (target 99.9).
+  ``quality.dq_scores`` (target 99.9); records stranded in ``quality.unroutable_files`` count as
+  received and not valid (on their folder's day, else on the latest day).
 * **freshness** (s) = now − newest ``event_time`` in ``core.transactions`` (target 5).
 * **ingest_rate** (events/s) = rows / seconds of the latest raw-layer loads
   (batch path); the online rate from ``realtime.batch_latency`` when present.
@@ -156,13 +157,32 @@ def dq_score(con: duckdb.DuckDBPyConnection, target: float = 99.9) -> KpiValue:
         GROUP BY feed HAVING 100.0 * sum(valid_rows) / sum(raw_rows) < ?)
         """, [latest, target],
     ).fetchone()[0]
+    stranded_files, stranded_today, stranded_all = _unroutable_records(con, latest)
+    raw, all_raw = raw + stranded_today, all_raw + stranded_all
     details = {
         "partition_date": latest.isoformat(), "raw_rows": int(raw), "valid_rows": int(valid),
         "all_days_dq_score": round(100.0 * all_valid / all_raw, 4),
         "worst_feed": worst[0], "worst_feed_dq_score": round(float(worst[1]), 4),
         "feeds_below_target": int(below),
+        "unroutable_files": stranded_files, "unroutable_records": stranded_all,
     }
     return KpiValue("dq_score", round(100.0 * valid / raw, 4), "pct", target, True, details)
+
+
+def _unroutable_records(con: duckdb.DuckDBPyConnection, latest) -> tuple[int, int, int]:
+    """(entries, records counted on ``latest``, all records) of ``quality.unroutable_files``.
+
+    A stranded record counts as a received record that is not valid: on the day of its date=
+    folder, and on the latest day when its folder has no usable day (it is a problem of now).
+    """
+    if _missing(con, ["quality.unroutable_files"]):
+        return 0, 0, 0
+    entries, today, total = con.execute(
+        "SELECT count(*), coalesce(sum(records) FILTER (WHERE partition_date IS NULL OR partition_date = ? "
+        "OR reason = 'date_outside_partitions'), 0), coalesce(sum(records), 0) FROM quality.unroutable_files",
+        [latest],
+    ).fetchone()
+    return int(entries), int(today), int(total)
 
 
 def freshness(con: duckdb.DuckDBPyConnection, now: datetime | None = None, target_seconds: float = 5.0) -> KpiValue:

@@ -17,7 +17,7 @@ from fintech_dataops.lib.feeds import FEED_NAMES
 KPI_SOURCES: dict[str, list[str]] = {
     "value_at_risk_protected": ["fraud.alerts", "core.fraud_labels", "credit.loan_decisions"],
     "scorable_uplift": ["credit.scores"],
-    "dq_score": ["quality.dq_scores"],
+    "dq_score": ["quality.dq_scores", "quality.unroutable_files"],
     "freshness": ["core.transactions", "fraud.alerts"],
     "ingest_rate": [f"raw.{feed}" for feed in FEED_NAMES] + ["realtime.batch_latency"],
     "latency": ["realtime.batch_latency"],

@@ -11,9 +11,10 @@ from fintech_dataops.defs.quality.assets import build_core_assets
 from fintech_dataops.defs.quality.checks import build_referential_checks
 from fintech_dataops.lib.feeds import FEEDS
 from fintech_dataops.defs.quality.sensors import asset_check_failure_alerts, run_failure_alerts
+from fintech_dataops.defs.quality.unroutable import unroutable_files
 
 defs = dg.Definitions(
-    assets=build_core_assets(),
+    assets=[*build_core_assets(), unroutable_files],
     asset_checks=[check for feed in FEEDS.values() for check in build_referential_checks(feed)],
     sensors=[asset_check_failure_alerts, run_failure_alerts],
 )
