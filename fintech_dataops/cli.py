@@ -50,11 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    from fintech_dataops.lib.serving import install_stop_handlers, interrupted_exit_code
+
+    install_stop_handlers()  # SIGTERM stops every command as SIGINT does, whatever the parent left
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return interrupted_exit_code()
 
 
 if __name__ == "__main__":

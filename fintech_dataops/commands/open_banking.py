@@ -24,6 +24,12 @@ def register(subparsers) -> None:
     w.add_argument("--port", type=int, default=8787, help="port on 127.0.0.1 (default 8787; 0 = any free port)")
     w.add_argument("--tolerance", type=int, default=300,
                    help="seconds a signed timestamp stays valid (replays older than this are rejected; default 300)")
+    w.add_argument("--max-body-bytes", type=int, default=1_000_000,
+                   help="larger deliveries are refused with 413 before they are read (default 1 MB)")
+    w.add_argument("--read-timeout", type=float, default=10.0,
+                   help="seconds a client has to send a whole request; slower ones are cut off (default 10)")
+    w.add_argument("--max-connections", type=int, default=100,
+                   help="concurrent connections served; beyond it 503 (default 100)")
     w.set_defaults(handler=webhooks_command)
 
     e = subparsers.add_parser("open-banking-emulator", help="serve the offline Plaid + Stripe sandbox on 127.0.0.1")
@@ -41,13 +47,18 @@ def webhooks_command(args: argparse.Namespace) -> int:
         print(f"error: set {WEBHOOK_SECRET_ENV} to the endpoint's signing secret (whsec_…)", file=sys.stderr)
         return 2
     landing_dir = resolve_data_dir(args.data_dir) / "landing"
-    receiver = WebhookReceiver(secret, landing_dir, port=args.port, tolerance=args.tolerance,
-                               log=lambda line: print(line, flush=True))
+    try:
+        receiver = WebhookReceiver(secret, landing_dir, port=args.port, tolerance=args.tolerance,
+                                   log=lambda line: print(line, flush=True), max_body_bytes=args.max_body_bytes,
+                                   read_timeout=args.read_timeout, max_connections=args.max_connections)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"receiving Stripe webhooks on {receiver.url} (stats: http://127.0.0.1:{receiver.port}/stats); "
           f"landing into {landing_dir / 'stripe_events'}", flush=True)
     try:
-        receiver.serve_forever()
-    except KeyboardInterrupt:
+        receiver.serve_forever()  # returns after SIGTERM/SIGINT, once in-flight deliveries are answered
+    except KeyboardInterrupt:  # the signal came before the server loop took over: nothing was in flight
         pass
     finally:
         print(f"stopped: {receiver.stats.as_dict()}", flush=True)
@@ -70,8 +81,9 @@ def emulator_command(args: argparse.Namespace) -> int:
         print(f"  item for {customer_id}: access token {token}")
     try:
         threading.Event().wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # SIGINT or SIGTERM (lib/serving.py installs both)
         pass
     finally:
         emulator.stop()
+        print("stopped", flush=True)
     return 0

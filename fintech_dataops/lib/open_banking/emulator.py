@@ -34,6 +34,8 @@ from fintech_dataops.lib.open_banking.emulator_data import EmulatorConfig, Plaid
 STRIPE_LIST_PATHS = ("charges", "payment_intents", "balance_transactions", "disputes")
 MAX_PLAID_COUNT = 500
 MAX_STRIPE_LIMIT = 100
+MAX_REQUEST_BYTES = 1_000_000  # larger bodies get 413 before they are read
+REQUEST_TIMEOUT_S = 10.0  # a client silent this long mid-request is disconnected
 
 
 @dataclass
@@ -122,11 +124,12 @@ class SandboxEmulator:
     def handle_plaid(self, path: str, headers, body: dict) -> tuple[int, dict]:
         client_id = headers.get("PLAID-CLIENT-ID") or body.get("client_id") or ""
         secret = headers.get("PLAID-SECRET") or body.get("secret") or ""
-        if not (hmac.compare_digest(client_id, self.config.plaid_client_id)
-                and hmac.compare_digest(secret, self.config.plaid_secret)):
+        if not (_same_secret(client_id, self.config.plaid_client_id)
+                and _same_secret(secret, self.config.plaid_secret)):
             return 400, _plaid_error("INVALID_INPUT", "INVALID_API_KEYS",
                                      "invalid client_id or secret provided")
-        item = self._by_token.get(body.get("access_token") or "")
+        token = body.get("access_token")
+        item = self._by_token.get(token) if isinstance(token, str) else None
         if item is None:
             return 400, _plaid_error("INVALID_INPUT", "INVALID_ACCESS_TOKEN",
                                      "provided access token is in an invalid format or does not exist")
@@ -141,6 +144,8 @@ class SandboxEmulator:
 
     def _transactions_sync(self, item: data.PlaidItem, body: dict) -> tuple[int, dict]:
         cursor = body.get("cursor") or ""
+        if not isinstance(cursor, str):
+            return 400, _plaid_error("INVALID_REQUEST", "INVALID_FIELD", "cursor must be a string")
         count = body.get("count", 100)
         if not isinstance(count, int) or not 1 <= count <= MAX_PLAID_COUNT:
             return 400, _plaid_error("INVALID_REQUEST", "INVALID_FIELD", "count must be between 1 and 500")
@@ -174,7 +179,7 @@ class SandboxEmulator:
     def handle_stripe(self, path: str, headers, query: dict[str, list[str]]) -> tuple[int, dict]:
         auth = headers.get("Authorization") or ""
         key = auth[7:] if auth.startswith("Bearer ") else ""
-        if not hmac.compare_digest(key, self.config.stripe_api_key):
+        if not _same_secret(key, self.config.stripe_api_key):
             return 401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided."}}
         kind = path.removeprefix("/v1/")
         if kind not in STRIPE_LIST_PATHS:
@@ -228,7 +233,7 @@ def _encode_cursor(item_id: str, key: str) -> str:
 def _decode_cursor(cursor: str) -> tuple[str, str] | None:
     try:
         item_id, key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError, TypeError):
+    except (binascii.Error, ValueError, TypeError, RecursionError):
         return None
     return (item_id, key) if isinstance(item_id, str) and isinstance(key, str) else None
 
@@ -253,6 +258,11 @@ def _collapse(page: list[PlaidChange]) -> tuple[list[dict], list[dict], list[dic
     return kinds["added"], kinds["modified"], kinds["removed"]
 
 
+def _same_secret(given, expected: str) -> bool:
+    """Constant-time comparison that treats any non-string or non-ASCII value as simply wrong."""
+    return isinstance(given, str) and hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
+
+
 def _created_matches(created: int, bounds: dict[str, int]) -> bool:
     return all((
         created >= bounds.get("gte", created), created > bounds.get("gt", created - 1),
@@ -262,17 +272,22 @@ def _created_matches(created: int, bounds: dict[str, int]) -> bool:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """Every request gets an answer: malformed ones a 4xx, never a dropped connection or a stuck thread."""
+
     emulator: SandboxEmulator
     protocol_version = "HTTP/1.1"
+    timeout = REQUEST_TIMEOUT_S  # socket timeout: slow or stalled clients are cut off
 
     def log_message(self, format, *args) -> None:  # noqa: A002 - stdlib signature
         """Silent: request lines are recorded in ``emulator.requests`` instead of stderr."""
 
-    def _send(self, status: int, payload: dict, retry_after: float | None = None) -> None:
+    def _send(self, status: int, payload: dict, retry_after: float | None = None, close: bool = False) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        if close:
+            self.send_header("Connection", "close")
         if retry_after is not None:
             self.send_header("Retry-After", f"{retry_after:g}")
         if self.path.startswith("/v1/"):
@@ -304,10 +319,26 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(fault.status, payload, fault.retry_after)
         return True
 
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer a request whose body was not read, and close the connection (its framing is unknown)."""
+        self.close_connection = True
+        self._record(status)
+        self._send(status, _plaid_error("INVALID_REQUEST", "INVALID_BODY", message), close=True)
+
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         path = urlsplit(self.path).path
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = self.headers.get("Content-Length") or "0"
+        if not (declared.isascii() and declared.isdigit()):
+            return self._refuse(400, "Content-Length must be a non-negative integer")
+        if self.headers.get("Transfer-Encoding"):
+            return self._refuse(411, "send a Content-Length; chunked bodies are not accepted")
+        length = int(declared)
+        if length > MAX_REQUEST_BYTES:
+            return self._refuse(413, f"request body larger than {MAX_REQUEST_BYTES} bytes")
         raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:  # the client closed mid-body
+            self.close_connection = True
+            return
         if self._fault(path):
             return
         if path.startswith("/v1/"):
@@ -317,7 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 body = json.loads(raw or b"{}")
                 status, payload = self.emulator.handle_plaid(path, self.headers, body if isinstance(body, dict) else {})
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond reason
                 status, payload = 400, _plaid_error("INVALID_REQUEST", "INVALID_BODY", "request body is not valid JSON")
         self._record(status)
         self._send(status, payload)

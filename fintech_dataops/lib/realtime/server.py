@@ -8,13 +8,13 @@ service is ready (``--port 0`` asks the OS for a free one).
 
 from __future__ import annotations
 
-import signal
 import socket
 import sys
 
 import orjson
 
 from fintech_dataops.lib.realtime.app import ServiceConfig, create_app
+from fintech_dataops.lib.serving import run_uvicorn
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -53,13 +53,8 @@ def serve(config: ServiceConfig, *, out=sys.stdout, log_level: str = "warning") 
         timeout_keep_alive=75,
         loop="auto", http="auto",
     ))
-    # uvicorn handles SIGTERM (graceful shutdown), then re-raises it once it has restored the
-    # previous handler; this one makes that re-raise a clean exit (code 0, "stopped" printed).
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    try:
-        server.run(sockets=[sock])
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    # SIGTERM and SIGINT: graceful shutdown, then a clean exit (code 0, "stopped" printed).
+    run_uvicorn(server, [sock])
     out.write(orjson.dumps({"event": "stopped", "port": port}).decode() + "\n")
     out.flush()
     return 0

@@ -1,0 +1,155 @@
+"""How long-running processes stop, and the guarded HTTP protocol the loopback servers run on.
+
+Stopping. Every long-running command stops gracefully on **SIGTERM** (what
+Kubernetes, systemd and CI send) exactly as on **SIGINT** (Ctrl-C). Both
+dispositions are installed explicitly at start-up, never inherited: a process
+started by a parent that ignores SIGINT (a non-interactive shell's background
+job, some CI runners and test harnesses) still stops on either signal. SIGTERM
+does whatever SIGINT does at that moment: raise ``KeyboardInterrupt`` in the
+main thread (``finally`` blocks flush and close), or, inside a Dagster run,
+Dagster's own interrupt handling, which records the run as failed instead of
+leaving it "started" forever.
+
+Servers. ``run_uvicorn`` runs a ``uvicorn.Server`` in the main thread so that
+either signal starts its graceful shutdown (stop accepting, finish in-flight
+requests, run the lifespan shutdown) and the process then exits 0.
+``guarded_h11_protocol`` is uvicorn's h11 protocol with what a service taking
+payments data needs at the connection level: a deadline for reading each
+request (headers and body: slow or stalled clients are cut off) and a count of
+every request refused before it reaches the application (malformed HTTP such as
+``Content-Length: abc`` or ``-1``, oversized headers, timeouts).
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from collections.abc import Callable
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+_last_stop_signal: int | None = None
+
+
+def _terminate_like_interrupt(signum, frame) -> None:
+    global _last_stop_signal
+    _last_stop_signal = signum
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler) and handler is not signal.default_int_handler:
+        handler(signal.SIGINT, frame)  # e.g. Dagster's interrupt capture: the run ends as interrupted
+        return
+    raise KeyboardInterrupt
+
+
+def _interrupt(signum, frame) -> None:
+    global _last_stop_signal
+    _last_stop_signal = signum
+    raise KeyboardInterrupt
+
+
+def install_stop_handlers() -> None:
+    """SIGINT and SIGTERM both interrupt the main thread, whatever dispositions the parent left us."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _terminate_like_interrupt)
+
+
+def interrupted_exit_code() -> int:
+    """128 + the signal that stopped a batch command (130 for SIGINT, 143 for SIGTERM)."""
+    return 128 + int(_last_stop_signal or signal.SIGINT)
+
+
+def bind_loopback(host: str, port: int) -> socket.socket:
+    """A listening socket on a loopback address (``port`` 0: any free port).
+
+    Listening from here on, so a client that connects before the server loop runs waits in the
+    backlog instead of being refused.
+    """
+    if host not in LOOPBACK_HOSTS:
+        raise ValueError(f"this server binds loopback only (127.0.0.1), not {host!r}")
+    family = socket.AF_INET6 if host == "::1" else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_uvicorn(server, sockets: list[socket.socket]) -> None:
+    """``server.run`` in the main thread; SIGINT/SIGTERM shut it down gracefully and the call returns.
+
+    uvicorn installs its own handlers for both signals while it serves, and once it has stopped
+    re-raises the signal it received under the handlers that were there before. The handlers in
+    place around the call only ask the server to stop: a signal that arrives while it is still
+    starting is not lost, and the re-raise after a graceful stop is not an exception.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        server.run(sockets=sockets)
+        return
+
+    def request_stop(signum, frame) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in STOP_SIGNALS}
+    try:
+        server.run(sockets=sockets)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def guarded_h11_protocol(*, request_timeout: float, on_refused: Callable[[str], None] = lambda reason: None):
+    """uvicorn's h11 protocol with a per-request read deadline and a count of protocol-level refusals.
+
+    ``request_timeout``: seconds a client has, from its connection (or the first byte of its next
+    request on a kept-alive connection), to send a complete request, headers and body. Past it the
+    connection is closed (``on_refused("timeout")``). Requests uvicorn answers 400 itself before the
+    application sees them (unparseable request line, invalid or negative ``Content-Length``,
+    oversized headers) are reported as ``on_refused("malformed_http")``.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    request_read = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR)
+
+    class GuardedH11Protocol(H11Protocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._deadline = None
+            self._arm()
+
+        def _arm(self) -> None:
+            self._deadline = self.loop.call_later(request_timeout, self._expire)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expire(self) -> None:
+            self._deadline = None
+            if self.transport.is_closing() or self.conn.their_state in request_read:
+                return
+            on_refused("timeout")
+            self.transport.close()
+
+        def data_received(self, data: bytes) -> None:
+            if self._deadline is None and self.conn.their_state is h11.IDLE:
+                self._arm()  # the first byte of the next request on a kept-alive connection
+            super().data_received(data)
+            if self._deadline is not None and self.conn.their_state in request_read:
+                self._disarm()
+
+        def send_400_response(self, msg: str) -> None:
+            on_refused("malformed_http")
+            super().send_400_response(msg)
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return GuardedH11Protocol
