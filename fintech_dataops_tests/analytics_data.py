@@ -9,7 +9,8 @@ Hand-computed figures the tests assert (see each comment):
 * scorable uplift = 100 × (9 enhanced − 6 traditional) / 10 customers = 30 pp (relative 50 %).
 * DQ latest day (2026-01-02) = 100 × (196 + 800) / (200 + 800) = 99.6 %; worst feed customers 98 %.
 * freshness at NOW = 12:00:30 − newest event 12:00:00 = 30 s.
-* latency p99 over [100, 200, 300, 400, 500] ms = 100 + 0.99 × 4 × 100 = 496 ms; p50 = 300.
+* latency = p99 over the batch p99s [100, 200, 300, 400, 500] ms = 100 + 0.99 × 4 × 100 = 496 ms;
+  median of the batch p50s [50 … 250] = 150 ms; slowest event 600 ms.
 """
 
 from __future__ import annotations
@@ -85,14 +86,26 @@ CREATE TABLE quality.dq_scores AS SELECT * FROM (VALUES
 ) t(partition_date, feed, raw_rows, valid_rows, quarantined_rows, dq_score, computed_at);
 """
 
-_LATENCY_SQL = """
-CREATE SCHEMA IF NOT EXISTS realtime;
-CREATE TABLE realtime.batch_latency AS SELECT
-  'b' || i AS batch_id, 100 AS events, TIMESTAMP '2026-01-02 12:00:00' + (i - 1) * INTERVAL 1 SECOND AS landed_at,
+# Rows of realtime.batch_latency in the table's real schema (lib/realtime/nearline.py): batch i has
+# event → alert p50 = 50·i, p99 = 100·i, max = 120·i ms.
+_LATENCY_ROWS_SQL = """
+SELECT 'date=2026-01-02/b' || i || '.jsonl' AS batch_id, DATE '2026-01-02' AS partition_date, 100 AS events,
+  100 AS valid_events, 0 AS quarantined_events, 1 AS alerts,
+  TIMESTAMP '2026-01-02 12:00:00' + (i - 1) * INTERVAL 1 SECOND AS landed_at,
   TIMESTAMP '2026-01-02 12:00:00' + (i - 1) * INTERVAL 1 SECOND + i * INTERVAL 100 MILLISECOND AS alerted_at,
-  i * 100.0 AS latency_ms
-FROM range(1, 6) r(i);
+  i * 50.0 AS latency_ms_p50, i * 100.0 AS latency_ms_p99, i * 120.0 AS latency_ms_max,
+  i * 100.0 AS landed_to_alert_ms, 'v1' AS model_version
+FROM range(1, 6) r(i)
 """
+
+
+def _create_latency_table(con: duckdb.DuckDBPyConnection) -> None:
+    from fintech_dataops.lib.realtime.nearline import _LATENCY_TYPES  # the table's declared schema
+
+    columns = ", ".join(f'"{name}" {sql_type}' for name, sql_type in _LATENCY_TYPES.items())
+    con.execute("CREATE SCHEMA IF NOT EXISTS realtime")
+    con.execute(f"CREATE TABLE realtime.batch_latency ({columns})")
+    con.execute(f"INSERT INTO realtime.batch_latency BY NAME {_LATENCY_ROWS_SQL}")
 
 
 def build_tiny_warehouse(path: Path | str, *, with_latency: bool = False) -> Path:
@@ -101,7 +114,7 @@ def build_tiny_warehouse(path: Path | str, *, with_latency: bool = False) -> Pat
     try:
         con.execute(_SQL)
         if with_latency:
-            con.execute(_LATENCY_SQL)
+            _create_latency_table(con)
     finally:
         con.close()
     return Path(path)

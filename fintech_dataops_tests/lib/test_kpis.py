@@ -42,7 +42,8 @@ def test_dq_score_of_the_latest_day(con):
 def test_freshness_latency_and_ingest_rate(con):
     assert kpis.freshness(con, now=data.NOW).value == pytest.approx(data.FRESHNESS_S)
     latency = kpis.latency(con)
-    assert latency.value == pytest.approx(data.LATENCY_P99_MS) and latency.details["p50_ms"] == pytest.approx(300)
+    assert latency.value == pytest.approx(data.LATENCY_P99_MS) and latency.details["p50_ms"] == pytest.approx(150)
+    assert latency.details["max_ms"] == pytest.approx(600) and latency.details["batches"] == 5
     assert latency.met is True
     rate = kpis.ingest_rate(con, [LoadMeasurement("transactions", 1000, 0.5), LoadMeasurement("customers", 300, 0.1)])
     assert rate.value == pytest.approx(1300 / 0.6, rel=1e-4)
