@@ -172,26 +172,52 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     )
 
 
+def _untyped(sql_type: str) -> bool:
+    """DuckDB's type for a column it saw no value of (``"NULL"``, ``"NULL"[]``): it cannot hold data."""
+    return '"NULL"' in sql_type
+
+
+def stored_column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    """``{column: SQL type}`` of ``table`` in column order (empty when it does not exist)."""
+    schema, name = table.split(".")
+    return dict(con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+        "ORDER BY ordinal_position", [schema, name],
+    ).fetchall())
+
+
+def _refuse_untyped(table: str, described: list[tuple[str, str]]) -> None:
+    untyped = [name for name, sql_type in described if _untyped(sql_type)]
+    if untyped:
+        raise ValueError(
+            f"{table}: column(s) {', '.join(untyped)} have no type (every value is null and none was declared); "
+            "declare their types (replace_frame_partitions(column_types=...)) or CAST them in the SELECT"
+        )
+
+
 def _create_like(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: Sequence | None) -> None:
     """Create ``table`` with the columns of ``select_sql`` if it does not exist yet."""
     ensure_schema(con, table)
     if not table_exists(con, table):
+        described = [r[:2] for r in con.execute(f"DESCRIBE SELECT * FROM ({select_sql})", params or []).fetchall()]
+        _refuse_untyped(table, described)
         con.execute(f"CREATE TABLE {qualified(table)} AS SELECT * FROM ({select_sql}) LIMIT 0", params or [])
 
 
 def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: Sequence | None) -> None:
-    """Additive schema evolution: new columns in the data become new nullable columns."""
-    schema, name = table.split(".")
-    existing = {
-        r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-            [schema, name],
-        ).fetchall()
-    }
-    described = con.execute(f"DESCRIBE SELECT * FROM ({select_sql})", params or []).fetchall()
-    for column_name, column_type, *_ in described:
-        if column_name not in existing:
+    """Additive schema evolution: new columns in the data become new nullable columns.
+
+    A stored column of type NULL (written by an older release from an all-null frame column) takes
+    the type the data now has: it holds only nulls, so the change is lossless.
+    """
+    stored = stored_column_types(con, table)
+    described = [r[:2] for r in con.execute(f"DESCRIBE SELECT * FROM ({select_sql})", params or []).fetchall()]
+    _refuse_untyped(table, [(n, t) for n, t in described if n not in stored])
+    for column_name, column_type in described:
+        if column_name not in stored:
             con.execute(f'ALTER TABLE {qualified(table)} ADD COLUMN "{column_name}" {column_type}')
+        elif _untyped(stored[column_name]) and not _untyped(column_type):
+            con.execute(f'ALTER TABLE {qualified(table)} ALTER COLUMN "{column_name}" SET DATA TYPE {column_type}')
 
 
 def replace_partitions(
@@ -206,7 +232,8 @@ def replace_partitions(
     """Atomically replace the rows of ``partition_values`` in ``table`` with ``select_sql``.
 
     ``select_sql`` may reference registered views/DataFrames. Returns the rows inserted.
-    Rerunning with the same input gives the same table (idempotent).
+    Rerunning with the same input gives the same table (idempotent). A column the table does not
+    have yet must come with a type: an all-null one is refused, never created as type NULL.
     """
     if not _IDENT_RE.match(partition_column):
         raise ValueError(f"bad partition column {partition_column!r}")
@@ -227,6 +254,70 @@ def replace_partitions(
         con.execute("ROLLBACK")
         raise
     return int(inserted)
+
+
+def frame_to_arrow(frame):
+    """``frame`` as an Arrow table whose column types come from every value.
+
+    Registering a DataFrame directly lets DuckDB guess an object column's type from a sample of
+    rows: a list column whose sampled lists are all empty becomes ``"NULL"[]`` and the scan fails
+    on the first non-empty list (``VARCHAR -> "NULL"``). Arrow reads every value instead.
+    """
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def typed_frame_select(con: duckdb.DuckDBPyConnection, table: str, view: str, columns: Sequence[str],
+                       column_types: dict[str, str] | None = None) -> str:
+    """``SELECT`` of ``view`` with each column cast to its type, by name: the stored table's type,
+    else the declared one (``column_types``), else the type of its values; NULL-only and undeclared
+    is refused (a column is never created from an all-null frame column)."""
+    stored = stored_column_types(con, table)
+    declared = column_types or {}
+    seen = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()}
+    casts, untyped = [], []
+    for name in columns:
+        candidates = (stored.get(name), declared.get(name), seen[name])
+        sql_type = next((t for t in candidates if t and not _untyped(t)), None)
+        if sql_type is None and name not in stored:
+            untyped.append(name)
+        casts.append(f'CAST("{name}" AS {sql_type}) AS "{name}"' if sql_type else f'"{name}"')
+    if untyped:
+        _refuse_untyped(table, [(n, '"NULL"') for n in untyped])
+    return f"SELECT {', '.join(casts)} FROM {view}"
+
+
+def replace_frame_partitions(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame,
+    *,
+    partition_column: str,
+    partition_values: Sequence,
+    column_types: dict[str, str] | None = None,
+) -> int:
+    """:func:`replace_partitions` from a DataFrame, every column written in the table's type.
+
+    Whatever the data (a day without labels leaves whole columns null, most decisions carry no
+    rule), each column is cast by name to the stored table's type, else to ``column_types``, else
+    to the type Arrow reads from all of its values. An empty frame clears the partitions.
+    """
+    view = f"_frame_{os.getpid()}_{next(_MARKER_IDS)}"
+    if not len(frame.columns):
+        if not table_exists(con, table):
+            return 0
+        select = f"SELECT * FROM {qualified(table)} LIMIT 0"
+        return replace_partitions(con, table, select, partition_column=partition_column,
+                                  partition_values=partition_values)
+    con.execute("SELECT 1").fetchall()  # finish any pending result: DuckDB refuses register() while one is open
+    con.register(view, frame_to_arrow(frame))
+    try:
+        select = typed_frame_select(con, table, view, list(frame.columns), column_types)
+        return replace_partitions(con, table, select, partition_column=partition_column,
+                                  partition_values=partition_values)
+    finally:
+        con.unregister(view)
 
 
 def replace_table(

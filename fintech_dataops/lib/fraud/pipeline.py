@@ -28,7 +28,7 @@ from fintech_dataops.lib.fraud.evaluation import (
 from fintech_dataops.lib.fraud.features import US_PER_SECOND, FeatureConfig, compute_features
 from fintech_dataops.lib.open_banking.tables import fraud_labels_sql
 from fintech_dataops.lib.sources import transactions_sql
-from fintech_dataops.lib.warehouse import replace_partitions, table_exists
+from fintech_dataops.lib.warehouse import replace_frame_partitions, table_exists
 
 FEATURES_TABLE = "fraud.features"
 SCORED_TABLE = "fraud.scored_transactions"
@@ -38,6 +38,16 @@ LABELS_TABLE = "core.fraud_labels"
 # Open-banking money coming in (salary, incoming transfers) is not a payment the platform decides on:
 # fraud neither scores it nor counts it in customer spend windows (credit still reads it, lib/credit).
 INFLOW_CATEGORIES = ("income", "transfer_in")
+# Types of the fraud.* columns whose values alone may not tell (all null on a day: no model yet →
+# model_version/model_score, no rule hit → empty lists, no device seen). A stored table keeps its
+# own types; these decide when a table or a column is first written.
+DECLARED_TYPES = {
+    "transaction_id": "VARCHAR", "customer_id": "VARCHAR", "merchant_id": "VARCHAR", "currency": "VARCHAR",
+    "device_id": "VARCHAR", "channel": "VARCHAR", "country": "VARCHAR", "merchant_category": "VARCHAR",
+    "event_time": "TIMESTAMP", "partition_date": "DATE", "risk_score": "DOUBLE", "model_score": "DOUBLE",
+    "decision": "VARCHAR", "rule_ids": "VARCHAR[]", "reasons": "VARCHAR[]", "discretionary_alert": "BOOLEAN",
+    "model_version": "VARCHAR", "scored_at": "TIMESTAMP", "alerted_at": "TIMESTAMP",
+}
 ALERT_COLUMNS = (
     "transaction_id", "customer_id", "merchant_id", "amount", "event_time", "risk_score", "model_score",
     "decision", "reasons", "rule_ids", "partition_date", "alerted_at",
@@ -103,19 +113,16 @@ def features_for_days(con: duckdb.DuckDBPyConnection, days, config: FeatureConfi
 
 def write_partitions(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, days,
                      list_columns: tuple[str, ...] = ()) -> int:
-    """Replace the ``days`` partitions of ``table`` with ``frame`` (idempotent; empty frame clears them)."""
-    # List columns are typed explicitly: a day whose lists are all empty must still be VARCHAR[].
-    select = "SELECT " + ", ".join(
-        f'CAST("{c}" AS VARCHAR[]) AS "{c}"' if c in list_columns else f'"{c}"' for c in frame.columns
-    ) + " FROM _frame" if len(frame.columns) else "SELECT * FROM _frame"
-    con.register("_frame", frame)
-    try:
-        if frame.empty and not table_exists(con, table):
-            return 0
-        return replace_partitions(con, table, select, partition_column="partition_date",
-                                  partition_values=_days(days))
-    finally:
-        con.unregister("_frame")
+    """Replace the ``days`` partitions of ``table`` with ``frame`` (idempotent; empty frame clears them).
+
+    Every column is written in the table's type (stored, else :data:`DECLARED_TYPES`), whatever the
+    days hold: the most recent days have no labels yet, a day can have no model or no rule hit.
+    """
+    if frame.empty and not table_exists(con, table):
+        return 0
+    types = {**DECLARED_TYPES, **{c: "VARCHAR[]" for c in list_columns}}
+    return replace_frame_partitions(con, table, frame, partition_column="partition_date",
+                                    partition_values=_days(days), column_types=types)
 
 
 def read_features(con: duckdb.DuckDBPyConnection, days=None, *, start=None, end=None) -> pd.DataFrame:

@@ -173,19 +173,19 @@ def process_batch(database: Path, landing_dir: Path, models_dir: Path, key: str,
         alerts = _alert_rows(scored, result)
         result.alerts = len(alerts)
         result.decisions = scored["decision"].value_counts().to_dict() if len(scored) else {}
-        con.register("rt_valid", valid)
+        con.register("rt_valid", warehouse.frame_to_arrow(valid))
         warehouse.replace_partitions(con, TRANSACTIONS_TABLE, _typed_select("rt_valid", valid, _TRANSACTION_TYPES),
                                      partition_column="batch_id", partition_values=[result.batch_id])
         result.alerted_at = datetime.now(timezone.utc)
         alerts["alerted_at"] = pd.Timestamp(result.alerted_at).tz_convert("UTC").tz_localize(None)
         _settle(con)
-        con.register("rt_alerts", alerts)
+        con.register("rt_alerts", warehouse.frame_to_arrow(alerts))
         warehouse.replace_partitions(con, ALERTS_TABLE, _typed_select("rt_alerts", alerts, _ALERT_TYPES),
                                      partition_column="batch_id", partition_values=[result.batch_id])
         _measure_latency(result, valid)
         latency = _latency_row(result)
         _settle(con)
-        con.register("rt_latency", latency)
+        con.register("rt_latency", warehouse.frame_to_arrow(latency))
         warehouse.replace_partitions(con, LATENCY_TABLE, _typed_select("rt_latency", latency, _LATENCY_TYPES),
                                      partition_column="batch_id", partition_values=[result.batch_id])
         _settle(con)
@@ -197,7 +197,8 @@ def process_batch(database: Path, landing_dir: Path, models_dir: Path, key: str,
 
 
 # The near-real-time tables are this module's own: their column types are fixed here, so an
-# empty first batch cannot create a column of type NULL.
+# empty first batch cannot create a column of type NULL. Frames are registered through Arrow
+# (warehouse.frame_to_arrow): DuckDB's own pandas scan guesses list types from a sample of rows.
 _TRANSACTION_TYPES = {
     "transaction_id": "VARCHAR", "customer_id": "VARCHAR", "merchant_id": "VARCHAR", "amount": "DOUBLE",
     "currency": "VARCHAR", "event_time": "TIMESTAMP", "channel": "VARCHAR", "merchant_category": "VARCHAR",
