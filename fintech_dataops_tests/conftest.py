@@ -25,9 +25,11 @@ def landing_dir(data_dir: Path) -> Path:
 
 @pytest.fixture()
 def resources(data_dir: Path) -> dict:
+    from fintech_dataops.defs.money_resource import MoneyResource
     from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 
     return {
         "data_dir": DataDirResource(data_dir=str(data_dir)),
         "warehouse": WarehouseResource(data_dir=str(data_dir)),
+        "money": MoneyResource(),
     }

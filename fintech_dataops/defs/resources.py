@@ -17,6 +17,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from fintech_dataops.defs.alert_sink import AlertSink
+from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.lib import warehouse
 from fintech_dataops.lib.landing import resolve_data_dir
 from fintech_dataops.lib.limits import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, IngestLimits
@@ -128,6 +129,7 @@ def default_resources() -> dict[str, object]:
         "data_dir": DataDirResource(),
         "warehouse": WarehouseResource(),
         "alert_sink": AlertSink(),
+        "money": MoneyResource(),
     }
 
 
@@ -135,6 +137,7 @@ RESOURCE_CLASSES: dict[str, type[dg.ConfigurableResource]] = {
     "data_dir": DataDirResource,
     "warehouse": WarehouseResource,
     "alert_sink": AlertSink,
+    "money": MoneyResource,
 }
 
 

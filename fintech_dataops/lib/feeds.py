@@ -30,10 +30,13 @@ class Feed:
 # Typing is by field name, so one name means one type everywhere.
 _TIMESTAMP_FIELDS = {"event_time", "signup_time", "as_of_time", "reported_time", "observed_time"}
 _DATE_FIELDS = {"due_date", "paid_date", "opened_date"}
-_DOUBLE_FIELDS = {
-    "amount", "declared_monthly_income", "academic_score", "principal", "outstanding",
-    "bill_amount", "amount_paid", "requested_amount",
+_DOUBLE_FIELDS = {"academic_score"}
+# Stored money is exact (DECIMAL, never DOUBLE); with a ``currency`` field in the record, an amount
+# with more decimals than that currency allows is quarantined (``minor_units``, lib/quality_sql.py).
+_MONEY_FIELDS = {
+    "amount", "declared_monthly_income", "principal", "outstanding", "bill_amount", "amount_paid", "requested_amount",
 }
+MONEY_SQL_TYPE = "DECIMAL(18,3)"
 _INTEGER_FIELDS = {"birth_year", "graduation_year", "bankruptcies", "term_months", "days_past_due", "months_observed"}
 _BOOLEAN_FIELDS = {"is_fraud", "defaulted"}
 
@@ -46,6 +49,8 @@ def core_type(name: str) -> str:
         return "TIMESTAMP"
     if name in _DATE_FIELDS:
         return "DATE"
+    if name in _MONEY_FIELDS:
+        return MONEY_SQL_TYPE
     if name in _DOUBLE_FIELDS:
         return "DOUBLE"
     if name in _INTEGER_FIELDS:

@@ -32,6 +32,9 @@ import pyarrow
 
 from fintech_dataops.lib.feeds import LINEAGE_COLUMNS
 from fintech_dataops.lib.landing import parse_partition_date
+from fintech_dataops.lib.money.core_columns import with_reporting_columns
+from fintech_dataops.lib.money.currencies import is_decimal_type
+from fintech_dataops.lib.money.fx import MoneyConfig
 from fintech_dataops.lib.quality_sql import parse_sql, raw_source_sql, stored_ids_sql
 from fintech_dataops.lib.warehouse import qualified, replace_partitions
 from fintech_dataops.schemas import feed_for, schema_for, typed_frame
@@ -174,7 +177,11 @@ def validate_partition(
         t1 = time.perf_counter()
         result.timings["parse_seconds"] = t1 - t0
 
-        value_cols = ", ".join(f'"v__{name}" AS "{name}"' for name in feed.fields)
+        # pandera judges ranges on float64; the stored value stays the exact DECIMAL (cast below).
+        value_cols = ", ".join(
+            f'CAST("v__{name}" AS DOUBLE) AS "{name}"' if is_decimal_type(feed.core_types[name]) else f'"v__{name}" AS "{name}"'
+            for name in feed.fields
+        )
         # Through Arrow: strings stay Arrow-backed, ~6x faster than .df() for a million rows.
         frame = con.sql(f"SELECT rid, {value_cols} FROM {parsed} WHERE is_object").to_arrow_table().to_pandas(
             types_mapper=_ARROW_TO_PANDAS.get
@@ -283,18 +290,22 @@ def release(con: duckdb.DuckDBPyConnection, result: QualityResult, extra: list[s
 
 
 def load_core_partitions(
-    con: duckdb.DuckDBPyConnection, feed_name: str, days: list[str], *, now: datetime | None = None
+    con: duckdb.DuckDBPyConnection, feed_name: str, days: list[str], *, now: datetime | None = None,
+    money: MoneyConfig | None = None,
 ) -> QualityResult:
     """Validate ``raw.<feed>`` for ``days`` and replace those partitions of core, quarantine and DQ scores.
 
+    Money fields of a feed with a currency also get their reporting-currency twin
+    (``lib.money.core_columns``), converted at the rates of ``core.fx_rates``.
     Idempotent: a rerun replaces the same partitions with the same rows (no duplicated quarantine rows).
     """
     now = now or datetime.now(timezone.utc)
     result = validate_partition(con, feed_name, days, now=now)
     t0 = time.perf_counter()
     try:
+        core_rows = with_reporting_columns(con, feed_for(feed_name), f"SELECT * FROM {result.valid_table}", money)
         replace_partitions(
-            con, f"core.{feed_name}", f"SELECT * FROM {result.valid_table}",
+            con, f"core.{feed_name}", core_rows,
             partition_column="partition_date", partition_values=result.partition_dates,
         )
         replace_partitions(

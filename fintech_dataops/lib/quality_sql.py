@@ -10,8 +10,18 @@ from __future__ import annotations
 
 import duckdb
 
+from fintech_dataops.lib.money.currencies import (
+    MINOR_UNITS_NOT_TWO,
+    DEFAULT_MINOR_UNITS,
+    decimal_scale,
+    is_decimal_type,
+    is_money_type,
+)
 from fintech_dataops.lib.warehouse import qualified, table_exists
 from fintech_dataops.schemas import feed_for, nullable_fields
+
+# Decimal fields are parsed this wide first, so an amount with too many decimals is caught, not rounded.
+PARSE_DECIMAL = "DECIMAL(38,12)"
 
 # JSON types (DuckDB ``json_type``) accepted for each core type, and what a parse failure is called.
 _ACCEPTED_JSON_TYPES = {
@@ -21,10 +31,11 @@ _ACCEPTED_JSON_TYPES = {
     "BOOLEAN": ("BOOLEAN",),
     "TIMESTAMP": ("VARCHAR",),
     "DATE": ("VARCHAR",),
+    "DECIMAL": ("DOUBLE", "BIGINT", "UBIGINT"),
 }
 _EXPECTED_WORD = {
     "VARCHAR": "a string", "DOUBLE": "a number", "INTEGER": "an integer", "BOOLEAN": "true/false",
-    "TIMESTAMP": "an ISO-8601 timestamp string", "DATE": "a YYYY-MM-DD date string",
+    "TIMESTAMP": "an ISO-8601 timestamp string", "DATE": "a YYYY-MM-DD date string", "DECIMAL": "a number",
 }
 _UNCASTABLE = {
     "TIMESTAMP": ("unparseable_timestamp", "unparseable timestamp"),
@@ -33,7 +44,28 @@ _UNCASTABLE = {
     "DOUBLE": ("wrong_type", "not a number"),
     "VARCHAR": ("wrong_type", "not a string"),
     "BOOLEAN": ("wrong_type", "not true/false"),
+    "DECIMAL": ("wrong_type", "not a number in range"),
 }
+
+
+def _kind(core_type: str) -> str:
+    """DECIMAL(18,3) → DECIMAL; other core types are their own kind."""
+    return "DECIMAL" if is_decimal_type(core_type) else core_type
+
+
+def _minor_units_sql(currency_value: str) -> str:
+    """ISO 4217 minor units of a currency column, in SQL (the table in lib/money/currencies.py)."""
+    cases = " ".join(f"WHEN '{code}' THEN {units}" for code, units in sorted(MINOR_UNITS_NOT_TWO.items()))
+    return f"(CASE {currency_value} {cases} ELSE {DEFAULT_MINOR_UNITS} END)"
+
+
+def _fraction_digits_sql(text: str, value: str) -> str:
+    """Significant digits after the decimal point of a JSON number (trailing zeros do not count): read
+    off the text itself, so nothing is rounded first; the parsed decimal's digits for 1.5e-3 forms."""
+    return (f"CASE WHEN regexp_matches({text}, '[eE]') "
+            f"THEN length(rtrim(split_part(CAST({value} AS VARCHAR), '.', 2), '0')) "
+            f"ELSE length(rtrim(regexp_extract({text}, '\\.([0-9]+)', 1), '0')) END")
+
 
 
 def _sql_list(values: list[str]) -> str:
@@ -49,8 +81,10 @@ def _value_sql(index: int, core_type: str) -> str:
     """The typed value of field ``index`` (1-based in the extracted list), NULL when absent/wrong."""
     text = f"texts[{index}]"
     jt = f"jt_{index}"
-    accepted = ", ".join(f"'{t}'" for t in _ACCEPTED_JSON_TYPES[core_type])
-    if core_type == "VARCHAR":
+    accepted = ", ".join(f"'{t}'" for t in _ACCEPTED_JSON_TYPES[_kind(core_type)])
+    if is_decimal_type(core_type):
+        cast = f"TRY_CAST({text} AS {PARSE_DECIMAL})"
+    elif core_type == "VARCHAR":
         cast = text
     elif core_type == "BOOLEAN":
         cast = f"({text} = 'true')"
@@ -80,22 +114,39 @@ def parse_sql(feed_name: str, source_sql: str) -> str:
         ("NOT undecodable AND ingest_issue IS NULL AND NOT is_json", _failure("invalid_json", "", "invalid JSON")),
         ("is_json AND NOT is_object", _failure("not_an_object", "", "JSON value is not an object")),
     ]
+    currency_index = fields.index("currency") + 1 if "currency" in fields else None
     for i, name in enumerate(fields, 1):
         core_type = feed.core_types[name]
+        kind = _kind(core_type)
         jt = f"jt_{i}"
-        accepted = ", ".join(f"'{t}'" for t in _ACCEPTED_JSON_TYPES[core_type])
+        accepted = ", ".join(f"'{t}'" for t in _ACCEPTED_JSON_TYPES[kind])
         if name not in optional:
             failures.append((f"is_object AND {jt} IS NULL", _failure("missing_field", name, "missing required field")))
             failures.append((f"{jt} = 'NULL'", _failure("not_nullable", name, "null not allowed")))
         failures.append((
             f"{jt} <> 'NULL' AND {jt} NOT IN ({accepted})",
-            f"{{'check': 'wrong_type', 'column': '{name}', 'detail': 'expected {_EXPECTED_WORD[core_type]}, got ' || lower({jt})}}",
+            f"{{'check': 'wrong_type', 'column': '{name}', 'detail': 'expected {_EXPECTED_WORD[kind]}, got ' || lower({jt})}}",
         ))
-        check, detail = _UNCASTABLE[core_type]
+        check, detail = _UNCASTABLE[kind]
         failures.append((
             f"{jt} IN ({accepted}) AND \"v__{name}\" IS NULL",
             f"{{'check': '{check}', 'column': '{name}', 'detail': '{detail} ' || left(texts[{i}], 60)}}",
         ))
+        if kind == "DECIMAL":
+            # Exact money: more decimals than the currency allows (ISO 4217 minor units: JPY 0, USD 2,
+            # BHD 3), or than the column stores, is bad input — never rounded away.
+            value = f'"v__{name}"'
+            digits = _fraction_digits_sql(f"texts[{i}]", value)
+            if currency_index is not None and is_money_type(core_type):
+                allowed = _minor_units_sql(f"texts[{currency_index}]")
+                what = f"'more decimals than ' || coalesce(texts[{currency_index}], '?') || ' allows (' || {allowed} || ')'"
+            else:
+                allowed = str(decimal_scale(core_type))
+                what = f"'more decimals than the column stores ({allowed})'"
+            failures.append((
+                f"{value} IS NOT NULL AND {digits} > {allowed}",
+                f"{{'check': 'minor_units', 'column': '{name}', 'detail': {what} || ': ' || left(texts[{i}], 40)}}",
+            ))
     any_failure = " OR ".join(f"({cond})" for cond, _ in failures)
     failure_list = ", ".join(f"CASE WHEN {cond} THEN {struct} END" for cond, struct in failures)
     return f"""

@@ -84,7 +84,8 @@ def typed_frame(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     feed = feed_for(name)
     for field, core_type in feed.core_types.items():
         if field in frame.columns:
-            dtype = PANDAS_DTYPES[core_type]
+            # Stored money is DECIMAL; the contract judges its range on float64 (never stored).
+            dtype = "float64" if core_type.upper().startswith("DECIMAL") else PANDAS_DTYPES[core_type]
             if str(frame[field].dtype) != dtype:
                 frame[field] = frame[field].astype(dtype)
     return frame

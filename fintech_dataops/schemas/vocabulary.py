@@ -9,7 +9,7 @@ CURRENCY_CODES = (
     "USD", "EUR", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "RON", "BGN", "ISK",
     "CAD", "MXN", "BRL", "ARS", "CLP", "COP", "PEN", "JPY", "CNY", "HKD", "SGD", "KRW", "INR",
     "IDR", "THB", "MYR", "PHP", "VND", "AUD", "NZD", "ZAR", "NGN", "KES", "EGP", "MAD", "TRY",
-    "ILS", "AED", "SAR", "QAR", "UAH",
+    "ILS", "AED", "SAR", "QAR", "UAH", "BHD", "KWD", "OMR", "JOD",
 )
 CHANNELS = (
     "pos", "online", "ecommerce", "atm", "contactless", "mobile", "in_app", "moto", "recurring",

@@ -61,7 +61,7 @@ def test_daily_schedule_targets_the_main_job():
 def test_asset_keys_are_layer_entity_and_groups_are_domains():
     defs = fresh_defs()
     graph = defs.resolve_asset_graph()
-    domains = {"ingestion", "quality", "fraud", "credit", "open_banking", "analytics", "realtime"}
+    domains = {"ingestion", "quality", "fraud", "credit", "open_banking", "analytics", "realtime", "money"}
     for key in graph.get_all_asset_keys():
         assert len(key.path) == 2, f"{key} should be [layer, entity] = table layer.entity"
         assert graph.get(key).group_name in domains, f"{key} is in group {graph.get(key).group_name}"

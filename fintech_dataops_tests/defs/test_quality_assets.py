@@ -10,6 +10,7 @@ import duckdb
 from fintech_dataops.defs.ingestion.assets import raw_assets
 from fintech_dataops.defs.partitions import daily_partitions
 from fintech_dataops.defs.quality.assets import build_core_asset
+from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import WarehouseResource
 from fintech_dataops.defs.quality.checks import build_referential_checks
 from fintech_dataops.defs.quality.freshness import DAILY_FRESHNESS, with_platform_freshness
@@ -109,7 +110,7 @@ def test_core_assets_document_their_columns_and_checks():
     spec = next(iter(CORE.specs))
     schema = spec.metadata["dagster/column_schema"]
     names = [c.name for c in schema.columns]
-    assert names == [*FEEDS["transactions"].fields, "partition_date", "source_file", "line_number"]
+    assert names == [*FEEDS["transactions"].fields, "partition_date", "source_file", "line_number", "amount_reporting"]
     assert all(c.description for c in schema.columns)
     assert spec.group_name == "quality" and set(spec.kinds) == {"duckdb", "pandas"}
     assert {c.name for c in CORE.check_specs} == {"schema", "reconciliation", "quarantine_rate"}
@@ -131,7 +132,7 @@ def test_freshness_policies_apply_by_layer_to_any_domain():
     def credit_scores(): ...
 
     defs = with_platform_freshness(
-        dg.Definitions(assets=[scores, report, credit_scores, CORE], resources={"warehouse": WarehouseResource()})
+        dg.Definitions(assets=[scores, report, credit_scores, CORE], resources={"warehouse": WarehouseResource(), "money": MoneyResource()})
     )
     policies = {s.key.to_user_string(): s.freshness_policy for s in defs.resolve_all_asset_specs()}
     assert policies["fraud/scores"] == DAILY_FRESHNESS

@@ -43,12 +43,23 @@ CORPUS = [
     ("boolean_amount", record(amount=True), ["wrong_type"], ["amount"]),
     ("negative_amount", record(amount=-5.0), ["greater_than"], ["amount"]),
     ("zero_amount", record(amount=0), ["greater_than"], ["amount"]),
-    ("nan_amount", record(amount=1.0).replace('"amount": 1.0', '"amount": NaN'), ["not_nullable"], ["amount"]),
-    ("infinity_amount", record(amount=1.0).replace('"amount": 1.0', '"amount": Infinity'), ["less_than_or_equal_to"], ["amount"]),
-    ("negative_infinity_amount", record(amount=1.0).replace('"amount": 1.0', '"amount": -Infinity'), ["greater_than"], ["amount"]),
+    ("nan_amount", record(amount=1.0).replace('"amount": 1.0', '"amount": NaN'), ["wrong_type"], ["amount"]),
+    ("infinity_amount", record(amount=1.0).replace('"amount": 1.0', '"amount": Infinity'), ["wrong_type"], ["amount"]),
+    ("negative_infinity_amount", record(amount=1.0).replace('"amount": 1.0', '"amount": -Infinity'), ["wrong_type"], ["amount"]),
     ("huge_amount", record(amount=1e12), ["less_than_or_equal_to"], ["amount"]),
-    ("overflowing_amount", record(amount=1.0).replace('"amount": 1.0', '"amount": 1e999'), ["less_than_or_equal_to"], ["amount"]),
+    ("overflowing_amount", record(amount=1.0).replace('"amount": 1.0', '"amount": 1e999'), ["wrong_type"], ["amount"]),
     ("integer_amount_is_fine", record(amount=42), None, None),
+    # ISO 4217 minor units: more decimals than the currency allows is bad input, never rounded away.
+    ("usd_three_decimals", record(amount=12.345, currency="USD"), ["minor_units"], ["amount"]),
+    ("usd_trailing_zero_is_fine", record(amount=2.0).replace('"amount": 2.0', '"amount": 12.100'), None, None),
+    ("jpy_with_decimals", record(amount=900.5, currency="JPY"), ["minor_units"], ["amount"]),
+    ("jpy_whole_yen", record(amount=900, currency="JPY"), None, None),
+    ("bhd_three_decimals_is_fine", record(amount=12.345, currency="BHD"), None, None),
+    ("bhd_four_decimals", record(amount=12.3456, currency="BHD"), ["minor_units"], ["amount"]),
+    ("usd_exponent_with_cents", record(amount=3.0).replace('"amount": 3.0', '"amount": 1.25e1'), None, None),
+    ("usd_exponent_sub_cent", record(amount=4.0).replace('"amount": 4.0', '"amount": 1.2345e1'), ["minor_units"], ["amount"]),
+    ("usd_fifteen_decimals", record(amount=5.0).replace('"amount": 5.0', '"amount": 1.000000000000001'),
+     ["minor_units"], ["amount"]),
     ("unknown_currency", record(currency="XXX"), ["isin"], ["currency"]),
     ("lowercase_currency", record(currency="usd"), ["isin"], ["currency"]),
     ("unknown_channel", record(channel="carrier_pigeon"), ["isin"], ["channel"]),
@@ -175,7 +186,7 @@ def test_empty_file_and_zero_byte_partition_give_empty_typed_tables(tmp_path: Pa
     assert result.dq_score == 100.0
     types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
                              "WHERE table_schema = 'core' AND table_name = 'transactions'").fetchall())
-    assert types["amount"] == "DOUBLE" and types["event_time"] == "TIMESTAMP" and types["line_number"] == "BIGINT"
+    assert types["amount"] == "DECIMAL(18,3)" and types["event_time"] == "TIMESTAMP" and types["line_number"] == "BIGINT"
     assert con.execute("SELECT count(*) FROM quarantine.transactions").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM quality.dq_scores").fetchone()[0] == 2
 

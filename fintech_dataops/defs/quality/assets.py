@@ -5,6 +5,7 @@ from pydantic import Field
 
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
 from fintech_dataops.defs.quality.checks import core_check_specs, evaluate_core_checks
+from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import WarehouseResource
 from fintech_dataops.lib.feeds import FEEDS, LINEAGE_COLUMNS, Feed
 
@@ -21,6 +22,8 @@ class CoreLoadConfig(dg.Config):
 
 
 def core_column_schema(feed: Feed) -> dg.TableSchema:
+    from fintech_dataops.lib.money.core_columns import REPORTING_SUFFIX, reporting_fields
+    from fintech_dataops.lib.money.currencies import MONEY_SQL_TYPE
     from fintech_dataops.schemas.columns import COLUMN_DESCRIPTIONS
 
     if feed.name in COLUMN_DESCRIPTIONS:
@@ -32,6 +35,10 @@ def core_column_schema(feed: Feed) -> dg.TableSchema:
     return dg.TableSchema(columns=[
         *(dg.TableColumn(name, typ, description=descriptions.get(name, "")) for name, typ in feed.core_types.items()),
         *(dg.TableColumn(name, typ, description=LINEAGE_DESCRIPTIONS[name]) for name, typ in LINEAGE_COLUMNS.items()),
+        *(dg.TableColumn(name + REPORTING_SUFFIX, MONEY_SQL_TYPE,
+                         description=f"`{name}` in the reporting currency at the core.fx_rates rate of the event's day "
+                                     "(or the latest before it, within the staleness limit); NULL = rate missing")
+          for name in reporting_fields(feed)),
     ])
 
 
@@ -41,16 +48,20 @@ def _preview(result) -> str:
     return "\n".join(lines) if result.failed_checks else "no quarantined lines"
 
 
-def build_core_asset(feed: Feed) -> dg.AssetsDefinition:
+def build_core_asset(feed: Feed, group_name: str = "quality") -> dg.AssetsDefinition:
     """The core asset of ``feed`` (its contract must be registered in ``fintech_dataops.schemas``)."""
+    from fintech_dataops.lib.money.core_columns import reporting_fields
+
     key = dg.AssetKey(["core", feed.name])
+    # Amounts in a currency are converted at the day's reference rates (the money domain's core.fx_rates).
+    fx = [dg.AssetKey(["core", "fx_rates"])] if reporting_fields(feed) else []
 
     @dg.asset(
         key=key,
-        deps=[dg.AssetKey(["raw", feed.name])],
+        deps=[dg.AssetKey(["raw", feed.name]), *fx],
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="quality",
+        group_name=group_name,
         kinds={"duckdb", "pandas"},
         pool=WAREHOUSE_WRITE_POOL,
         check_specs=core_check_specs(feed, key),
@@ -60,12 +71,13 @@ def build_core_asset(feed: Feed) -> dg.AssetsDefinition:
         ),
         metadata={"dagster/column_schema": core_column_schema(feed), "dagster/table_name": f"core.{feed.name}"},
     )
-    def core_feed(context: dg.AssetExecutionContext, config: CoreLoadConfig, warehouse: WarehouseResource):
+    def core_feed(context: dg.AssetExecutionContext, config: CoreLoadConfig, warehouse: WarehouseResource,
+                  money: MoneyResource):
         from fintech_dataops.lib.quality import load_core_partitions
 
         days = context.partition_keys
         with warehouse.get_connection() as con:
-            result = load_core_partitions(con, feed.name, days)
+            result = load_core_partitions(con, feed.name, days, money=money.config)
             checks = evaluate_core_checks(
                 con, feed, days, warn_rate=config.quarantine_warn_rate, error_rate=config.quarantine_error_rate
             )

