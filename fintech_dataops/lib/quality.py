@@ -36,7 +36,7 @@ from fintech_dataops.lib.money.core_columns import with_reporting_columns
 from fintech_dataops.lib.money.currencies import is_decimal_type
 from fintech_dataops.lib.money.fx import MoneyConfig
 from fintech_dataops.lib.quality_sql import parse_sql, raw_source_sql, stored_ids_sql
-from fintech_dataops.lib.warehouse import qualified, replace_partitions
+from fintech_dataops.lib.warehouse import qualified, replace_partitions, table_exists
 from fintech_dataops.schemas import feed_for, schema_for, typed_frame
 
 DQ_TABLE = "quality.dq_scores"
@@ -293,7 +293,9 @@ def load_core_partitions(
     con: duckdb.DuckDBPyConnection, feed_name: str, days: list[str], *, now: datetime | None = None,
     money: MoneyConfig | None = None,
 ) -> QualityResult:
-    """Validate ``raw.<feed>`` for ``days`` and replace those partitions of core, quarantine and DQ scores.
+    """Validate ``raw.<feed>`` for ``days`` and replace those partitions of core and quarantine.
+
+    ``quality.dq_scores`` is computed from the stored tables afterwards (:func:`write_dq_scores`).
 
     Money fields of a feed with a currency also get their reporting-currency twin
     (``lib.money.core_columns``), converted at the rates of ``core.fx_rates``.
@@ -312,44 +314,53 @@ def load_core_partitions(
             con, f"quarantine.{feed_name}", f"SELECT * FROM {result.quarantine_table}",
             partition_column="partition_date", partition_values=result.partition_dates,
         )
-        write_dq_scores(con, result, now=now)
     finally:
         release(con, result)
     result.timings["write_seconds"] = time.perf_counter() - t0
     return result
 
 
-def write_dq_scores(con: duckdb.DuckDBPyConnection, result: QualityResult, *, now: datetime) -> None:
-    """Replace the (partition, feed) rows of ``quality.dq_scores`` in one transaction."""
-    rows = pd.DataFrame({
-        "partition_date": pd.to_datetime(list(result.per_day)).date,
-        "feed": result.feed,
-        "raw_rows": [q.raw_rows for q in result.per_day.values()],
-        "valid_rows": [q.valid_rows for q in result.per_day.values()],
-        "quarantined_rows": [q.quarantined_rows for q in result.per_day.values()],
-        "dq_score": [q.dq_score for q in result.per_day.values()],
-    })
-    con.register("dq_scores_frame", rows)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute("CREATE SCHEMA IF NOT EXISTS quality")
-            con.execute(
-                f"CREATE TABLE IF NOT EXISTS {qualified(DQ_TABLE)} (partition_date DATE, feed VARCHAR, "
-                "raw_rows BIGINT, valid_rows BIGINT, quarantined_rows BIGINT, dq_score DOUBLE, computed_at TIMESTAMP)"
-            )
-            con.execute(
-                f"DELETE FROM {qualified(DQ_TABLE)} WHERE feed = ? AND partition_date IN "
-                "(SELECT partition_date FROM dq_scores_frame)", [result.feed],
-            )
-            con.execute(
-                f"INSERT INTO {qualified(DQ_TABLE)} SELECT CAST(partition_date AS DATE), feed, raw_rows, valid_rows, "
-                "quarantined_rows, dq_score, CAST(? AS TIMESTAMP) FROM dq_scores_frame",
-                [now.astimezone(timezone.utc).replace(tzinfo=None)],
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    finally:
-        con.unregister("dq_scores_frame")
+def dq_scores_sql(con: duckdb.DuckDBPyConnection, feed_names: list[str], days: list[str], *, now: datetime) -> str:
+    """One row per (day, feed): lines received (raw), valid (core), quarantined, and the DQ score.
+
+    Counted from the stored tables, so the score describes what downstream assets read; a raw line
+    in neither core nor quarantine shows up as ``raw_rows - valid_rows - quarantined_rows``.
+    """
+    dates = ", ".join(f"DATE '{parse_partition_date(d).isoformat()}'" for d in days) or "NULL"
+    computed_at = now.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
+
+    def per_day(layer: str, feed: str) -> str:
+        table = f"{layer}.{feed}"
+        if not table_exists(con, table):
+            return "(SELECT CAST(NULL AS DATE) AS partition_date, CAST(0 AS BIGINT) AS n WHERE false)"
+        return (f"(SELECT partition_date, count(*) AS n FROM {qualified(table)} "
+                f"WHERE partition_date IN ({dates}) GROUP BY partition_date)")
+
+    selects = [
+        f"""SELECT d.partition_date, '{feed_for(feed).name}' AS feed, coalesce(r.n, 0) AS raw_rows,
+               coalesce(c.n, 0) AS valid_rows, coalesce(q.n, 0) AS quarantined_rows
+        FROM (SELECT unnest([{dates}]) AS partition_date) d
+        LEFT JOIN {per_day('raw', feed)} r USING (partition_date)
+        LEFT JOIN {per_day('core', feed)} c USING (partition_date)
+        LEFT JOIN {per_day('quarantine', feed)} q USING (partition_date)"""
+        for feed in feed_names
+    ]
+    return f"""
+        SELECT CAST(partition_date AS DATE) AS partition_date, feed, raw_rows, valid_rows, quarantined_rows,
+               CAST(CASE WHEN raw_rows > 0 THEN round(100.0 * valid_rows / raw_rows, 4) ELSE 100.0 END AS DOUBLE)
+                   AS dq_score,
+               TIMESTAMP '{computed_at}' AS computed_at
+        FROM ({" UNION ALL ".join(selects)})
+        ORDER BY partition_date, feed"""
+
+
+def write_dq_scores(
+    con: duckdb.DuckDBPyConnection, feed_names: list[str], days: list[str], *, now: datetime | None = None
+) -> int:
+    """Replace the ``days`` of ``quality.dq_scores`` (every feed in ``feed_names``) in one transaction."""
+    now = now or datetime.now(timezone.utc)
+    days = [parse_partition_date(d).isoformat() for d in days]
+    return replace_partitions(
+        con, DQ_TABLE, dq_scores_sql(con, feed_names, days, now=now),
+        partition_column="partition_date", partition_values=days,
+    )

@@ -13,6 +13,7 @@ from fintech_dataops.defs.quality.assets import build_core_asset
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import WarehouseResource
 from fintech_dataops.defs.quality.checks import build_referential_checks
+from fintech_dataops.defs.quality.dq_scores import build_dq_scores_asset
 from fintech_dataops.defs.quality.freshness import DAILY_FRESHNESS, with_platform_freshness
 from fintech_dataops.lib import landing
 from fintech_dataops.lib.feeds import FEEDS
@@ -39,7 +40,8 @@ def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEva
 
 def test_core_asset_writes_core_and_quarantine_and_reports_dq(data_dir, landing_dir, resources):
     land_day(landing_dir, good=9, bad=1)
-    result = dg.materialize([RAW, CORE, *REFERENTIAL], resources=resources, partition_key=DAY)
+    result = dg.materialize([RAW, CORE, *REFERENTIAL, build_dq_scores_asset(["transactions"])],
+                            resources=resources, partition_key=DAY)
     assert result.success
     metadata = result.asset_materializations_for_node("core__transactions")[0].metadata
     assert metadata["dq_score"].value == 90.0

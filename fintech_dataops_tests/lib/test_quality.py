@@ -9,7 +9,7 @@ import pytest
 
 from fintech_dataops.lib import landing
 from fintech_dataops.lib.feeds import FEEDS
-from fintech_dataops.lib.quality import load_core_partitions
+from fintech_dataops.lib.quality import load_core_partitions, write_dq_scores
 from fintech_dataops.lib.quality_checks import quarantine_rate, reconcile, referential_orphans, revalidate_core
 from fintech_dataops.lib.raw_layer import load_raw_partitions
 from fintech_dataops.lib.simulator import SimulationConfig, land_simulation, simulate
@@ -58,6 +58,7 @@ def test_default_malformed_rate_day_reconciles_and_quarantines_exactly_the_malfo
 def test_dq_scores_table_matches_the_result(simulated):
     con, _, results, _ = simulated
     result = results["transactions"]
+    assert write_dq_scores(con, list(results), result.partition_dates) == len(results) * len(result.partition_dates)
     rows = con.execute(
         "SELECT CAST(partition_date AS VARCHAR), raw_rows, valid_rows, quarantined_rows, dq_score "
         "FROM quality.dq_scores WHERE feed = 'transactions' ORDER BY 1"
@@ -79,12 +80,15 @@ def test_stored_core_tables_pass_the_full_contract(simulated):
 def test_rerun_replaces_partitions_without_duplicating_quarantine_rows(simulated):
     con, _, results, root = simulated
     before = {feed: (per_day_counts(con, "core", feed), per_day_counts(con, "quarantine", feed)) for feed in results}
-    dq_before = con.execute("SELECT count(*) FROM quality.dq_scores").fetchone()[0]
+    days = results["transactions"].partition_dates
+    write_dq_scores(con, list(results), days)
+    dq_before = con.execute("SELECT * EXCLUDE (computed_at) FROM quality.dq_scores ORDER BY ALL").fetchall()
     for feed, result in results.items():
         load_core_partitions(con, feed, result.partition_dates)
+    write_dq_scores(con, list(results), days)
     after = {feed: (per_day_counts(con, "core", feed), per_day_counts(con, "quarantine", feed)) for feed in results}
     assert after == before
-    assert con.execute("SELECT count(*) FROM quality.dq_scores").fetchone()[0] == dq_before
+    assert con.execute("SELECT * EXCLUDE (computed_at) FROM quality.dq_scores ORDER BY ALL").fetchall() == dq_before
     # and a rerun of one day does not turn that day's ids into cross-partition duplicates
     day = START.isoformat()
     rerun = load_core_partitions(con, "transactions", [day])

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from fintech_dataops.lib import landing
-from fintech_dataops.lib.quality import load_core_partitions
+from fintech_dataops.lib.quality import load_core_partitions, write_dq_scores
 from fintech_dataops.lib.raw_layer import load_raw_partitions
 
 DAY = "2026-10-01"
@@ -188,7 +188,9 @@ def test_empty_file_and_zero_byte_partition_give_empty_typed_tables(tmp_path: Pa
                              "WHERE table_schema = 'core' AND table_name = 'transactions'").fetchall())
     assert types["amount"] == "DECIMAL(18,3)" and types["event_time"] == "TIMESTAMP" and types["line_number"] == "BIGINT"
     assert con.execute("SELECT count(*) FROM quarantine.transactions").fetchone()[0] == 0
-    assert con.execute("SELECT count(*) FROM quality.dq_scores").fetchone()[0] == 2
+    assert write_dq_scores(con, ["transactions"], [DAY, "2026-10-02"]) == 2
+    assert con.execute("SELECT raw_rows, valid_rows, quarantined_rows, dq_score FROM quality.dq_scores").fetchall() \
+        == [(0, 0, 0, 100.0)] * 2
 
 
 def test_no_raw_table_at_all_is_an_empty_partition(tmp_path: Path):
