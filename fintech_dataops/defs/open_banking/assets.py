@@ -193,6 +193,18 @@ def plaid_transactions_current(context: dg.AssetExecutionContext, warehouse: War
 
 
 @dg.asset(
+    key=["open_banking", "plaid_balances"], deps=[dg.AssetKey(["core", "plaid_accounts"])],
+    group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_WRITE_POOL,
+    description="One balance per Plaid account per day (that day's latest pull; pulls_that_day counts them). "
+                "core.plaid_accounts keeps every pull as history (snapshot_id = account × pull time).",
+)
+def plaid_balances(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    from fintech_dataops.lib.open_banking.tables import PLAID_BALANCES, build_plaid_balances
+
+    return _publish(context, warehouse, build_plaid_balances, PLAID_BALANCES)
+
+
+@dg.asset(
     key=["open_banking", "platform_transactions"],
     deps=[dg.AssetKey(["open_banking", "plaid_transactions"]), dg.AssetKey(["core", "stripe_charges"])],
     group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_WRITE_POOL,
@@ -223,5 +235,5 @@ landing_assets = [plaid_accounts_landed, plaid_transactions_landed,
                   *(build_stripe_landing_asset(kind) for kind in STRIPE_LIST_FEEDS)]
 layer_assets = [*(build_raw_asset(f) for f in OPEN_BANKING_FEEDS.values()),
                 *(build_core_asset(f) for f in OPEN_BANKING_FEEDS.values())]
-published_assets = [plaid_transactions_current, platform_transactions, stripe_fraud_labels]
+published_assets = [plaid_transactions_current, plaid_balances, platform_transactions, stripe_fraud_labels]
 open_banking_assets = [*landing_assets, *layer_assets, *published_assets]

@@ -9,6 +9,10 @@
   features through ``lib.sources.transactions_sql``.
 - ``open_banking.stripe_fraud_labels``: fraud labels from Stripe disputes and
   fraudulent refunds, in the ``fraud_labels`` feed's columns.
+- ``open_banking.plaid_balances``: one balance per account per day (the day's latest
+  pull). ``core.plaid_accounts`` keeps every pull (history, keyed by ``snapshot_id`` =
+  account × pull time), so each pipeline run adds one row per account there; here a
+  rerun replaces the day's row instead of adding one.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from fintech_dataops.lib.warehouse import replace_table, table_exists
 
 PLAID_CURRENT = "open_banking.plaid_transactions"
 STRIPE_FRAUD_LABELS = "open_banking.stripe_fraud_labels"
+PLAID_BALANCES = "open_banking.plaid_balances"
 FRAUD_LABEL_COLUMNS = (
     "label_id", "transaction_id", "customer_id", "is_fraud", "fraud_type", "amount", "reported_time", "partition_date",
 )
@@ -53,6 +58,32 @@ def build_plaid_current(con: duckdb.DuckDBPyConnection) -> int:
     else:
         select = _EMPTY_PLAID_CURRENT
     return replace_table(con, PLAID_CURRENT, select)
+
+
+_PLAID_BALANCES_SQL = """
+SELECT CAST(observed_time AS DATE) AS snapshot_date, item_id, customer_id, account_id, account_name, account_type,
+       account_subtype, currency, available_balance, current_balance, credit_limit, observed_time, snapshot_id,
+       count(*) OVER day_of_account AS pulls_that_day
+FROM core.plaid_accounts
+WINDOW day_of_account AS (PARTITION BY item_id, account_id, CAST(observed_time AS DATE))
+QUALIFY row_number() OVER (day_of_account ORDER BY observed_time DESC, snapshot_id DESC) = 1
+ORDER BY snapshot_date, item_id, account_id
+"""
+
+_EMPTY_PLAID_BALANCES = """
+SELECT NULL::DATE AS snapshot_date, NULL::VARCHAR AS item_id, NULL::VARCHAR AS customer_id,
+       NULL::VARCHAR AS account_id, NULL::VARCHAR AS account_name, NULL::VARCHAR AS account_type,
+       NULL::VARCHAR AS account_subtype, NULL::VARCHAR AS currency, NULL::DOUBLE AS available_balance,
+       NULL::DOUBLE AS current_balance, NULL::DOUBLE AS credit_limit, NULL::TIMESTAMP AS observed_time,
+       NULL::VARCHAR AS snapshot_id, NULL::BIGINT AS pulls_that_day
+WHERE false
+"""
+
+
+def build_plaid_balances(con: duckdb.DuckDBPyConnection) -> int:
+    """One row per (item, account, day): the day's latest balance pull, however many runs pulled it."""
+    select = _PLAID_BALANCES_SQL if table_exists(con, "core.plaid_accounts") else _EMPTY_PLAID_BALANCES
+    return replace_table(con, PLAID_BALANCES, select)
 
 
 def _plaid_platform_sql() -> str:
