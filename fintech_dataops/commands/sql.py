@@ -27,6 +27,8 @@ def register(subparsers) -> None:
     p.add_argument("--format", "-f", dest="output", choices=("table", "csv", "json"), default="table")
     p.add_argument("--limit", type=int, default=1000, help="max rows returned (default 1000; 0 = no limit)")
     p.add_argument("--timeout", type=float, default=60.0, help="stop the query after this many seconds (default 60)")
+    p.add_argument("--max-memory", type=int, default=2048,
+                   help="memory the query may use, in MB; past it the query is stopped (default 2048)")
     p.add_argument("--wait", type=float, default=120.0,
                    help="when no view is published yet and a pipeline is writing, wait this long (default 120 s)")
     p.add_argument("--no-refresh", action="store_true", help="query the last published view as is")
@@ -48,11 +50,18 @@ def _prepare(args: argparse.Namespace):
 
 
 def _run_one(args: argparse.Namespace, sql: str) -> int:
-    import duckdb
+    from pathlib import Path
 
-    from fintech_dataops.lib.pm_view import open_pm_connection
     from fintech_dataops.lib.sql_guard import RefusedQuery, check_query
-    from fintech_dataops.lib.sql_runner import QueryTimeout, footer, format_result, run_query
+    from fintech_dataops.lib.sql_runner import (
+        QueryFailed,
+        QueryOutOfMemory,
+        QueryTimeout,
+        footer,
+        format_result,
+        run_query_isolated,
+        scrub_paths,
+    )
 
     try:
         check_query(sql)  # refuse before touching any file
@@ -60,21 +69,19 @@ def _run_one(args: argparse.Namespace, sql: str) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     status = _prepare(args)
-    con = open_pm_connection(status.path)
+    server_paths = (resolve_data_dir(args.data_dir), status.path.parent, Path.home())
     try:
-        result = run_query(con, sql, limit=args.limit, timeout_seconds=args.timeout)
+        result = run_query_isolated(status.path, sql, limit=args.limit, timeout_seconds=args.timeout,
+                                    max_memory_mb=args.max_memory)
     except RefusedQuery as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {scrub_paths(str(exc), server_paths)}", file=sys.stderr)
         return 2
-    except QueryTimeout as exc:
+    except (QueryTimeout, QueryOutOfMemory) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    except duckdb.Error as exc:
-        message = str(exc).strip()
-        print(f"error: {message}", file=sys.stderr)
+    except QueryFailed as exc:
+        print(f"error: {scrub_paths(str(exc), server_paths)}", file=sys.stderr)
         return 1
-    finally:
-        con.close()
     print(format_result(result, args.output))
     if args.output == "table" or result.truncated:
         print(footer(result, args.limit), file=sys.stderr)

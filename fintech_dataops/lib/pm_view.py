@@ -213,9 +213,9 @@ def publish_snapshot(warehouse_path: Path, snapshot_path: Path, *, wait_seconds:
     }
 
 
-def open_pm_connection(snapshot_path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only, no-file-access connection on the published snapshot."""
-    return duckdb.connect(str(snapshot_path), read_only=True, config=dict(PM_CONNECTION_CONFIG))
+def open_pm_connection(snapshot_path: Path, extra_config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only, no-file-access connection on the published snapshot (``extra_config``: e.g. memory_limit)."""
+    return duckdb.connect(str(snapshot_path), read_only=True, config={**(extra_config or {}), **PM_CONNECTION_CONFIG})
 
 
 def read_snapshot_meta(snapshot_path: Path) -> tuple[datetime, float] | None:

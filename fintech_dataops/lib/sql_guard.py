@@ -6,8 +6,10 @@ Two independent layers keep the PM view read-only *by construction*:
    statement kind, ``json_serialize_sql`` for the tree) and refuses, with a message a
    PM can act on, anything that is not one plain query: writes and DDL, ``ATTACH`` /
    ``DETACH``, ``COPY``, ``EXPORT``/``IMPORT``, ``INSTALL``/``LOAD``, ``SET``/``PRAGMA``/
-   ``CALL``, and every file- or network-reading function (``read_csv``, ``glob``,
-   ``FROM 'file.parquet'``, ...) or SQL-in-a-string function (``query``).
+   ``CALL``, every file- or network-reading function (``read_csv``, ``glob``,
+   ``FROM 'file.parquet'``, ...) or SQL-in-a-string function (``query``), and the
+   functions that show the server's settings and files (``current_setting``,
+   ``duckdb_settings``, ``duckdb_databases``, ...): they reveal server paths.
 2. **The connection** (``pm_view.open_pm_connection``) is opened ``read_only`` with
    ``enable_external_access = false`` and a locked configuration, so even a query
    the guard let through by mistake cannot write or touch a file.
@@ -32,6 +34,16 @@ FILE_READING_FUNCTIONS = frozenset({
     "iceberg_scan", "iceberg_metadata", "iceberg_snapshots", "delta_scan", "st_read", "st_read_meta",
     "sqlite_scan", "sqlite_attach", "postgres_scan", "postgres_query", "mysql_scan", "mysql_query",
     "read_duckdb", "duckdb_databases_scan", "query", "query_table", "load_aws_credentials",
+})
+
+# Functions that show how the server is set up rather than warehouse data: settings (the temp
+# directory, allowed paths, the home directory's secret folder), attached database files, extension
+# install paths, temporary files, secrets, logs. Each can reveal server paths; a PM needs none.
+SERVER_INTROSPECTION_FUNCTIONS = frozenset({
+    "current_setting", "duckdb_settings", "duckdb_databases", "pragma_database_list", "duckdb_extensions",
+    "duckdb_temporary_files", "duckdb_secrets", "which_secret", "duckdb_secret_types", "duckdb_memory",
+    "duckdb_external_file_cache", "duckdb_logs", "duckdb_log_contexts", "duckdb_variables", "getvariable",
+    "pragma_user_agent", "pragma_metadata_info", "duckdb_approx_database_count", "getenv",
 })
 
 _KIND_MESSAGES = {
@@ -156,10 +168,18 @@ def _inspect(tree: dict) -> tuple[str, ...]:
                 f"refused: {function_name}() reads files, URLs or other databases (or runs SQL from a "
                 "string); the PM view only queries warehouse tables"
             )
+        if isinstance(function_name, str) and function_name.lower() in SERVER_INTROSPECTION_FUNCTIONS:
+            raise RefusedQuery(
+                f"refused: {function_name}() shows the server's configuration (settings, files, paths); "
+                "the PM view only queries warehouse tables (SHOW ALL TABLES lists them)"
+            )
         if node.get("type") == "BASE_TABLE":
             name = node.get("table_name", "")
             schema = node.get("schema_name", "")
             catalog = node.get("catalog_name", "")
+            if name.lower() in SERVER_INTROSPECTION_FUNCTIONS:  # a table function called without ()
+                raise RefusedQuery(f"refused: {name} shows the server's configuration (settings, files, paths); "
+                                   "the PM view only queries warehouse tables (SHOW ALL TABLES lists them)")
             if _FILE_LIKE_NAME.search(name):
                 raise RefusedQuery(f"refused: FROM '{name}' reads a file; query warehouse tables (schema.table)")
             if catalog and catalog.lower() not in {"", "memory"} and schema:

@@ -66,6 +66,25 @@ def test_a_long_query_is_interrupted_at_the_timeout(warehouse, data_dir, capsys)
     assert "longer than 0.3s" in capsys.readouterr().err
 
 
+def test_a_query_past_the_memory_cap_is_stopped_with_a_clear_message(warehouse, data_dir, capsys):
+    assert sql(data_dir, "--timeout", "120", "--max-memory", "768", "SELECT repeat('x', 1500000000)") == 3
+    assert "more than 768 MB of memory" in capsys.readouterr().err
+
+
+def test_no_server_path_reaches_the_pm(warehouse, data_dir, capsys):
+    """Issue 13, item 12: current_setting('temp_directory') showed the data dir to a PM."""
+    from pathlib import Path
+
+    for query in ("SELECT current_setting('temp_directory')", "SELECT path FROM duckdb_databases()",
+                  "SELECT * FROM pragma_database_list", "SELECT * FROM duckdb_extensions()",
+                  "SELECT * FROM no_such_schema.no_such_table"):
+        code = sql(data_dir, "-f", "json", query)
+        out, err = capsys.readouterr()
+        assert code in (1, 2), (query, out)
+        for path in (str(data_dir), str(data_dir.resolve()), str(Path.home())):
+            assert path not in out + err, (query, err)
+
+
 def test_interactive_prompt_runs_each_query(warehouse, data_dir, capsys, monkeypatch):
     import io
 

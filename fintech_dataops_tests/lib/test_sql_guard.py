@@ -48,6 +48,18 @@ REFUSED = [
     ("WITH x AS (SELECT * FROM read_csv('a.csv')) SELECT * FROM x", "read_csv()"),
     ("SELECT * FROM core.t WHERE id IN (SELECT id FROM glob('*'))", "glob()"),
     ("SELECT (SELECT content FROM read_text('x'))", "read_text()"),
+    # Server settings and files: each can show the data dir, the temp directory or the home directory.
+    ("SELECT current_setting('temp_directory')", "server's configuration"),
+    ("SELECT CURRENT_SETTING('home_directory') AS h", "server's configuration"),
+    ("SELECT name, value FROM duckdb_settings()", "server's configuration"),
+    ("SELECT path FROM duckdb_databases()", "server's configuration"),
+    ("SELECT * FROM pragma_database_list", "server's configuration"),
+    ("SELECT * FROM pragma_database_list()", "server's configuration"),
+    ("SELECT install_path FROM duckdb_extensions()", "server's configuration"),
+    ("SELECT * FROM duckdb_temporary_files()", "server's configuration"),
+    ("SELECT * FROM duckdb_secrets()", "server's configuration"),
+    ("SELECT x FROM (SELECT current_setting('temp_directory') AS x)", "server's configuration"),
+    ("EXPLAIN SELECT current_setting('temp_directory')", "server's configuration"),
     ("", "empty"),
     ("SELEC 1", "syntax"),
 ]
