@@ -17,10 +17,9 @@ PM lock errors or make them wait for a backfill. Instead the PM view reads
   says how old it is. Only when there is no snapshot at all does it wait
   (jittered backoff) for the writer. The monitor report asset also publishes
   after each materialization, so the view is rarely stale.
-* **PII masked at publish time**: PII columns (``Feed.pii_fields`` plus account
-  numbers/IBAN/phone if a table has them) are masked in the copy, and in raw /
-  quarantine tables of PII feeds the JSON keys inside the stored lines are
-  masked too; the clear values never reach the PM's file.
+* **PII masked at publish time, deny by default** (``lib/pii.py``): every column,
+  and every key inside the JSON lines raw / quarantine tables keep, is masked
+  unless declared safe; the clear values never reach the PM's file.
 """
 
 from __future__ import annotations
@@ -38,15 +37,11 @@ from pathlib import Path
 
 import duckdb
 
-from fintech_dataops.lib.feeds import FEEDS
+from fintech_dataops.lib import pii
 from fintech_dataops.lib.warehouse import WarehouseLockTimeout, is_lock_error
 
 SNAPSHOT_RELATIVE_PATH = Path("published") / "pm_view.duckdb"
 META_TABLE = "pm_meta.snapshot"
-EXTRA_PII_COLUMNS = frozenset({"account_number", "iban", "phone", "phone_number", "ssn", "tax_id"})
-PII_FEEDS = frozenset(name for name, feed in FEEDS.items() if feed.pii_fields)
-# Schemas whose tables keep the whole received line (text) of a feed.
-LINE_KEEPING_SCHEMAS = frozenset({"raw", "quarantine"})
 
 # The PM connection: read-only, no file/network access, settings frozen for the session.
 PM_CONNECTION_CONFIG = {
@@ -70,8 +65,22 @@ class SnapshotStatus:
     note: str = ""
 
 
-def pii_columns() -> frozenset[str]:
-    return frozenset(c for feed in FEEDS.values() for c in feed.pii_fields) | EXTRA_PII_COLUMNS
+def register_masking_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """The Python maskers of ``lib/pii.py`` as SQL functions of the publishing connection."""
+    import pyarrow as pa
+
+    # No annotations: DuckDB inspects them, and under `from __future__ import annotations` they are strings.
+    def json_lines(lines):
+        return pa.array([pii.mask_json_line(v) for v in lines.to_pylist()], type=pa.string())
+
+    def quoted(texts, lines):
+        return pa.array([pii.mask_quoted_values(t, line) for t, line in zip(texts.to_pylist(), lines.to_pylist())],
+                        type=pa.string())
+
+    con.create_function("pm_mask_json_line", json_lines, ["VARCHAR"], "VARCHAR", type="arrow",
+                        null_handling="special", side_effects=False)
+    con.create_function("pm_mask_quoted", quoted, ["VARCHAR", "VARCHAR"], "VARCHAR", type="arrow",
+                        null_handling="special", side_effects=False)
 
 
 def snapshot_path_for(data_dir: Path) -> Path:
@@ -88,31 +97,35 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def _mask_text_sql(q: str) -> str:
+    """SQL twin of ``pii.mask_text`` (vectorised: no Python call per value)."""
+    return (f"CASE WHEN {q} IS NULL OR {q} = '' THEN {q} "
+            f"WHEN position('@' IN {q}) > 1 THEN left({q}, 1) || '***@' || split_part({q}, '@', -1) "
+            f"ELSE left({q}, 1) || '***' END")
+
+
 def masked_select_list(schema: str, table: str, columns: list[tuple[str, str]]) -> str:
-    """SELECT list copying ``columns`` (name, DuckDB type) with PII masked."""
-    pii = pii_columns()
-    keys = sorted(c for feed in PII_FEEDS for c in FEEDS[feed].pii_fields)
-    line_keeping = schema in LINE_KEEPING_SCHEMAS and table in PII_FEEDS
+    """SELECT list copying ``columns`` (name, DuckDB type): deny by default (see ``lib/pii.py``).
+
+    Needs ``register_masking_functions`` on the connection for JSON lines and quarantine reasons.
+    """
+    names = {name.lower(): name for name, _ in columns}
     items = []
     for name, column_type in columns:
         q = _quote(name)
-        upper = column_type.upper()
-        if name.lower() in pii:
-            if upper != "VARCHAR":
-                items.append(f"CAST(NULL AS {column_type}) AS {q}")
-            elif "email" in name.lower():
-                items.append(f"CASE WHEN {q} IS NULL THEN NULL WHEN position('@' IN {q}) > 0 "
-                             f"THEN left({q}, 1) || '***@' || split_part({q}, '@', 2) ELSE '***' END AS {q}")
-            else:
-                items.append(f"CASE WHEN {q} IS NULL THEN NULL ELSE left({q}, 1) || '***' END AS {q}")
-        elif line_keeping and upper == "VARCHAR":
-            # "email": "a@b.c" → "email": "***" inside the stored JSON line.
-            pattern = '("(' + "|".join(keys) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"'
-            items.append(f"regexp_replace({q}, '{pattern}', '\\1\"***\"', 'g') AS {q}")
-        elif line_keeping and upper == "BLOB":
-            items.append(f"CAST(NULL AS BLOB) AS {q}")
-        else:
+        treatment = pii.column_treatment(schema, name, column_type, table)
+        if treatment == "keep":
             items.append(q)
+        elif treatment == "json":
+            masked = f"pm_mask_json_line(CAST({q} AS VARCHAR))"
+            items.append(f"CAST({masked} AS {column_type}) AS {q}" if column_type.upper() != "VARCHAR"
+                         else f"{masked} AS {q}")
+        elif treatment == "reason" and "record" in names:
+            items.append(f"pm_mask_quoted({q}, CAST({_quote(names['record'])} AS VARCHAR)) AS {q}")
+        elif column_type.upper() == "VARCHAR":
+            items.append(f"{_mask_text_sql(q)} AS {q}")
+        else:
+            items.append(f"CAST(NULL AS {column_type}) AS {q}")
     return ", ".join(items) or "*"
 
 
@@ -171,6 +184,7 @@ def publish_snapshot(warehouse_path: Path, snapshot_path: Path, *, wait_seconds:
             con = duckdb.connect(str(tmp))
             try:
                 _attach_warehouse(con, warehouse_path, wait_seconds)
+                register_masking_functions(con)
                 modified = source_modified_at(warehouse_path)
                 tables = con.execute(
                     "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'wh' "

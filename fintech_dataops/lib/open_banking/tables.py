@@ -90,8 +90,10 @@ def _plaid_platform_sql() -> str:
     return f"""
 SELECT 'plaid:' || transaction_id                                   AS transaction_id,
        customer_id,
-       'plaid:' || coalesce(nullif(trim(regexp_replace(lower(coalesce(merchant_name, description, 'unknown')),
-                                                    '[^a-z0-9]+', '_', 'g'), '_'), ''), 'unknown') AS merchant_id,
+       -- A merchant's name makes a readable id; a bare description can name a person (a P2P
+       -- transfer), so it only lends a digest: the id stays stable and pseudonymous.
+       'plaid:' || coalesce(nullif(trim(regexp_replace(lower(merchant_name), '[^a-z0-9]+', '_', 'g'), '_'), ''),
+                            'd_' || left(sha256(lower(coalesce(description, ''))), 16)) AS merchant_id,
        abs(amount)                                                  AS amount,
        currency,
        event_time,
