@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The transaction contract (required and optional fields) lives with its validator.
+from fintech_dataops.schemas.transaction_contract import CONTRACT_FIELDS as TRANSACTION_FIELDS
+
 
 @dataclass(frozen=True)
 class Feed:
@@ -78,10 +81,7 @@ FEEDS: dict[str, Feed] = {
             name="transactions",
             id_field="transaction_id",
             time_field="event_time",
-            fields=(
-                "transaction_id", "customer_id", "merchant_id", "amount", "currency",
-                "event_time", "channel", "merchant_category", "country", "device_id",
-            ),
+            fields=TRANSACTION_FIELDS,
             description="Card transactions as authorised by the card processor.",
         ),
         Feed(

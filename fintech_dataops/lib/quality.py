@@ -10,7 +10,12 @@ The work is split where each engine is strongest:
 2. **pandera judges** the typed values of every JSON-object line, lazily, so
    all failures of all rows are found in one pass (ranges, allowed values,
    patterns, timestamps not in the future).
-3. **DuckDB deduplicates** ids among the lines that passed: the first line of
+3. **The record validator** a feed shares with the online service
+   (``schemas.transaction_contract.judge_line`` for ``transactions``) judges
+   every line too, so core refuses exactly what the service refuses: event times
+   outside the platform's window, repeated JSON keys, oversized records, and the
+   one line the service lands for a refused request (``refused_by_service``).
+4. **DuckDB deduplicates** ids among the lines that passed: the first line of
    an id wins; later copies, and ids already stored in another partition of
    ``core.<feed>``, are quarantined.
 
@@ -38,6 +43,10 @@ from fintech_dataops.lib.money.fx import MoneyConfig
 from fintech_dataops.lib.quality_sql import parse_sql, raw_source_sql, stored_ids_sql
 from fintech_dataops.lib.warehouse import qualified, replace_partitions, table_exists
 from fintech_dataops.schemas import feed_for, schema_for, typed_frame
+from fintech_dataops.schemas.transaction_contract import REFUSED_MARKER, Window, judge_line
+
+# Feeds whose lines the record validator shared with the online service also judges.
+SHARED_LINE_JUDGES = {"transactions": judge_line}
 
 DQ_TABLE = "quality.dq_scores"
 
@@ -152,6 +161,28 @@ def _pandera_failures(frame: pd.DataFrame, feed_name: str) -> pd.DataFrame:
     return out
 
 
+def _shared_judge_failures(con: duckdb.DuckDBPyConnection, parsed: str, feed_name: str, now: datetime) -> pd.DataFrame:
+    """Run the feed's shared record validator over every readable line; one row per failure."""
+    judge = SHARED_LINE_JUDGES.get(feed_name)
+    rids: list[int] = []
+    out: dict[str, list] = {"rid": rids, "check_name": [], "column_name": [], "detail": []}
+    if judge is None:
+        return pd.DataFrame(out)
+    window = Window.at(now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now)
+    # Lines that are not JSON objects are already quarantined by the parse (and refused by the judge too).
+    lines = con.sql(f"SELECT rid, record FROM {parsed} WHERE is_object").fetchnumpy()
+    checks, columns, details = out["check_name"], out["column_name"], out["detail"]
+    for rid, line in zip(lines["rid"].tolist(), lines["record"].tolist()):
+        failures = judge(line, window).failures
+        for failure in failures:
+            rids.append(rid)
+            checks.append(failure.check)
+            columns.append(failure.column)
+            details.append(failure.detail)
+    return pd.DataFrame({"rid": pd.Series(rids, dtype="int64"), "check_name": pd.Series(checks, dtype=object),
+                         "column_name": pd.Series(columns, dtype=object), "detail": pd.Series(details, dtype=object)})
+
+
 def validate_partition(
     con: duckdb.DuckDBPyConnection, feed_name: str, days: list[str], *, now: datetime | None = None
 ) -> QualityResult:
@@ -167,6 +198,7 @@ def validate_partition(
     result = QualityResult(feed=feed.name, partition_dates=days)
     tag = f"{feed.name}_{abs(hash(tuple(days))) % 10**8}"
     parsed, failures, judged = f"q_parsed_{tag}", f"q_pandera_{tag}", f"q_judged_{tag}"
+    shared_failures = f"q_shared_{tag}"
     result.valid_table, result.quarantine_table = f"q_valid_{tag}", f"q_quarantine_{tag}"
 
     previous_tz = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
@@ -201,6 +233,19 @@ def validate_partition(
             f"FROM {failures}_frame GROUP BY rid"
         )
         con.unregister(f"{failures}_frame")
+        shared = _shared_judge_failures(con, parsed, feed.name, now)
+        con.register(f"{shared_failures}_frame", shared)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {shared_failures} AS SELECT CAST(rid AS BIGINT) AS rid, "
+            "list({'check': CAST(check_name AS VARCHAR), 'column': CAST(column_name AS VARCHAR), "
+            "'detail': CAST(detail AS VARCHAR)}) AS shared_failures, "
+            f"bool_or(check_name = '{REFUSED_MARKER}') AS refused "
+            f"FROM {shared_failures}_frame GROUP BY 1"
+        )
+        con.unregister(f"{shared_failures}_frame")
+        del shared
+        t4 = time.perf_counter()
+        result.timings["shared_validator_seconds"] = t4 - t3
         id_col = f'"v__{feed.id_field}"'
         stored_ids = stored_ids_sql(con, feed.name, feed.id_field, days)
         dup_in_batch = (f"[{{'check': 'duplicate_id', 'column': '{feed.id_field}', "
@@ -210,7 +255,7 @@ def validate_partition(
         # Only failing lines get a row in ``judged`` (a few per thousand): valid rows are never copied.
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {judged} AS
-            WITH flagged AS (
+            WITH typed AS (
                 -- a column that failed to parse is reported once (its parse failure), not again by pandera
                 SELECT coalesce(p.rid, f.rid) AS rid, CASE
                     WHEN f.rid IS NULL THEN p.parse_failures
@@ -220,6 +265,13 @@ def validate_partition(
                     END AS failures
                 FROM (SELECT rid, parse_failures FROM {parsed} WHERE len(parse_failures) > 0) p
                 FULL OUTER JOIN {failures} f USING (rid)
+            ), flagged AS (
+                -- the shared validator's reasons count where the typed judges found nothing, and a
+                -- request the service refused is quarantined as that alone
+                SELECT coalesce(t.rid, s.rid) AS rid, CASE
+                    WHEN s.refused OR t.rid IS NULL THEN s.shared_failures
+                    ELSE t.failures END AS failures
+                FROM typed t FULL OUTER JOIN {shared_failures} s USING (rid)
             ), passing AS (
                 SELECT rid, {id_col} AS id, partition_date, source_file, line_number FROM {parsed} ANTI JOIN flagged USING (rid)
             ), repeated AS (
@@ -269,13 +321,14 @@ def validate_partition(
             f"SELECT c, count(*) FROM (SELECT unnest(failed_checks) AS c FROM {result.quarantine_table}) "
             "GROUP BY 1 ORDER BY 2 DESC, 1"
         ).fetchall())
-        result.timings["judge_seconds"] = time.perf_counter() - t3
+        result.timings["judge_seconds"] = time.perf_counter() - t4
         result.temp_tables = [parsed, judged]
     except BaseException:
-        release(con, result, extra=[parsed, failures, judged])
+        release(con, result, extra=[parsed, failures, judged, shared_failures])
         raise
     finally:
         con.execute(f"DROP TABLE IF EXISTS {failures}")
+        con.execute(f"DROP TABLE IF EXISTS {shared_failures}")
         con.execute(f"SET TimeZone = '{previous_tz}'")
     return result
 

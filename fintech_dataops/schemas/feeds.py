@@ -16,6 +16,8 @@ from pandera.typing import Series
 
 from fintech_dataops.schemas import vocabulary as v
 from fintech_dataops.schemas.columns import COLUMN_DESCRIPTIONS as D
+from fintech_dataops.schemas.transaction_contract import OPTIONAL_FIELDS as TX_OPTIONAL
+from fintech_dataops.schemas.transaction_contract import iso_country_codes
 
 
 def not_in_future(series: pd.Series) -> pd.Series:
@@ -25,7 +27,8 @@ def not_in_future(series: pd.Series) -> pd.Series:
 
 
 def iso_country(series: pd.Series) -> pd.Series:
-    return series.str.fullmatch(r"[A-Z]{2}")
+    """True where the value is an assigned ISO 3166-1 alpha-2 code (``ZZ`` is not)."""
+    return series.isin(iso_country_codes())
 
 
 class FeedModel(pa.DataFrameModel):
@@ -60,16 +63,18 @@ class CustomersSchema(FeedModel):
 
 
 class TransactionsSchema(FeedModel):
+    """The stored table; which fields are optional comes from ``transaction_contract`` (one place)."""
+
     transaction_id: Series[str] = pa.Field(unique=True, str_length={"min_value": 1, "max_value": 64}, description=D["transactions"]["transaction_id"])
     customer_id: Series[str] = pa.Field(str_length={"min_value": 1, "max_value": 64}, description=D["transactions"]["customer_id"])
     merchant_id: Series[str] = pa.Field(str_length={"min_value": 1, "max_value": 64}, description=D["transactions"]["merchant_id"])
     amount: Series[float] = pa.Field(gt=0, le=v.MAX_TRANSACTION_AMOUNT, description=D["transactions"]["amount"])
     currency: Series[str] = pa.Field(isin=v.CURRENCY_CODES, description=D["transactions"]["currency"])
     event_time: Series[pa.typing.DateTime] = pa.Field(description=D["transactions"]["event_time"])
-    channel: Series[str] = pa.Field(isin=v.CHANNELS, description=D["transactions"]["channel"])
-    merchant_category: Series[str] = pa.Field(nullable=True, description=D["transactions"]["merchant_category"])
-    country: Series[str] = pa.Field(description=D["transactions"]["country"])
-    device_id: Series[str] = pa.Field(nullable=True, description=D["transactions"]["device_id"])
+    channel: Series[str] = pa.Field(nullable="channel" in TX_OPTIONAL, isin=v.CHANNELS, description=D["transactions"]["channel"])
+    merchant_category: Series[str] = pa.Field(nullable="merchant_category" in TX_OPTIONAL, description=D["transactions"]["merchant_category"])
+    country: Series[str] = pa.Field(nullable="country" in TX_OPTIONAL, description=D["transactions"]["country"])
+    device_id: Series[str] = pa.Field(nullable="device_id" in TX_OPTIONAL, description=D["transactions"]["device_id"])
 
     @pa.check("country", name="iso_country")
     def _country(cls, s: Series[str]) -> Series[bool]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 # ISO 4217 codes the platform settles in or accepts from partners.
 CURRENCY_CODES = (
@@ -34,3 +34,7 @@ MAX_TERM_MONTHS = 480
 
 # Clocks drift: an event may be stamped a little ahead of our clock, not more.
 FUTURE_SKEW = timedelta(minutes=5)
+
+# The first day the platform has partitions for (daily partitions start here): an event stamped
+# earlier cannot be processed, so both the service and the quality gate refuse it.
+FIRST_EVENT_DAY = date(2025, 1, 1)

@@ -89,7 +89,8 @@ def test_service_decides_high_value_and_a_velocity_burst_on_an_ephemeral_port(da
     assert burst[-1]["reasons"][0].startswith("VELOCITY: 5 transactions")
     assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]
     assert health["status"] == "ok" and health["decided"] == 6
-    assert "<xml/>" in _landed_ids(data_dir)  # the malformed body is landed for the quarantine
+    refused = [json.loads(line)["refused_by_service"] for line in _landed_ids(data_dir) if "refused_by_service" in line]
+    assert [(r["status"], r["body_head"]) for r in refused] == [(400, "<xml/>")]  # landed once, as refused
     alerts = [json.loads(x) for x in (data_dir / "alerts_stream.jsonl").read_text().splitlines()]
     assert [a["transaction_id"] for a in alerts] == ["HV", "B3", "B4"]
 

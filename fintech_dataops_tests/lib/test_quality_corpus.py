@@ -85,6 +85,21 @@ CORPUS = [
     ("array_after_leading_whitespace", "  " + json.dumps([1]), ["not_an_object"], []),
     ("several_failures_at_once", record(amount=-1, currency="ZZZ", customer_id=_MISSING),
      ["greater_than", "isin", "missing_field"], ["amount", "currency", "customer_id"]),
+    # issue 13: what the shared record validator refuses, core refuses too
+    ("six_contract_fields_only", json.dumps({k: GOOD[k] for k in (
+        "transaction_id", "customer_id", "merchant_id", "amount", "currency", "event_time")} | {"transaction_id": "T-SIX"}),
+     None, None),
+    ("null_channel_and_country_are_unknown", record(channel=None, country=None), None, None),
+    ("unassigned_country_zz", record(country="ZZ"), ["iso_country"], ["country"]),
+    ("year_one", record(event_time="0001-01-01T00:00:00Z"), ["not_before_first_day"], ["event_time"]),
+    ("year_1900", record(event_time="1900-06-01T00:00:00Z"), ["not_before_first_day"], ["event_time"]),
+    ("unix_epoch", record(event_time="1970-01-01T00:00:00Z"), ["not_before_first_day"], ["event_time"]),
+    ("iso_week_date", record(event_time="2026-W01-1"), ["unparseable_timestamp"], ["event_time"]),
+    ("offset_beyond_14_hours", record(event_time="2026-10-01T10:00:00+99:00"), ["unparseable_timestamp"], ["event_time"]),
+    ("repeated_key", record().replace('"amount": 12.5', '"amount": 12.5, "amount": 999999'), ["duplicate_key"], []),
+    ("record_too_large", record(note="x" * 20_000), ["record_too_large"], []),
+    ("refused_by_service", json.dumps({"refused_by_service": {"status": 400, "error": "request body is not valid JSON"}}),
+     ["refused_by_service"], []),
 ]
 
 

@@ -2,13 +2,16 @@
 
 - ``POST /v1/transactions`` one transaction → its decision.
 - ``POST /v1/transactions/batch`` a list (or ``{"transactions": [...]}``) → one decision per
-  valid record, and ``rejected`` (index + reason) for malformed ones; 422 when none is valid.
+  record; if any record is malformed the whole batch is refused (422, ``rejected``: index, field,
+  check and reason of each), nothing of it acknowledged.
 - ``GET /health`` liveness and the figures an operator looks at.
 - ``GET /monitor/alerts`` the latest alerts, newest first; ``GET /monitor`` the live page.
 
-An answer (2xx or 4xx) leaves only after the records it covers are in the WAL
-(fsync). Malformed input gets a 4xx naming the problem and is landed anyway, for
-the quarantine. With ``FINTECH_API_KEY`` set, ``/v1`` requires it in ``X-API-Key``
+Records are judged by the validator the core quality gate uses
+(``schemas.transaction_contract``): a 2xx means every record of the request will reach
+``core.transactions``. A refused request (400/409/413/422) is landed as ONE bounded line that
+core quarantines as ``refused_by_service``; a resend of an acknowledged transaction_id is
+refused (409). An answer leaves only after what it covers is in the WAL (fsync). With ``FINTECH_API_KEY`` set, ``/v1`` requires it in ``X-API-Key``
 (or ``Authorization: Bearer``); the key is never logged or echoed.
 """
 
@@ -30,15 +33,18 @@ from fastapi.responses import HTMLResponse, Response
 
 from fintech_dataops.lib.limits import RateLimiter
 from fintech_dataops.lib.monitor_live import alerts_payload, render_live_monitor_page
+from fintech_dataops.lib.realtime.acknowledged import AcknowledgedIds
 from fintech_dataops.lib.realtime.batcher import MicroBatcher, Overloaded
 from fintech_dataops.lib.realtime.engine_host import EngineHost, WarmStartReport, engine_for
 from fintech_dataops.lib.realtime.heap import HeapKeeper
 from fintech_dataops.lib.realtime.pipeline import ALERTS_STREAM_FILE, DecisionPipeline, ScoreJob
-from fintech_dataops.lib.realtime.records import MalformedRequest, Rejected, classify, parse_body, raw_lines
+from fintech_dataops.lib.realtime.records import MalformedRequest, Rejected, classify, read_body
 from fintech_dataops.lib.realtime.wal import DurableLog
+from fintech_dataops.schemas.transaction_contract import REFUSED_MARKER, refused_line
 
 log = logging.getLogger("fintech_dataops.realtime")
 API_KEY_ENV = "FINTECH_API_KEY"
+REFUSED_HEAD_BYTES = 512  # of a refused body, kept in its one landed line (with its size and SHA-256)
 
 
 @dataclass
@@ -60,6 +66,7 @@ class ServiceConfig:
     warm_start_lookback_seconds: float | None = None
     warm_start_max_rows: int = 2_000_000
     api_key: str | None = field(default=None, repr=False)
+    remember_ids: int = 1_000_000  # acknowledged transaction ids kept to refuse resends (409)
 
     @property
     def database(self) -> Path:
@@ -88,8 +95,10 @@ class ServiceState:
                                     initializer=single_threaded_native_code)
         self.limiter = (RateLimiter(config.max_requests_per_second, config.request_burst)
                         if config.max_requests_per_second else None)
+        self.acknowledged = AcknowledgedIds(config.remember_ids)
         self.ready = False
         self.shed_requests = 0
+        self.refused_requests = 0
 
 
 _NATIVE_LIMITS = []
@@ -137,20 +146,38 @@ def _error(status: int, message: str, **extra) -> Response:
 
 
 class _TooLarge(Exception):
-    pass
+    def __init__(self, head: bytes, size: int):
+        super().__init__(size)
+        self.head, self.size = head, size
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
+        raise _TooLarge(b"", int(declared))
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _TooLarge
+            raise _TooLarge(b"".join(chunks)[:REFUSED_HEAD_BYTES], size)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _refuse(state: ServiceState, request: Request, received_at: datetime, body: bytes, status: int,
+                  message: str, *, body_bytes: int | None = None, **extra) -> Response:
+    """Answer ``status`` and land the request as ONE refused line (bounded), never as transactions.
+
+    Core quarantines that line with reason ``refused_by_service``: a refused byte stays refused.
+    """
+    line = refused_line(status=status, error=message, body=body, received_at=received_at,
+                        path=request.url.path, errors=len(extra.get("rejected") or [0]),
+                        head_bytes=REFUSED_HEAD_BYTES, body_bytes=body_bytes)
+    logged = await _submit(state, ScoreJob(rejected=[Rejected(line=line, error=message)], received_at=received_at))
+    if isinstance(logged, Response):
+        return logged
+    state.refused_requests += 1
+    return _error(status, message, acknowledged=False, recorded_as=REFUSED_MARKER, **extra)
 
 
 def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
@@ -207,35 +234,41 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
                 return response
         if not allowed:
             return _error(401, "missing or invalid API key (send it in the X-API-Key header)")
-        try:
-            body = await _read_body(request, config.max_body_bytes)
-        except _TooLarge:
-            return _error(413, f"request body larger than {config.max_body_bytes:,} bytes: split the batch")
         received_at = datetime.now(timezone.utc)
         try:
-            records = parse_body(body, batch=batch)
+            body = await _read_body(request, config.max_body_bytes)
+        except _TooLarge as exc:
+            return await _refuse(state, request, received_at, exc.head,
+                                 413, f"request body larger than {config.max_body_bytes:,} bytes: split the batch",
+                                 body_bytes=exc.size)
+        try:
+            records, repeated = read_body(body, batch=batch)
         except MalformedRequest as exc:
-            job = ScoreJob(rejected=[Rejected(line=line, error=str(exc)) for line in raw_lines(body)],
-                           received_at=received_at)
-            if isinstance(logged := await _submit(state, job), Response):
-                return logged
-            return _error(400, str(exc), landed=True)
+            return await _refuse(state, request, received_at, body, 400, str(exc))
         if len(records) > config.max_batch_records:
-            return _error(413, f"batch of {len(records):,} transactions exceeds {config.max_batch_records:,}")
-        accepted, rejected = classify(records, received_at)
-        job = ScoreJob(accepted=accepted, rejected=rejected, received_at=received_at)
-        decisions = await _submit(state, job)
+            return await _refuse(state, request, received_at, body, 413,
+                                 f"batch of {len(records):,} transactions exceeds {config.max_batch_records:,}")
+        accepted, rejected = classify(records, received_at, repeated)
+        if rejected:
+            # What the pipeline would quarantine is refused whole: nothing of it is acknowledged.
+            message = (f"malformed transaction: {rejected[0].error}" if not batch else
+                       f"{len(rejected)} of {len(records)} transaction(s) are malformed: fix them and resend the batch")
+            return await _refuse(state, request, received_at, body, 422, message,
+                                 rejected=[r.as_json() for r in rejected])
+        ids = [a.record["transaction_id"] for a in accepted]
+        if resent := state.acknowledged.claim(ids):
+            return await _refuse(state, request, received_at, body, 409,
+                                 f"transaction_id {resent[0]!r} was already acknowledged: not scored or landed again"
+                                 + (f" (and {len(resent) - 1} more)" if len(resent) > 1 else ""),
+                                 already_acknowledged=resent[:100])
+        decisions = await _submit(state, ScoreJob(accepted=accepted, received_at=received_at))
         if isinstance(decisions, Response):
+            state.acknowledged.release(ids)
             return decisions
+        state.acknowledged.confirm(ids)
         if not batch:
-            if rejected:
-                return _error(422, f"malformed transaction: {rejected[0].error}", landed=True)
             return _json(decisions[0])
-        rejected_out = [{"index": r.index, "error": r.error} for r in rejected]
-        if not accepted:
-            return _error(422, f"all {len(rejected)} transaction(s) are malformed", rejected=rejected_out,
-                          landed=True)
-        return _json({"results": decisions, "rejected": rejected_out})
+        return _json({"results": decisions, "rejected": []})
 
     @app.post("/v1/transactions")
     async def post_transaction(request: Request):
@@ -262,6 +295,8 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
             "queued_requests": state.batcher.queued,
             "queued_events": state.batcher.queued_events,
             "shed_requests": state.shed_requests,
+            "refused_requests": state.refused_requests,
+            "remembered_ids": len(state.acknowledged),
             "micro_batches": state.batcher.stats.batches,
             "largest_micro_batch": state.batcher.stats.largest_batch,
             "landed_batches": wal.landed_batches,

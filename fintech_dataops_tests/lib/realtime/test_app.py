@@ -52,25 +52,107 @@ def test_every_acknowledged_event_and_decision_is_landed_after_shutdown(data_dir
     assert not list((data_dir / "wal" / "realtime").glob("*.wal"))
 
 
-def test_malformed_requests_get_a_4xx_with_a_clear_message_and_are_landed(data_dir):
+def _core(data_dir) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Run every landed transactions day through raw → core: (core ids, quarantine (record, checks))."""
+    import duckdb
+
+    from fintech_dataops.lib.quality import load_core_partitions
+    from fintech_dataops.lib.raw_layer import load_raw_partitions
+
+    landing_dir = data_dir / "landing"
+    days = sorted(p.name.split("=", 1)[1] for p in (landing_dir / "transactions").glob("date=*"))
+    with duckdb.connect() as con:
+        load_raw_partitions(con, landing_dir, "transactions", days)
+        load_core_partitions(con, "transactions", days)
+        core = [r[0] for r in con.execute("SELECT transaction_id FROM core.transactions ORDER BY 1").fetchall()]
+        quarantine = con.execute("SELECT record, failed_checks FROM quarantine.transactions ORDER BY 1").fetchall()
+    return core, quarantine
+
+
+def test_malformed_requests_get_a_4xx_naming_each_record_and_field_and_land_once_as_refused(data_dir):
     with _client(data_dir) as client:
         not_json = client.post("/v1/transactions", content=b"{oops")
         missing = client.post("/v1/transactions", json={"transaction_id": "X1", "amount": 5})
         all_bad = client.post("/v1/transactions/batch", json=[{"transaction_id": "X2"}, "text"])
-        mixed = client.post("/v1/transactions/batch", json=[tx("G1"), {"transaction_id": "X3", "amount": "NaN"}])
+        mixed = client.post("/v1/transactions/batch", json=[tx("G1"), {**tx("X3"), "amount": "NaN"}])
+        good = client.post("/v1/transactions", json=tx("G2"))
     assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["error"]
     assert missing.status_code == 422
-    assert missing.json() == {"error": "malformed transaction: customer_id is required and must be a non-empty string",
-                              "landed": True}
+    body = missing.json()
+    assert body["error"].startswith("malformed transaction: customer_id: missing required field")
+    assert body["acknowledged"] is False and body["recorded_as"] == "refused_by_service"
+    assert [(f["field"], f["check"]) for f in body["rejected"][0]["failures"]] == [
+        ("customer_id", "missing_field"), ("merchant_id", "missing_field"), ("currency", "missing_field"),
+        ("event_time", "missing_field")]
     assert all_bad.status_code == 422 and [r["index"] for r in all_bad.json()["rejected"]] == [0, 1]
-    assert mixed.status_code == 200
-    assert [r["transaction_id"] for r in mixed.json()["results"]] == ["G1"]
-    assert mixed.json()["rejected"] == [{"index": 1, "error": "customer_id is required and must be a non-empty string"}]
+    # one bad record refuses the whole batch: G1 is not acknowledged (it may be resent, fixed)
+    assert mixed.status_code == 422 and "1 of 2 transaction(s) are malformed" in mixed.json()["error"]
+    assert [(r["index"], r["field"], r["check"]) for r in mixed.json()["rejected"]] == [(1, "amount", "wrong_type")]
+    assert good.status_code == 200
+    landed = [orjson.loads(line) for line in _landed(data_dir, "transactions")]
+    refused = [r["refused_by_service"] for r in landed if "refused_by_service" in r]
+    assert [r["status"] for r in refused] == [400, 422, 422, 422]
+    assert [r["transaction_id"] for r in landed if "refused_by_service" not in r] == ["G2"]
+    core, quarantine = _core(data_dir)
+    assert core == ["G2"]
+    assert [checks for _, checks in quarantine] == [["refused_by_service"]] * 4
+
+
+def test_ndjson_body_is_refused_and_none_of_its_lines_reaches_core(data_dir):
+    """Issue 13 item 2: two valid transactions as NDJSON got 400, yet each line became a core row."""
+    ndjson = orjson.dumps(tx("N1")) + b"\n" + orjson.dumps(tx("N2")) + b"\n"
+    with _client(data_dir) as client:
+        response = client.post("/v1/transactions", content=ndjson)
+    assert response.status_code == 400 and response.json()["acknowledged"] is False
     landed = _landed(data_dir, "transactions")
-    for expected in ("{oops", '{"transaction_id":"X1","amount":5}', '{"transaction_id":"X2"}', '"text"',
-                     '{"transaction_id":"X3","amount":"NaN"}'):
-        assert expected in landed
-    assert len(landed) == 6  # the 5 malformed records + G1
+    assert len(landed) == 1 and orjson.loads(landed[0])["refused_by_service"]["body_bytes"] == len(ndjson)
+    core, quarantine = _core(data_dir)
+    assert core == [] and [checks for _, checks in quarantine] == [["refused_by_service"]]
+
+
+def test_a_body_of_newlines_lands_as_one_bounded_record(data_dir):
+    """Issue 13 item 4: 1.5 MB of newlines landed 1,500,000 empty lines; now one line, digest + head."""
+    body = b"\n" * 1_500_000
+    with _client(data_dir) as client:
+        response = client.post("/v1/transactions", content=body)
+    assert response.status_code == 400
+    landed = _landed(data_dir, "transactions")
+    assert len(landed) == 1 and len(landed[0]) < 4_000
+    refused = orjson.loads(landed[0])["refused_by_service"]
+    assert refused["body_bytes"] == 1_500_000 and len(refused["body_sha256"]) == 64
+    _, quarantine = _core(data_dir)
+    assert len(quarantine) == 1
+
+
+def test_what_core_would_quarantine_is_refused_so_every_acknowledged_event_reaches_core(data_dir):
+    """Issue 13 item 3: these got 200 and were then never processed, or quarantined after the fact."""
+    padded = {**tx("P1"), "memo": "x" * 1_500_000}
+    with _client(data_dir) as client:
+        answers = {
+            "year_one": client.post("/v1/transactions", json={**tx("E1"), "event_time": "0001-01-01T00:00:00Z"}),
+            "year_1900": client.post("/v1/transactions", json={**tx("E2"), "event_time": "1900-06-01T00:00:00Z"}),
+            "epoch": client.post("/v1/transactions", json={**tx("E3"), "event_time": "1970-01-01T00:00:00Z"}),
+            "week_date": client.post("/v1/transactions", json={**tx("E4"), "event_time": "2026-W01-1"}),
+            "offset_99h": client.post("/v1/transactions", json={**tx("E5"), "event_time": "2026-10-01T10:00:00+99:00"}),
+            "country_zz": client.post("/v1/transactions", json={**tx("E6"), "country": "ZZ"}),
+            "padded": client.post("/v1/transactions", content=orjson.dumps(padded)),
+            "first": client.post("/v1/transactions", json=tx("D1")),
+            "resend": client.post("/v1/transactions", json=tx("D1")),
+            "resend_other_amount": client.post("/v1/transactions", json=tx("D1", amount=999_999.0)),
+            "six_fields": client.post("/v1/transactions", json={k: tx("S6")[k] for k in (
+                "transaction_id", "customer_id", "merchant_id", "amount", "currency", "event_time")}),
+        }
+    status = {name: r.status_code for name, r in answers.items()}
+    assert status == {"year_one": 422, "year_1900": 422, "epoch": 422, "week_date": 422, "offset_99h": 422,
+                      "country_zz": 422, "padded": 422, "first": 200, "resend": 409, "resend_other_amount": 409,
+                      "six_fields": 200}
+    assert answers["padded"].json()["rejected"][0]["check"] == "record_too_large"
+    assert answers["resend"].json()["already_acknowledged"] == ["D1"]
+    core, quarantine = _core(data_dir)
+    assert core == ["D1", "S6"]  # exactly the acknowledged events
+    assert all(checks == ["refused_by_service"] for _, checks in quarantine) and len(quarantine) == 9
+    assert not any(p.name.startswith("date=19") or p.name.startswith("date=00")
+                   for p in (data_dir / "landing" / "transactions").iterdir())
 
 
 def test_api_key_is_required_when_set_and_never_echoed(data_dir):
