@@ -3,7 +3,8 @@
 Contract (what a partner file line or a service request must carry):
 
 - required: ``transaction_id, customer_id, merchant_id`` (non-blank text, at most 64 characters),
-  ``amount`` (a JSON number, 0 < amount <= 1,000,000), ``currency`` (an accepted ISO 4217 code),
+  ``amount`` (a JSON number, 0 < amount <= 1,000,000, no more decimals than the currency's ISO 4217
+  minor units: JPY 0, USD 2, BHD 3), ``currency`` (an accepted ISO 4217 code),
   ``event_time`` (``YYYY-MM-DDTHH:MM[:SS[.fraction]]`` with ``Z`` or ``±HH:MM`` up to ±14:00,
   naive = UTC; not before the platform's first day, not more than ``FUTURE_SKEW`` ahead of now);
 - optional, null or absent = unknown: ``channel`` (one of ``CHANNELS``), ``merchant_category``,
@@ -31,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -177,6 +179,28 @@ def _currency(values: dict, window: Window) -> str | None:
         f"not an accepted ISO 4217 currency code ({values['currency'][:12]!r})"
 
 
+def _fraction_digits(amount: float) -> int:
+    """Decimals of a JSON number as DuckDB reads it (the shortest repr of the double; 12.100 has 1)."""
+    text = repr(amount)
+    if "e" in text or "E" in text:
+        text = format(Decimal(text), "f")
+    return len(text.partition(".")[2].rstrip("0"))
+
+
+@lru_cache(maxsize=None)
+def _allowed_decimals(currency: str) -> int:
+    from fintech_dataops.lib.money.currencies import minor_units  # the ISO 4217 table lives with money
+
+    return minor_units(currency)
+
+
+def _minor_units(values: dict, window: Window) -> str | None:
+    allowed = _allowed_decimals(values["currency"])
+    if _fraction_digits(values["amount"]) > allowed:
+        return f"more decimals than {values['currency']} allows ({allowed}): {values['amount']!r}"
+    return None
+
+
 def _channel(values: dict, window: Window) -> str | None:
     channel = values["channel"]
     return None if channel is None or channel in _CHANNELS else \
@@ -226,6 +250,7 @@ TRANSACTION_CHECKS: list[RecordCheck] = [
     RecordCheck("greater_than", "amount", ("amount",), _amount_range),
     RecordCheck("less_than_or_equal_to", "amount", ("amount",), _amount_cap),
     RecordCheck("isin", "currency", ("currency",), _currency),
+    RecordCheck("minor_units", "amount", ("amount", "currency"), _minor_units),
     RecordCheck("not_before_first_day", "event_time", ("event_time",), _not_before_first_day),
     RecordCheck("not_in_future", "event_time", ("event_time",), _not_in_future),
     RecordCheck("isin", "channel", ("channel",), _channel),

@@ -51,7 +51,7 @@ _timestamps = st.one_of(
                      " 2026-10-01T10:00:00Z", "2026-10-01T10:00:00Z ", "2026-10-01T10:00:00.Z"]),
 )
 _amounts = st.one_of(st.floats(min_value=-10, max_value=2e6, allow_nan=False), st.integers(-5, 2_000_000),
-                     st.sampled_from([0, 0.001, 1e-300, 1_000_000, 1_000_000.0001, 10**30]))
+                     st.sampled_from([0, 0.001, 1e-300, 1_000_000, 1_000_000.0001, 10**30, 12.345, 900.5, 12.100, 1.5e-3]))
 _countries = st.one_of(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=2),
                        st.sampled_from(["US", "ZZ", "UK", "XK", "us", "USA", ""]))
 _ids = st.one_of(st.text(max_size=70), st.sampled_from(["", "   ", "x" * 64, "x" * 65, "\u00e9\u6771", "a\u0000b"]))
@@ -69,7 +69,7 @@ def transaction_lines(draw, index: int) -> str:
         "customer_id": _field("C1", _ids),
         "merchant_id": _field("M1", _ids),
         "amount": _field(12.5, _amounts),
-        "currency": _field("USD", st.sampled_from([*CURRENCY_CODES[:3], "usd", "XXX", ""])),
+        "currency": _field("USD", st.sampled_from([*CURRENCY_CODES[:3], "JPY", "BHD", "usd", "XXX", ""])),
         "event_time": _field("2026-10-01T10:00:00Z", _timestamps),
         "channel": _field("online", st.sampled_from([*CHANNELS[:3], "Online", ""])),
         "merchant_category": _field("grocery", st.text(max_size=210)),

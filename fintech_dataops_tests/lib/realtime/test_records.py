@@ -37,6 +37,8 @@ def test_a_complete_transaction_is_accepted_with_its_event_time_in_utc():
         ({"device_id": 7}, "device_id: expected a string"),
         ({"transaction_id": "x" * 65}, "longer than 64"),
         ({"currency": "XXX"}, "currency: not an accepted ISO 4217"),
+        ({"amount": 12.345}, "amount: more decimals than USD allows (2)"),
+        ({"amount": 900.5, "currency": "JPY"}, "amount: more decimals than JPY allows (0)"),
         ({"event_time": "yesterday"}, "event_time: not an ISO-8601 timestamp"),
         ({"event_time": "2026-W01-1"}, "event_time: not an ISO-8601 timestamp"),
         ({"event_time": "2026-01-01T00:00:00+99:00"}, "event_time: not an ISO-8601 timestamp"),
