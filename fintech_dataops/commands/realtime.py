@@ -31,6 +31,19 @@ def register(subparsers) -> None:
     p.add_argument("--max-queued-events", type=int, default=50_000,
                    help="load shedding: past this many events waiting to be scored, answer 503 + Retry-After "
                         "(nothing acknowledged) instead of queueing (default 50000; 0 = never shed)")
+    p.add_argument("--remember-ids", type=int, default=1_000_000,
+                   help="acknowledged transaction ids remembered to refuse a resend with 409 (default 1000000)")
+    p.add_argument("--request-timeout", type=float, default=10.0,
+                   help="seconds a client has to send a complete request, headers and body; then the "
+                        "connection is closed (default 10)")
+    p.add_argument("--keep-alive-timeout", type=float, default=75.0,
+                   help="seconds an idle kept-alive connection stays open (default 75)")
+    p.add_argument("--max-connections", type=int, default=1_000,
+                   help="open connections; a new one beyond is closed at once, and a request beyond "
+                        "this many in flight gets 503 (default 1000)")
+    p.add_argument("--forwarded-allow-ips", default="",
+                   help="comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto are "
+                        "believed (default: none, so a client cannot pick its own address)")
     p.add_argument("--no-warm-start", action="store_true", help="start with empty windows")
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     p.set_defaults(handler=run_serve)
@@ -58,6 +71,9 @@ def run_serve(args: argparse.Namespace) -> int:
         max_requests_per_second=args.max_requests_per_second, request_burst=args.request_burst,
         warm_start=not args.no_warm_start, api_key=os.environ.get(API_KEY_ENV) or None,
         max_queued_events=args.max_queued_events or None,
+        remember_ids=args.remember_ids, request_timeout_seconds=args.request_timeout,
+        keep_alive_seconds=args.keep_alive_timeout, max_connections=args.max_connections,
+        forwarded_allow_ips=tuple(ip.strip() for ip in args.forwarded_allow_ips.split(",") if ip.strip()),
     )
     try:
         return serve(config, log_level=args.log_level)

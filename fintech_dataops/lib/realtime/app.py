@@ -67,6 +67,18 @@ class ServiceConfig:
     warm_start_max_rows: int = 2_000_000
     api_key: str | None = field(default=None, repr=False)
     remember_ids: int = 1_000_000  # acknowledged transaction ids kept to refuse resends (409)
+    # Connection-level limits (the uvicorn server in server.py; in-process test clients bypass them).
+    request_timeout_seconds: float = 10.0   # to send a complete request, headers and body
+    keep_alive_seconds: float = 75.0        # an idle kept-alive connection is closed after this
+    max_connections: int = 1_000            # open connections; beyond them new ones are closed
+    max_header_bytes: int = 32 * 1024
+    forwarded_allow_ips: tuple[str, ...] = ()  # proxies whose X-Forwarded-For is believed (none)
+
+    def __post_init__(self) -> None:
+        if self.request_timeout_seconds <= 0 or self.keep_alive_seconds <= 0:
+            raise ValueError("request and keep-alive timeouts must be positive")
+        if self.max_connections < 1 or self.max_header_bytes < 1024 or self.remember_ids < 1:
+            raise ValueError("max_connections and remember_ids must be at least 1, max_header_bytes at least 1024")
 
     @property
     def database(self) -> Path:
@@ -296,6 +308,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
             "queued_events": state.batcher.queued_events,
             "shed_requests": state.shed_requests,
             "refused_requests": state.refused_requests,
+            "connection_refusals": dict(getattr(request.app.state, "connection_refusals", {})),
             "remembered_ids": len(state.acknowledged),
             "micro_batches": state.batcher.stats.batches,
             "largest_micro_batch": state.batcher.stats.largest_batch,
