@@ -20,19 +20,22 @@ import httpx
 import pytest
 
 from fintech_dataops_tests.lib.realtime.helpers import tx
+from fintech_dataops_tests.processes import default_dispositions, sigint_ignored
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
 class Service:
-    def __init__(self, data_dir: Path, *extra: str):
+    def __init__(self, data_dir: Path, *extra: str, ignore_sigint: bool = False):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("FINTECH_API_KEY", None)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "fintech_dataops.cli", "--data-dir", str(data_dir), "serve", "--port", "0",
              "--rotate-seconds", "0.3", *extra],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            # Explicit dispositions, never inherited from whatever started pytest.
+            restore_signals=True, preexec_fn=sigint_ignored if ignore_sigint else default_dispositions,
         )
         self.ready = self._wait_ready()
         self.url = self.ready["url"]
@@ -133,6 +136,22 @@ def test_sigterm_while_requests_flow_loses_no_acknowledged_event(data_dir):
     assert set(acknowledged) <= landed, f"{len(set(acknowledged) - landed)} acknowledged events were lost"
     assert set(acknowledged) <= set(_landed_ids(data_dir, "fraud_decisions"))
     assert not list((data_dir / "wal" / "realtime").glob("*.wal"))
+
+
+def test_started_with_sigint_ignored_sigterm_still_drains_and_exits_0(data_dir):
+    service = Service(data_dir, "--no-warm-start", "--rotate-seconds", "3600", ignore_sigint=True)
+    answer = httpx.post(f"{service.url}/v1/transactions", json=tx("TERM1"), timeout=30)
+    assert answer.status_code == 200
+    assert service.stop(signal.SIGTERM) == 0
+    assert '"stopped"' in service.process.stdout.read()
+    assert "TERM1" in _landed_ids(data_dir)  # the open micro-batch was landed on the way out
+
+
+def test_sigint_drains_and_exits_0(data_dir):
+    service = Service(data_dir, "--no-warm-start", "--rotate-seconds", "3600")
+    assert httpx.post(f"{service.url}/v1/transactions", json=tx("INT1"), timeout=30).status_code == 200
+    assert service.stop(signal.SIGINT) == 0
+    assert "INT1" in _landed_ids(data_dir)
 
 
 def test_sigkill_loses_only_unacknowledged_events_the_restart_lands_the_rest(data_dir):
