@@ -83,15 +83,23 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    import threading
+
     from fintech_dataops.lib.realtime.app import API_KEY_ENV
-    from fintech_dataops.lib.realtime.replay import ReplayConfig, replay
+    from fintech_dataops.lib.realtime.replay import ReplayConfig, replay, simulated_records
+    from fintech_dataops.lib.serving import stop_requested_by_signals
 
     try:
-        report = replay(ReplayConfig(
-            url=args.url, eps=args.eps, seconds=args.seconds, batch_size=args.batch_size,
-            customers=args.customers, seed=args.seed, max_in_flight=args.max_in_flight,
-            api_key=os.environ.get(API_KEY_ENV) or None,
-        ))
+        records = simulated_records(args.customers, args.seed)
+        # SIGTERM/SIGINT: stop sending, await what is in flight, still print the report.
+        with stop_requested_by_signals(threading.Event()) as stop:
+            print(f"replaying into {args.url} for {args.seconds:g} s at {args.eps:g} events/s "
+                  "(SIGTERM or Ctrl-C stops early, with a report)", file=sys.stderr, flush=True)
+            report = replay(ReplayConfig(
+                url=args.url, eps=args.eps, seconds=args.seconds, batch_size=args.batch_size,
+                customers=args.customers, seed=args.seed, max_in_flight=args.max_in_flight,
+                api_key=os.environ.get(API_KEY_ENV) or None,
+            ), records, stop=stop)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

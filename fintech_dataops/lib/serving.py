@@ -26,6 +26,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -60,6 +61,26 @@ def install_stop_handlers() -> None:
 def interrupted_exit_code() -> int:
     """128 + the signal that stopped a batch command (130 for SIGINT, 143 for SIGTERM)."""
     return 128 + int(_last_stop_signal or signal.SIGINT)
+
+
+@contextmanager
+def stop_requested_by_signals(stop: threading.Event):
+    """Within the block, SIGINT/SIGTERM set ``stop`` (the work then winds down itself) instead of raising."""
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def request_stop(signum, frame) -> None:
+        global _last_stop_signal
+        _last_stop_signal = signum
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in STOP_SIGNALS}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def bind_loopback(host: str, port: int) -> socket.socket:

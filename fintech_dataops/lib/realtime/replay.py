@@ -82,7 +82,7 @@ def percentiles(values_ms: list[float] | np.ndarray) -> dict:
             "max": round(float(arr.max()), 3), "mean": round(float(arr.mean()), 3)}
 
 
-async def _replay(config: ReplayConfig, records: list[dict]) -> dict:
+async def _replay(config: ReplayConfig, records: list[dict], stop=None) -> dict:
     import httpx
 
     batch = config.batch_size > 1
@@ -131,9 +131,12 @@ async def _replay(config: ReplayConfig, records: list[dict]) -> dict:
         for i in range(total_requests):
             due = start + i * interval
             delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            elif delay < -interval:
+            while delay > 0 and not (stop is not None and stop.is_set()):
+                await asyncio.sleep(min(delay, 0.1))  # a stop request is seen within 0.1 s
+                delay = due - time.perf_counter()
+            if stop is not None and stop.is_set():
+                break  # stopped early: no new request; those in flight are awaited below
+            if delay < -interval:
                 late_sends += 1
             await gate.acquire()
             chunk = stream.take(config.batch_size, datetime.now(timezone.utc))
@@ -147,7 +150,7 @@ async def _replay(config: ReplayConfig, records: list[dict]) -> dict:
         if event_latencies else np.array([])
     return {
         "url": config.url, "target_eps": config.eps, "seconds": config.seconds, "batch_size": config.batch_size,
-        "requests": total_requests, "sent_events": sent, "acknowledged_events": acked,
+        "requests": len(tasks), "sent_events": sent, "stopped_early": bool(stop is not None and stop.is_set()), "acknowledged_events": acked,
         "elapsed_s": round(elapsed, 3), "sustained_eps": round(acked / elapsed, 1) if elapsed > 0 else 0.0,
         "late_sends": late_sends, "client_cpu_s": round(client_cpu_s, 3),
         "client_cpu_share_of_one_core": round(client_cpu_s / elapsed, 3) if elapsed > 0 else None, "errors": errors, "decisions": decisions,
@@ -168,8 +171,12 @@ def _timeline(points: list[tuple[float, float]], start: float, bucket_s: float) 
             for b in range(max(buckets) + 1)]
 
 
-def replay(config: ReplayConfig, records: list[dict] | None = None) -> dict:
-    """Run the replay and return its report (sustained EPS, latency percentiles send → decision)."""
+def replay(config: ReplayConfig, records: list[dict] | None = None, stop=None) -> dict:
+    """Run the replay and return its report (sustained EPS, latency percentiles send → decision).
+
+    ``stop`` (a ``threading.Event``): once set, no new request is sent; the ones in flight are
+    awaited and the report covers what was sent (``stopped_early``).
+    """
     if config.eps <= 0 or config.seconds <= 0 or config.batch_size < 1:
         raise ValueError("eps and seconds must be > 0 and batch_size >= 1")
     records = records if records is not None else simulated_records(config.customers, config.seed)
@@ -178,6 +185,6 @@ def replay(config: ReplayConfig, records: list[dict] | None = None) -> dict:
     gc.collect()
     gc.freeze()
     try:
-        return asyncio.run(_replay(config, records))
+        return asyncio.run(_replay(config, records, stop))
     finally:
         gc.unfreeze()
