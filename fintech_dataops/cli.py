@@ -50,11 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    from fintech_dataops.lib.serving import install_stop_handlers, interrupted_exit_code
+    from fintech_dataops.lib.serving import interrupted_exit_code, stop_handlers
 
-    install_stop_handlers()  # SIGTERM stops every command as SIGINT does, whatever the parent left
     try:
-        return int(args.handler(args) or 0)
+        with stop_handlers():  # SIGTERM stops every command as SIGINT does, whatever the parent left
+            return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return interrupted_exit_code()

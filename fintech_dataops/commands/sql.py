@@ -107,7 +107,9 @@ def _interactive(args: argparse.Namespace, prompt: bool = True) -> int:
             if text:
                 status = _run_one(args, text) or status
             return status
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            if type(exc) is not KeyboardInterrupt:  # SIGTERM (lib/serving.py): quit, do not clear the line
+                raise
             print("^C", file=sys.stderr)
             buffer = []
             continue

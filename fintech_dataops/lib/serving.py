@@ -34,14 +34,19 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _last_stop_signal: int | None = None
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an interrupt: code that shrugs off a Ctrl-C to keep going (an interactive
+    prompt clearing its line) must let this one through."""
+
+
 def _terminate_like_interrupt(signum, frame) -> None:
     global _last_stop_signal
     _last_stop_signal = signum
     handler = signal.getsignal(signal.SIGINT)
-    if callable(handler) and handler is not signal.default_int_handler:
+    if callable(handler) and handler not in (_interrupt, signal.default_int_handler):
         handler(signal.SIGINT, frame)  # e.g. Dagster's interrupt capture: the run ends as interrupted
         return
-    raise KeyboardInterrupt
+    raise Terminated
 
 
 def _interrupt(signum, frame) -> None:
@@ -50,12 +55,22 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def install_stop_handlers() -> None:
-    """SIGINT and SIGTERM both interrupt the main thread, whatever dispositions the parent left us."""
+@contextmanager
+def stop_handlers():
+    """SIGINT and SIGTERM both interrupt the main thread, whatever dispositions the parent left us.
+
+    The previous handlers come back on exit (the CLI's ``main`` also runs inside test processes).
+    """
     if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _terminate_like_interrupt)
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, _interrupt),
+                signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate_like_interrupt)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def interrupted_exit_code() -> int:
