@@ -55,21 +55,23 @@ def run_pipeline(start: date, end: date, job_name: str = "all_assets", echo=prin
     import dagster as dg
 
     from fintech_dataops.definitions import defs
+    from fintech_dataops.lib.serving import insist_on_interrupts
 
     job = defs.resolve_job_def(job_name)
     instance = dg.DagsterInstance.get()
     echo(f"running job {job_name} for {start} … {end} (one run; Dagster home {os.environ['DAGSTER_HOME']}) ...")
     t0 = time.perf_counter()
-    result = job.execute_in_process(
-        instance=instance,
-        tags={
-            "dagster/asset_partition_range_start": start.isoformat(),
-            "dagster/asset_partition_range_end": end.isoformat(),
-            "fintech/trigger": "cli",
-        },
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        raise_on_error=False,
-    )
+    with insist_on_interrupts():  # SIGTERM/SIGINT end the run (recorded as failed) at the latest at the next step
+        result = job.execute_in_process(
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": start.isoformat(),
+                "dagster/asset_partition_range_end": end.isoformat(),
+                "fintech/trigger": "cli",
+            },
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            raise_on_error=False,
+        )
     elapsed = time.perf_counter() - t0
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     if result.success:

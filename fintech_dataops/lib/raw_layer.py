@@ -181,6 +181,8 @@ def stage_partition(
         if path.suffix == ".parquet":
             try:
                 con.execute(f"INSERT INTO {stage} {_PARQUET_SQL}", params)
+            except duckdb.InterruptException:
+                raise  # a stop request (SIGTERM/SIGINT) is not a damaged file
             except duckdb.Error:
                 # Not a readable Parquet file: the bytes are hostile or damaged; flag it, keep going.
                 result.refused_files += 1

@@ -73,6 +73,54 @@ def stop_handlers():
             signal.signal(sig, handler)
 
 
+@contextmanager
+def insist_on_interrupts(period: float = 2.0):
+    """Within the block, once SIGINT or SIGTERM arrives, SIGINT is re-delivered every ``period`` seconds.
+
+    For work that installs its own interrupt handlers (a Dagster run in this process maps SIGTERM to
+    its SIGINT handling): an interrupt that lands inside a C extension can come back as an ordinary
+    error that some code handles and moves on from (DuckDB turns it into ``InterruptException``).
+    Re-delivering makes the stop request stick: the run ends at the latest at its next step. The
+    signal is observed through ``signal.set_wakeup_fd``, which sees it whoever's Python handler runs.
+    """
+    import os
+    import select
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def watch() -> None:
+        while not done.is_set():
+            ready, _, _ = select.select([read_fd], [], [], 0.5)
+            if not ready:
+                continue
+            received = set(os.read(read_fd, 1024))
+            if received & {int(signal.SIGINT), int(signal.SIGTERM)}:
+                while not done.wait(period):
+                    with lock:
+                        if not done.is_set():
+                            os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    watcher = threading.Thread(target=watch, name="insist-on-interrupts", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        with lock:
+            done.set()
+        watcher.join(5)
+        signal.set_wakeup_fd(previous_fd)
+        os.close(read_fd)
+        os.close(write_fd)
+
+
 def interrupted_exit_code() -> int:
     """128 + the signal that stopped a batch command (130 for SIGINT, 143 for SIGTERM)."""
     return 128 + int(_last_stop_signal or signal.SIGINT)
