@@ -7,13 +7,17 @@ rather than replay the first answer) keeps no decisions in memory and cannot han
 answer to a different payload: a resend that gets 409 was already acknowledged once.
 
 Bounded: the most recent ``capacity`` ids (64-bit hashes, ~80 bytes each); older ones are still
-deduplicated by core. An id in a request still being scored is held too, so two concurrent
+deduplicated by core. On start they are read back from the service's own landed decisions
+(``landing/fraud_decisions/date=*/rt-*.jsonl``, newest first), so a restart does not forget them. An id in a request still being scored is held too, so two concurrent
 requests with the same id cannot both be acknowledged. Only the event loop calls this (no lock).
 """
 
 from __future__ import annotations
 
 from collections import deque
+from pathlib import Path
+
+import orjson
 
 
 class AcknowledgedIds:
@@ -50,3 +54,19 @@ class AcknowledgedIds:
         """``ids`` were not acknowledged after all (503): a resend is welcome."""
         for key in map(hash, ids):
             self._pending.discard(key)
+
+
+def recently_acknowledged(landing_dir: Path, limit: int, *, prefix: str = "rt-") -> list[str]:
+    """The last ``limit`` transaction ids the service acknowledged, oldest first, from its landed decisions."""
+    files = sorted((Path(landing_dir) / "fraud_decisions").glob(f"date=*/{prefix}*.jsonl"),
+                   key=lambda path: path.name, reverse=True)
+    newest_first: list[str] = []
+    for path in files:
+        for line in reversed(path.read_bytes().splitlines()):
+            try:
+                newest_first.append(orjson.loads(line)["transaction_id"])
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                continue
+            if len(newest_first) >= limit:
+                return newest_first[::-1]
+    return newest_first[::-1]

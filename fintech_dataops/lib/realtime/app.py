@@ -33,13 +33,13 @@ from fastapi.responses import HTMLResponse, Response
 
 from fintech_dataops.lib.limits import RateLimiter
 from fintech_dataops.lib.monitor_live import alerts_payload, render_live_monitor_page
-from fintech_dataops.lib.realtime.acknowledged import AcknowledgedIds
+from fintech_dataops.lib.realtime.acknowledged import AcknowledgedIds, recently_acknowledged
 from fintech_dataops.lib.realtime.batcher import MicroBatcher, Overloaded
 from fintech_dataops.lib.realtime.engine_host import EngineHost, WarmStartReport, engine_for
 from fintech_dataops.lib.realtime.heap import HeapKeeper
 from fintech_dataops.lib.realtime.pipeline import ALERTS_STREAM_FILE, DecisionPipeline, ScoreJob
 from fintech_dataops.lib.realtime.records import MalformedRequest, Rejected, classify, read_body
-from fintech_dataops.lib.realtime.wal import DurableLog
+from fintech_dataops.lib.realtime.wal import BATCH_PREFIX, DurableLog
 from fintech_dataops.schemas.transaction_contract import REFUSED_MARKER, refused_line
 
 log = logging.getLogger("fintech_dataops.realtime")
@@ -206,6 +206,9 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
                 state.host.warm_start, config.database, lookback_seconds=config.warm_start_lookback_seconds,
                 max_rows=config.warm_start_max_rows,
             )
+        seeded = await asyncio.to_thread(recently_acknowledged, state.wal.landing_dir, config.remember_ids,
+                                         prefix=BATCH_PREFIX)
+        state.acknowledged.confirm(seeded)  # a resend across a restart is still refused
         state.pipeline.heap.settle()  # the warm-started window state leaves the collector's sight
         state.wal.start()
         state.batcher.start()

@@ -206,3 +206,30 @@ def test_a_failing_wal_disk_means_503_and_nothing_acknowledged(data_dir, monkeyp
     assert response.status_code == 503 and "resend" in response.json()["error"]
     assert response.json()["landed"] is False
     assert bad.status_code == 503
+
+
+def test_a_resend_is_refused_across_a_restart(data_dir):
+    """Ids acknowledged before a restart are read back from the landed decisions: a resend gets 409."""
+    with _client(data_dir) as client:
+        first = client.post("/v1/transactions", json=tx("R-KEEP"))
+    with _client(data_dir) as client:
+        resend = client.post("/v1/transactions", json=tx("R-KEEP"))
+        fresh = client.post("/v1/transactions", json=tx("R-NEW"))
+        remembered = client.get("/health").json()["remembered_ids"]
+    assert (first.status_code, resend.status_code, fresh.status_code) == (200, 409, 200)
+    assert remembered == 2
+    core, _ = _core(data_dir)
+    assert core == ["R-KEEP", "R-NEW"]
+
+
+def test_remembered_ids_are_bounded_and_in_flight_ids_are_held():
+    from fintech_dataops.lib.realtime.acknowledged import AcknowledgedIds
+
+    ids = AcknowledgedIds(capacity=3)
+    assert ids.claim(["a"]) == [] and ids.claim(["a"]) == ["a"]  # in flight: a concurrent resend waits its turn
+    ids.release(["a"])
+    assert ids.claim(["a", "b"]) == []
+    ids.confirm(["a", "b"])
+    assert ids.claim(["b"]) == ["b"]
+    ids.confirm(["c", "d"])  # over capacity: the oldest ("a") is forgotten
+    assert len(ids) == 3 and ids.claim(["a"]) == []
