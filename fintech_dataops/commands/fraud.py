@@ -33,6 +33,10 @@ def register(subparsers) -> None:
     b.add_argument("--velocity-max", type=int, default=3, help="VELOCITY: more than N transactions (default 3)")
     b.add_argument("--velocity-window", type=float, default=10.0, help="VELOCITY window seconds (default 10)")
     b.add_argument("--details", action="store_true", help="add per-strategy metrics (rules/model/combined)")
+    b.add_argument("--fx-rates", type=Path, default=None,
+                   help="ECB reference-rate CSV/zip to convert with (default: core.fx_rates of the data dir's "
+                        "warehouse, else the bundled ECB history)")
+    b.add_argument("--reporting-currency", default="USD", help="currency the rules judge amounts in (default USD)")
     b.set_defaults(handler=backtest_command)
 
     s = commands.add_parser("score", help="score INPUT with the current model and write OUTPUT (CSV or Parquet)")
@@ -40,6 +44,8 @@ def register(subparsers) -> None:
     s.add_argument("output", type=Path)
     s.add_argument("--model-version", default=None, help="model version (default: CURRENT)")
     s.add_argument("--history", type=Path, default=None, help="earlier transactions, for exact windows")
+    s.add_argument("--fx-rates", type=Path, default=None, help="ECB reference-rate CSV/zip (as for backtest)")
+    s.add_argument("--reporting-currency", default="USD", help="currency the rules judge amounts in (default USD)")
     s.set_defaults(handler=score_command)
 
 
@@ -57,14 +63,34 @@ def backtest_command(args: argparse.Namespace) -> int:
         train, test = read_transactions_file(args.train), read_transactions_file(args.test)
         rules = RuleConfig(high_value_amount=args.high_value_amount, velocity_max_transactions=args.velocity_max,
                            velocity_window_s=args.velocity_window)
+        fx = _fx_rates(args)
         result = backtest(train, test, label_column=args.label_column, rule_config=rules,
-                          model_config=ModelConfig(target_fpr=args.target_fpr))
+                          model_config=ModelConfig(target_fpr=args.target_fpr), fx=fx)
     except (OSError, KeyError, ValueError) as exc:
         return _error(str(exc).strip("'\""))
     if not args.details:
         result.pop("strategies", None)
     print(json.dumps(result, default=_json_default))
     return 0
+
+
+def _fx_rates(args: argparse.Namespace):
+    """Rates for a file replay: --fx-rates, else the warehouse's core.fx_rates, else the bundled ECB history."""
+    from fintech_dataops.lib import warehouse
+    from fintech_dataops.lib.money.fx import FxRates, MoneyConfig, bundled_rates
+    from fintech_dataops.lib.money.rates import parse_history
+
+    config = MoneyConfig(reporting_currency=str(getattr(args, "reporting_currency", "USD")).upper())
+    if getattr(args, "fx_rates", None):
+        return FxRates.from_history(parse_history(Path(args.fx_rates).read_bytes(), source=str(args.fx_rates)), config)
+    database = resolve_data_dir(args.data_dir) / "warehouse.duckdb"
+    if database.exists():
+        try:
+            with warehouse.connection(database, read_only=True, wait_seconds=2.0) as con:
+                return FxRates.from_warehouse(con, config)
+        except warehouse.WarehouseLockTimeout:
+            print("warehouse busy: converting with the bundled ECB history", file=sys.stderr)
+    return bundled_rates(config)
 
 
 def score_command(args: argparse.Namespace) -> int:
@@ -76,11 +102,12 @@ def score_command(args: argparse.Namespace) -> int:
     try:
         frame = read_transactions_file(args.input)
         history = read_transactions_file(args.history) if args.history else None
+        fx = _fx_rates(args)
         if args.model_version or current_version(models_dir):
-            engine = FraudEngine.from_models_dir(models_dir, args.model_version)
+            engine = FraudEngine.from_models_dir(models_dir, args.model_version, fx=fx)
         else:
             print(f"no fraud model in {models_dir}: scoring with the rules only", file=sys.stderr)
-            engine = FraudEngine()
+            engine = FraudEngine(fx=fx)
         scored = engine.score_frame(frame, history=history)
     except (OSError, KeyError, ValueError) as exc:
         return _error(str(exc).strip("'\""))

@@ -15,6 +15,7 @@ from fintech_dataops.defs.fraud.assets import (
 )
 from fintech_dataops.lib.feeds import FEEDS
 from fintech_dataops.lib.fraud.model import current_version, list_versions, read_manifest
+from fintech_dataops.lib.money.fx import bundled_rates
 from fintech_dataops.lib.warehouse import connection
 from fintech_dataops_tests.lib.fraud.helpers import simulated_month
 
@@ -75,11 +76,14 @@ def test_fraud_assets_end_to_end(month_warehouse, resources, data_dir):
                                  "WHERE table_schema = 'fraud' AND table_name = 'alerts'").fetchall())
     assert len(scored) == len(tx) and set(scored["model_version"]) == {version}
     assert types["reasons"] == "VARCHAR[]" and types["rule_ids"] == "VARCHAR[]"
-    assert list(alerts.columns[:12]) == ["transaction_id", "customer_id", "merchant_id", "amount", "event_time",
-                                         "risk_score", "model_score", "decision", "reasons", "rule_ids",
-                                         "partition_date", "alerted_at"]
+    assert list(alerts.columns[:14]) == ["transaction_id", "customer_id", "merchant_id", "amount", "currency",
+                                         "amount_reporting", "event_time", "risk_score", "model_score", "decision",
+                                         "reasons", "rule_ids", "partition_date", "alerted_at"]
+    assert types["amount"] == "DECIMAL(18,3)" and types["amount_reporting"] == "DECIMAL(18,3)"
     assert len(alerts) == scored["decision"].isin(["review", "block"]).sum()
-    high = set(tx.loc[tx["amount"] > 800, "transaction_id"])
+    in_usd = bundled_rates().annotate(tx)  # the ECB rate of each day: > $800 whatever the currency
+    high = set(in_usd.loc[in_usd["amount_reporting"] > 800, "transaction_id"])
+    assert set(tx.loc[(tx["amount"] > 800) & (tx["currency"] == "USD"), "transaction_id"]) <= high
     assert high and high <= set(alerts["transaction_id"])  # 100 % of high-value transactions reviewed
     assert all(len(r) > 0 for r in alerts["reasons"])
 

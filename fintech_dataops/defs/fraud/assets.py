@@ -11,6 +11,7 @@ import dagster as dg
 from pydantic import Field
 
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
+from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 
 CORE_TRANSACTIONS = dg.AssetKey(["core", "transactions"])
@@ -48,7 +49,7 @@ class FraudFeaturesConfig(dg.Config):
 
 
 class FraudRulesConfig(dg.Config):
-    high_value_amount: float = Field(default=800.0, description="HIGH_VALUE: amount strictly above this is reviewed")
+    high_value_amount: float = Field(default=800.0, description="HIGH_VALUE: amount in the reporting currency strictly above this is reviewed")
     high_value_action: str = Field(default="review", description="review or block")
     velocity_max_transactions: int = Field(default=3, description="VELOCITY: more than this many in the window")
     velocity_action: str = Field(default="review", description="review or block")
@@ -89,7 +90,7 @@ def _preview(frame, columns, rows: int = 8) -> str:
 
 @dg.asset(
     key=FEATURES,
-    deps=[*TRANSACTION_KEYS, *LABEL_KEYS],
+    deps=[*TRANSACTION_KEYS, *LABEL_KEYS, dg.AssetKey(["core", "fx_rates"])],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="fraud",
@@ -99,14 +100,15 @@ def _preview(frame, columns, rows: int = 8) -> str:
                 "merchant risk, night/weekend), with the previous days' tail as history.",
     metadata={"dagster/table_name": "fraud.features"},
 )
-def fraud_features(context: dg.AssetExecutionContext, config: FraudFeaturesConfig, warehouse: WarehouseResource):
+def fraud_features(context: dg.AssetExecutionContext, config: FraudFeaturesConfig, warehouse: WarehouseResource,
+                   money: MoneyResource):
     from fintech_dataops.lib.fraud.features import FeatureConfig
     from fintech_dataops.lib.fraud.pipeline import FEATURES_TABLE, features_for_days, write_partitions
 
     feature_config = FeatureConfig(velocity_window_s=config.velocity_window_s, label_delay_days=config.label_delay_days,
                                    merchant_window_days=config.merchant_window_days)
     with warehouse.get_connection() as con:
-        run = features_for_days(con, context.partition_keys, feature_config)
+        run = features_for_days(con, context.partition_keys, feature_config, money.config)
         rows = write_partitions(con, FEATURES_TABLE, run.features, context.partition_keys)
     if run.note:
         context.log.warning(f"fraud.features: {run.note}")
@@ -182,7 +184,7 @@ def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, war
     })
 
 
-def _engine(config: FraudRulesConfig, data_dir: DataDirResource, log):
+def _engine(config: FraudRulesConfig, data_dir: DataDirResource, log, fx=None):
     from fintech_dataops.lib.fraud.engine import FraudEngine
     from fintech_dataops.lib.fraud.model import current_version, load_model
 
@@ -193,7 +195,7 @@ def _engine(config: FraudRulesConfig, data_dir: DataDirResource, log):
         except (FileNotFoundError, TypeError, ValueError) as exc:
             log.warning(f"fraud model unavailable ({exc}); scoring with the rules only")
     velocity = model.feature_config.velocity_window_s if model is not None else 10.0
-    return FraudEngine(rules=_rules(config, velocity), model=model)
+    return FraudEngine(rules=_rules(config, velocity), model=model, fx=fx)
 
 
 @dg.asset(
@@ -209,11 +211,14 @@ def _engine(config: FraudRulesConfig, data_dir: DataDirResource, log):
     metadata={"dagster/table_name": "fraud.scored_transactions"},
 )
 def fraud_scored_transactions(context: dg.AssetExecutionContext, config: FraudRulesConfig,
-                              warehouse: WarehouseResource, data_dir: DataDirResource):
+                              warehouse: WarehouseResource, data_dir: DataDirResource, money: MoneyResource):
     from fintech_dataops.lib.fraud.pipeline import SCORED_TABLE, score_days, write_partitions
+    from fintech_dataops.lib.money.fx import FxRates
 
     started = time.perf_counter()
-    engine = _engine(config, data_dir, context.log)
+    with warehouse.get_connection() as con:
+        fx = FxRates.from_warehouse(con, money.config)
+    engine = _engine(config, data_dir, context.log, fx)
     with warehouse.get_connection() as con:
         scored = score_days(con, context.partition_keys, engine)
         rows = write_partitions(con, SCORED_TABLE, scored, context.partition_keys, ("rule_ids", "reasons"))

@@ -2,7 +2,8 @@
 
 Files are CSV or Parquet with the landing-zone transaction fields
 (``transaction_id, customer_id, merchant_id, amount, currency, event_time``;
-extra columns are ignored, ``currency`` defaults to USD) and a label column.
+extra columns are ignored, ``currency`` defaults to USD) and a label column. Amounts are judged in the
+reporting currency at the reference rate of each event's day (``lib.money.fx``), as in production.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def backtest(
     rule_config: RuleConfig | None = None,
     model_config: ModelConfig | None = None,
     feature_config: FeatureConfig | None = None,
+    fx=None,
 ) -> dict:
     """Fit on ``train`` (its label column), score ``test`` with ``train`` as history, measure on ``test``.
 
@@ -67,26 +69,29 @@ def backtest(
     for merchant risk when the real report times are known; otherwise every train
     label counts as reported at the end of the train period.
     """
+    from fintech_dataops.lib.money.fx import bundled_rates
+
     rule_config = rule_config or RuleConfig()
+    fx = fx or bundled_rates()
     feature_config = feature_config or FeatureConfig(velocity_window_s=float(rule_config.velocity_window_s))
     started = time.perf_counter()
     y_train = label_values(train, label_column)
     if train_labels is None:
         train_end = pd.to_datetime(train["event_time"], utc=True, errors="coerce", format="ISO8601").max()
         train_labels = labels_frame(train, y_train, train_end.tz_localize(None) if train_end is not pd.NaT else None)
-    train_features = compute_features(train, None, train_labels, feature_config)
+    train_features = compute_features(fx.annotate(train), None, train_labels, feature_config)
     y_fit = pd.Series(y_train, index=train["transaction_id"].astype("string")).groupby(level=0).max()
     y_fit = y_fit.reindex(train_features["transaction_id"]).fillna(False).to_numpy(dtype=bool)
     model = train_model(train_features, y_fit, config=model_config, feature_config=feature_config,
                         rule_config=rule_config)
-    engine = FraudEngine(rules=rule_config, model=model)
+    engine = FraudEngine(rules=rule_config, model=model, fx=fx)
     scored = engine.score_frame(test, history=train, labels=train_labels)
     y_test = pd.Series(label_values(test, label_column), index=test["transaction_id"].astype("string"))
     y_test = y_test.groupby(level=0).max().reindex(scored["transaction_id"].astype("string")).fillna(False)
     y_test = y_test.to_numpy(dtype=bool)
     comparison = compare_strategies(scored, y_test, review_threshold=engine.review_threshold)
     combined = comparison["combined"]
-    rule_hits = {rule_id: 0 for rule_id in ("HIGH_VALUE", "VELOCITY")}
+    rule_hits = {rule_id: 0 for rule_id in ("HIGH_VALUE", "VELOCITY", "FX_RATE_MISSING")}
     for ids in scored["rule_ids"]:
         for rule_id in ids:
             rule_hits[rule_id] = rule_hits.get(rule_id, 0) + 1
@@ -101,6 +106,7 @@ def backtest(
         "blocks": int((scored["decision"] == "block").sum()),
         "transactions": int(len(scored)),
         "frauds": int(y_test.sum()),
+        "reporting_currency": engine.reporting_currency,
         "rule_hits": rule_hits,
         "model": {"kind": model.kind, "version": model.version,
                   "thresholds": {"review": model.review_threshold, "block": model.block_threshold}},

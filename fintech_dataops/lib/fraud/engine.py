@@ -39,8 +39,10 @@ from fintech_dataops.lib.fraud.features import (
     FeatureConfig,
     compute_features,
     customer_window_features,
+    feature_matrix,
     fraud_events,
     prepare_transactions,
+    reporting_amount,
     to_epoch_us,
 )
 from fintech_dataops.lib.fraud.rules import RuleConfig, evaluate_rules
@@ -51,9 +53,10 @@ INVALID_RECORD = "INVALID_RECORD"
 RULES_ONLY_REVIEW_THRESHOLD = 0.5
 RULES_ONLY_BLOCK_THRESHOLD = 0.9
 _PASSTHROUGH_COLUMNS = ("transaction_id", "customer_id", "merchant_id", "amount", "currency", "event_time",
-                        "partition_date")
+                        "partition_date", "amount_reporting", "fx_rate_missing")
 DECISION_COLUMNS = (
-    "transaction_id", "customer_id", "merchant_id", "amount", "currency", "event_time",
+    "transaction_id", "customer_id", "merchant_id", "amount", "currency", "amount_reporting", "fx_rate_missing",
+    "event_time",
     "risk_score", "model_score", "decision", "rule_ids", "reasons", "discretionary_alert", "model_version",
 )
 
@@ -78,8 +81,12 @@ class FraudEngine:
     windows are the ones the model was trained with.
     """
 
-    def __init__(self, rules: RuleConfig | None = None, model=None, features: FeatureConfig | None = None):
+    def __init__(self, rules: RuleConfig | None = None, model=None, features: FeatureConfig | None = None,
+                 fx=None):
+        """``fx``: the reference rates (:class:`~fintech_dataops.lib.money.fx.FxRates`) that turn each
+        amount into the reporting currency the rules and the model judge; default: the bundled ECB history."""
         self.rules = rules or RuleConfig()
+        self._fx = fx
         self.model = model
         base = model.feature_config if model is not None else (features or FeatureConfig())
         # The velocity feature is the rule's window: one number, one place.
@@ -94,12 +101,37 @@ class FraudEngine:
 
     @classmethod
     def from_models_dir(cls, models_dir: str | Path, version: str | None = None,
-                        rules: RuleConfig | None = None) -> FraudEngine:
+                        rules: RuleConfig | None = None, fx=None) -> FraudEngine:
         """Engine with a saved model (default: the CURRENT version); rules default to the model's own."""
         from fintech_dataops.lib.fraud.model import load_model
 
         model = load_model(Path(models_dir), version)
-        return cls(rules=rules or model.rule_config, model=model)
+        return cls(rules=rules or model.rule_config, model=model, fx=fx)
+
+    # ---------------------------------------------------------------- money
+    @property
+    def fx(self):
+        """The reference rates in use (the bundled ECB history unless given)."""
+        if self._fx is None:
+            from fintech_dataops.lib.money.fx import bundled_rates
+
+            self._fx = bundled_rates()
+        return self._fx
+
+    def set_fx(self, fx) -> None:
+        """Swap the reference rates (the service's hot reload when a new day of rates lands)."""
+        self._fx = fx
+
+    @property
+    def reporting_currency(self) -> str:
+        return self.fx.config.reporting_currency
+
+    def with_reporting(self, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        """``frame`` plus ``amount_reporting`` / ``fx_rate_missing`` (kept when already there)."""
+        if frame is None or not len(frame) or "amount_reporting" in frame.columns or "amount" not in frame.columns \
+                or "event_time" not in frame.columns:
+            return frame
+        return self.fx.annotate(frame)
 
     @property
     def model_version(self) -> str | None:
@@ -119,8 +151,9 @@ class FraudEngine:
         customer windows, label delay + merchant window for merchant risk).
         ``labels``: fraud labels known so far (chargebacks), for merchant risk.
         """
-        valid, rejected = prepare_transactions(transactions)
-        history_valid = prepare_transactions(history)[0] if history is not None and len(history) else None
+        valid, rejected = prepare_transactions(self.with_reporting(transactions))
+        history_valid = prepare_transactions(self.with_reporting(history))[0] \
+            if history is not None and len(history) else None
         feats = compute_features(valid, history_valid, labels, self.feature_config, prepared=True)
         return self._with_rejected(self.decide(feats), rejected)
 
@@ -134,7 +167,7 @@ class FraudEngine:
 
     def _decide_arrays(self, feats, n: int) -> dict[str, object]:
         """The decision columns for ``feats`` (a DataFrame or a mapping of numpy arrays): one code path."""
-        hits = evaluate_rules(feats, self.rules)
+        hits = evaluate_rules(feats, self.rules, self.reporting_currency)
         if self.model is not None and n:
             model_score = np.asarray(self._model_score(feats), dtype="float64")
         else:
@@ -163,7 +196,7 @@ class FraudEngine:
         names = getattr(self.model, "feature_names", None)
         if names is not None and hasattr(self.model, "score_matrix"):
             # A 2-D float array straight to the estimator (it was fitted on arrays, not named columns).
-            return self.model.score_matrix(np.column_stack([_float_column(feats, name) for name in names]))
+            return self.model.score_matrix(feature_matrix(feats, names))
         # Any other object with ``score(frame)`` (e.g. a wrapped third-party model).
         return self.model.score(feats if isinstance(feats, pd.DataFrame) else pd.DataFrame(feats))
 
@@ -175,7 +208,8 @@ class FraudEngine:
         typical = getattr(self.model, "feature_typical", {}) or {}
         level = np.where(model_score[rows] >= self.block_threshold, "block", "review")
         out = {}
-        values = {name: _float_column(feats, name)[rows] for name in typical}
+        values = {name: (reporting_amount(feats) if name == "amount" else _float_column(feats, name))[rows]
+                  for name in typical}
         for j, i in enumerate(rows):
             unusual = []
             for name, (median, p99) in typical.items():
@@ -269,7 +303,7 @@ class FraudEngine:
     def warm_start(self, history: pd.DataFrame, labels: pd.DataFrame | None = None) -> int:
         """Load recent history (and labels) into the online state; returns the transactions kept."""
         self.reset_state()
-        valid = prepare_transactions(history)[0] if history is not None and len(history) else None
+        valid = prepare_transactions(self.with_reporting(history))[0] if history is not None and len(history) else None
         if labels is not None and len(labels):
             self._add_fraud_events(fraud_events(labels, valid))
         if valid is None or not len(valid):
@@ -300,7 +334,7 @@ class FraudEngine:
         return self._score_batch_general(frame)
 
     def _score_batch_general(self, frame: pd.DataFrame) -> pd.DataFrame:
-        valid, rejected = prepare_transactions(frame)
+        valid, rejected = prepare_transactions(self.with_reporting(frame))
         customers = pd.unique(valid["customer_id"])
         history = self._customer_history(customers)
         batch_merchant_days = valid.groupby(["merchant_id", valid["event_us"] // US_PER_DAY]).size()
@@ -336,9 +370,18 @@ class FraudEngine:
             raise KeyError(f"score_arrays needs the columns {', '.join(missing)}")
         config = self.feature_config
         cust, tx, merch, dev = c["customer_id"], c["transaction_id"], c["merchant_id"], c["device_id"]
-        event_us, cents, amount = c["event_us"], c["amount_cents"], c["amount"]
+        event_us, amount = c["event_us"], c["amount"]
         n = len(tx)
         day = event_us // US_PER_DAY
+        # Every amount judged in the reporting currency: the rate of the event's day (or the latest before).
+        if "amount_reporting" in c:
+            reporting = np.asarray(c["amount_reporting"], dtype="float64")
+            fx_missing = np.asarray(c.get("fx_rate_missing", np.isnan(reporting)), dtype=bool)
+        else:
+            reporting, fx_missing = self.fx.convert(amount, c["currency"], day)
+        money = np.nan_to_num(reporting, nan=0.0)
+        cents = np.round(money * 100).astype("int64")
+        c = {**c, "amount_cents": cents}
         delay = self.feature_config.label_delay_days
         for merchant, d in zip(merch.tolist(), day.tolist()):
             self._merchant_days[merchant][d] += 1
@@ -352,13 +395,13 @@ class FraudEngine:
         else:
             counts, sums, seconds_since, velocity, device_count = self._incremental_windows(
                 c, cust_list, us_list, tx_list)
-        feats: dict[str, np.ndarray] = {"amount": amount}
+        feats: dict[str, np.ndarray] = {"amount": amount, "amount_reporting": reporting, "fx_rate_missing": fx_missing}
         for label in CUSTOMER_WINDOWS:
             count, total = counts[label], sums[label]
             mean = np.divide(total, count * 100.0, out=np.zeros(n), where=count > 0)
             feats[f"customer_count_{label}"] = count
             feats[f"customer_mean_amount_{label}"] = mean
-            feats[f"amount_ratio_{label}"] = np.divide(amount, mean, out=np.ones(n), where=mean > 0)
+            feats[f"amount_ratio_{label}"] = np.divide(money, mean, out=np.ones(n), where=mean > 0)
         feats["seconds_since_previous"] = seconds_since
         feats["velocity_count"] = velocity
         feats["device_count_30d"] = device_count
@@ -368,7 +411,8 @@ class FraudEngine:
         feats["is_weekend"] = (((day + 3) % 7) >= 5).astype("int8")  # 1970-01-01 was a Thursday
         decided = self._decide_arrays(feats, n)
         out = {"transaction_id": tx, "customer_id": cust, "merchant_id": merch, "amount": amount,
-               "currency": c["currency"], "event_time": event_us.astype("datetime64[us]")}
+               "currency": c["currency"], "amount_reporting": reporting, "fx_rate_missing": fx_missing,
+               "event_time": event_us.astype("datetime64[us]")}
         if "partition_date" in c:
             out["partition_date"] = c["partition_date"]
         out.update(decided)

@@ -81,6 +81,30 @@ def to_epoch_us(values: pd.Series) -> np.ndarray:
     return times.dt.as_unit("us").to_numpy().astype("int64")
 
 
+def reporting_amount(frame) -> np.ndarray:
+    """The amount features use: ``amount_reporting`` when present (missing rate → 0), else ``amount``."""
+    if "amount_reporting" in frame:
+        column = frame["amount_reporting"]
+        values = column.to_numpy(dtype="float64", na_value=np.nan) if isinstance(column, pd.Series) \
+            else np.asarray(column, dtype="float64")
+        return np.nan_to_num(values, nan=0.0)
+    column = frame["amount"]
+    return column.to_numpy(dtype="float64") if isinstance(column, pd.Series) else np.asarray(column, dtype="float64")
+
+
+def feature_matrix(features, names) -> np.ndarray:
+    """The model's 2-D float64 input: ``names`` in order, ``amount`` read in the reporting currency."""
+    columns = []
+    for name in names:
+        if name == "amount":
+            columns.append(reporting_amount(features))
+        else:
+            column = features[name]
+            columns.append(column.to_numpy(dtype="float64") if isinstance(column, pd.Series)
+                           else np.asarray(column, dtype="float64"))
+    return np.column_stack(columns) if columns else np.zeros((0, 0))
+
+
 def prepare_transactions(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Normalise a transaction frame; return (scorable rows, rejected rows with a ``reject_reason``).
 
@@ -111,7 +135,11 @@ def prepare_transactions(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     bad = reasons != None  # noqa: E711
     out["event_us"] = event_us
     out["event_time"] = pd.Series(event_us.astype("datetime64[us]"), index=out.index)  # min int64 is NaT
-    out["amount_cents"] = np.where(bad, 0, np.round(np.nan_to_num(amount) * 100)).astype("int64")
+    # Windows add up money in the reporting currency (lib.money.fx) when the frame carries it; a row
+    # whose rate is missing adds nothing (it is reviewed with FX_RATE_MISSING).
+    money = out["amount_reporting"].to_numpy(dtype="float64", na_value=np.nan) if "amount_reporting" in out.columns \
+        else amount
+    out["amount_cents"] = np.where(bad, 0, np.round(np.nan_to_num(money) * 100)).astype("int64")
     rejected = out.loc[bad].assign(reject_reason=reasons[bad])
     return out.loc[~bad].reset_index(drop=True), rejected.reset_index(drop=True)
 
@@ -296,8 +324,10 @@ def compute_features(
         both["transaction_id"].to_numpy(dtype=object), both["amount_cents"].to_numpy(), config,
     )
     out = target[[c for c in ("transaction_id", "customer_id", "merchant_id", "amount", "currency", "event_time",
-                              "partition_date") if c in target.columns]].reset_index(drop=True).copy()
-    amount = target["amount"].to_numpy(dtype="float64")
+                              "partition_date", "amount_reporting", "fx_rate_missing")
+                  if c in target.columns]].reset_index(drop=True).copy()
+    # The model's amount is the reporting-currency amount (JPY 900 is ~$6, not 900); NaN (no rate) → 0.
+    amount = reporting_amount(target)
     for label in CUSTOMER_WINDOWS:
         count = customer[f"customer_count_{label}"][n_past:]
         total = customer[f"customer_sum_cents_{label}"][n_past:]

@@ -27,7 +27,13 @@ import numpy as np
 import pandas as pd
 
 from fintech_dataops.lib.fraud.evaluation import alert_metrics
-from fintech_dataops.lib.fraud.features import FEATURE_COLUMNS, US_PER_DAY, FeatureConfig
+from fintech_dataops.lib.fraud.features import (
+    FEATURE_COLUMNS,
+    US_PER_DAY,
+    FeatureConfig,
+    feature_matrix,
+    reporting_amount,
+)
 from fintech_dataops.lib.fraud.rules import RuleConfig, evaluate_rules
 
 MODEL_FILE = "model.joblib"
@@ -104,7 +110,7 @@ class FraudModel:
     def score(self, features: pd.DataFrame) -> np.ndarray:
         if len(features) == 0:
             return np.zeros(0)
-        return self.score_matrix(features[list(self.feature_names)].to_numpy(dtype="float64"))
+        return self.score_matrix(feature_matrix(features, self.feature_names))
 
     def score_matrix(self, X: np.ndarray) -> np.ndarray:
         """``score`` on a 2-D float64 array whose columns are ``feature_names`` in order (no DataFrame)."""
@@ -183,7 +189,7 @@ def train_model(
     if fit_rows.sum() < 50 or (~fit_rows).sum() < 50:
         fit_rows = event_us < np.quantile(event_us, 0.7)  # short window: time-ordered 70/30 split
     val_rows = ~fit_rows
-    X = features[list(FEATURE_COLUMNS)].to_numpy(dtype="float64")
+    X = feature_matrix(features, FEATURE_COLUMNS)
     iso = IsolationForest(
         n_estimators=config.isolation_trees, max_samples=min(config.isolation_max_samples, int(fit_rows.sum())),
         random_state=config.random_state, n_jobs=1,
@@ -213,7 +219,7 @@ def train_model(
     for rule_id, mask in rules.hits.items():
         if rules.actions[rule_id] == "block":
             rule_block |= mask
-    amounts = features["amount"].to_numpy()
+    amounts = reporting_amount(features)
     evaluation: dict = {"candidates": {}}
     for kind, (_, scores) in candidates.items():
         review, block = calibrate_thresholds(scores[val_rows], y[val_rows], rule_alert[val_rows],

@@ -26,6 +26,8 @@ from fintech_dataops.lib.fraud.evaluation import (
     roc_points,
 )
 from fintech_dataops.lib.fraud.features import US_PER_SECOND, FeatureConfig, compute_features
+from fintech_dataops.lib.money.currencies import MONEY_SQL_TYPE
+from fintech_dataops.lib.money.fx import FxRates, MoneyConfig
 from fintech_dataops.lib.open_banking.tables import fraud_labels_sql
 from fintech_dataops.lib.sources import transactions_sql
 from fintech_dataops.lib.warehouse import replace_frame_partitions, table_exists
@@ -47,10 +49,12 @@ DECLARED_TYPES = {
     "event_time": "TIMESTAMP", "partition_date": "DATE", "risk_score": "DOUBLE", "model_score": "DOUBLE",
     "decision": "VARCHAR", "rule_ids": "VARCHAR[]", "reasons": "VARCHAR[]", "discretionary_alert": "BOOLEAN",
     "model_version": "VARCHAR", "scored_at": "TIMESTAMP", "alerted_at": "TIMESTAMP",
+    # Stored money is exact: the amount as landed, and in the reporting currency (NULL = no rate).
+    "amount": MONEY_SQL_TYPE, "amount_reporting": MONEY_SQL_TYPE, "fx_rate_missing": "BOOLEAN",
 }
 ALERT_COLUMNS = (
-    "transaction_id", "customer_id", "merchant_id", "amount", "event_time", "risk_score", "model_score",
-    "decision", "reasons", "rule_ids", "partition_date", "alerted_at",
+    "transaction_id", "customer_id", "merchant_id", "amount", "currency", "amount_reporting", "event_time",
+    "risk_score", "model_score", "decision", "reasons", "rule_ids", "partition_date", "alerted_at",
 )
 
 
@@ -85,8 +89,13 @@ class FeatureRun:
     note: str = ""
 
 
-def features_for_days(con: duckdb.DuckDBPyConnection, days, config: FeatureConfig) -> FeatureRun:
-    """Features of every transaction landed on ``days``, with the previous days' tail as history."""
+def features_for_days(con: duckdb.DuckDBPyConnection, days, config: FeatureConfig,
+                      money: MoneyConfig | None = None) -> FeatureRun:
+    """Features of every transaction landed on ``days``, with the previous days' tail as history.
+
+    Amounts are converted into the reporting currency at the rates of ``core.fx_rates`` (the bundled
+    ECB history when that table does not exist) by the same ``FxRates`` the online engine uses.
+    """
     started = time.perf_counter()
     days = _days(days)
     try:
@@ -106,7 +115,8 @@ def features_for_days(con: duckdb.DuckDBPyConnection, days, config: FeatureConfi
         [lower.to_pydatetime(), pd.Timestamp(target["event_time"].max()).to_pydatetime(), days[0], days[-1]],
     ).df()
     labels = read_labels(con)
-    features = compute_features(target, history, labels, config)
+    fx = FxRates.from_warehouse(con, money)
+    features = compute_features(fx.annotate(target), fx.annotate(history) if len(history) else history, labels, config)
     features["partition_date"] = pd.to_datetime(features["partition_date"]).dt.date
     return FeatureRun(features, len(history), 0 if labels is None else len(labels), time.perf_counter() - started)
 

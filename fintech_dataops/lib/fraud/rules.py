@@ -17,7 +17,10 @@ import pandas as pd
 
 HIGH_VALUE = "HIGH_VALUE"
 VELOCITY = "VELOCITY"
-RULE_IDS = (HIGH_VALUE, VELOCITY)
+# No reference rate for the amount's currency on (or shortly before) its day: the amount cannot be
+# judged in the reporting currency, so the transaction is reviewed — never approved blind.
+FX_RATE_MISSING = "FX_RATE_MISSING"
+RULE_IDS = (HIGH_VALUE, VELOCITY, FX_RATE_MISSING)
 ACTIONS = ("review", "block")
 
 
@@ -25,7 +28,8 @@ ACTIONS = ("review", "block")
 class RuleConfig:
     """Thresholds of the fraud rules (the defaults are the platform's seed rules).
 
-    - ``HIGH_VALUE``: ``amount > high_value_amount`` (strictly: 800.00 is not flagged).
+    - ``HIGH_VALUE``: amount in the reporting currency ``> high_value_amount`` (strictly: 800.00
+      is not flagged; GBP 700 is, when it is worth more than $800 that day).
     - ``VELOCITY``: more than ``velocity_max_transactions`` transactions by the same
       customer whose event times lie less than ``velocity_window_s`` seconds apart,
       i.e. within (t - window, t]; every transaction completing such a window is flagged.
@@ -81,29 +85,44 @@ class RuleHits:
         return {rule_id: int(mask.sum()) for rule_id, mask in self.hits.items()}
 
 
-def evaluate_rules(features: pd.DataFrame | Mapping[str, np.ndarray], config: RuleConfig) -> RuleHits:
-    """Evaluate every enabled rule on a feature frame (``amount``, ``velocity_count``).
+def evaluate_rules(features: pd.DataFrame | Mapping[str, np.ndarray], config: RuleConfig,
+                   reporting_currency: str = "USD") -> RuleHits:
+    """Evaluate every enabled rule on a feature frame (``amount_reporting`` or ``amount``, ``velocity_count``).
 
-    ``features`` may also be a mapping of equal-length numpy arrays (the online fast path).
+    Amounts are judged in the reporting currency (``amount_reporting``, from ``lib.money.fx``); a
+    frame without it is taken to be in the reporting currency already. ``fx_rate_missing`` rows
+    are reviewed (FX_RATE_MISSING). ``features`` may also be a mapping of equal-length numpy
+    arrays (the online fast path).
     """
+    column = "amount_reporting" if "amount_reporting" in features else "amount"
     if isinstance(features, pd.DataFrame):
-        amount = features["amount"].to_numpy(dtype="float64", na_value=np.nan)
+        amount = features[column].to_numpy(dtype="float64", na_value=np.nan)
         velocity = features["velocity_count"].to_numpy(dtype="int64")
     else:
-        amount = np.asarray(features["amount"], dtype="float64")
+        amount = np.asarray(features[column], dtype="float64")
         velocity = np.asarray(features["velocity_count"], dtype="int64")
     n = len(amount)
+    missing = np.zeros(n, dtype=bool)
+    if "fx_rate_missing" in features:
+        missing = np.asarray(features["fx_rate_missing"], dtype=bool)
     hits: dict[str, np.ndarray] = {}
     reasons: dict[str, np.ndarray] = {}
     actions: dict[str, str] = {}
     if config.high_value_enabled:
-        # NaN amounts compare False: a missing amount is quarantined upstream, never a hit.
+        # NaN amounts (no rate) compare False: FX_RATE_MISSING reviews them instead.
         mask = amount > config.high_value_amount
         hits[HIGH_VALUE] = mask
         reasons[HIGH_VALUE] = _format_where(
-            mask, lambda idx: [f"HIGH_VALUE: amount {a:,.2f} > {config.high_value_amount:,.2f}" for a in amount[idx]], n
+            mask, lambda idx: [f"HIGH_VALUE: amount {a:,.2f} > {config.high_value_amount:,.2f} {reporting_currency}"
+                               for a in amount[idx]], n
         )
         actions[HIGH_VALUE] = config.high_value_action
+    if missing.any():
+        hits[FX_RATE_MISSING] = missing
+        reasons[FX_RATE_MISSING] = _format_where(
+            missing, lambda idx: [f"fx_rate_missing: no reference rate into {reporting_currency} on or shortly "
+                                  "before the transaction's day; amount not judged, reviewed" for _ in idx], n)
+        actions[FX_RATE_MISSING] = "review"
     if config.velocity_enabled:
         mask = velocity > config.velocity_max_transactions
         hits[VELOCITY] = mask
@@ -117,7 +136,8 @@ def evaluate_rules(features: pd.DataFrame | Mapping[str, np.ndarray], config: Ru
             n,
         )
         actions[VELOCITY] = config.velocity_action
-    mandatory = frozenset({HIGH_VALUE} if config.high_value_enabled and config.high_value_mandatory else ())
+    mandatory = frozenset({HIGH_VALUE} if config.high_value_enabled and config.high_value_mandatory else ()) | \
+        frozenset({FX_RATE_MISSING} if FX_RATE_MISSING in hits else ())
     return RuleHits(hits=hits, reasons=reasons, actions=actions, mandatory=mandatory)
 
 

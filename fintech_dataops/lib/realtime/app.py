@@ -302,6 +302,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
             "model_version": state.host.model_version,
             "model_reloads": state.host.reloads,
             "model_reload_error": state.host.last_reload_error,
+            "fx_rates": state.host.fx_status,
             "uptime_s": round(time.time() - state.started_at, 3),
             "decided": pipeline.decided,
             "decisions": pipeline.decision_counts,
@@ -362,7 +363,9 @@ async def _reload_loop(state: ServiceState) -> None:
         await asyncio.sleep(state.config.reload_seconds)
         try:
             version = await asyncio.to_thread(state.host.prepare_reload)
-            if version:
+            # A new day of reference rates in core.fx_rates: hot-swapped like a model, between micro-batches.
+            rates = await asyncio.to_thread(state.host.prepare_fx_reload, state.config.database)
+            if version or rates:
                 await state.batcher.run_in_worker(state.host.adopt_pending)
         except Exception:  # never let the reloader die silently: log and try again next period
             log.exception("model reload check failed")

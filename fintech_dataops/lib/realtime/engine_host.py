@@ -104,8 +104,12 @@ class EngineHost:
         self.models_dir = Path(models_dir)
         self.max_customers = max_customers
         self._pending: FraudEngine | None = None
+        self._pending_fx = None
+        self.fx_stamp: tuple | None = None   # (latest rate day, rows) of the core.fx_rates in use
+        self.fx_reloads = 0
         self.reloads = 0
         self.evicted_customers = 0
+        getattr(engine, "fx", None)  # parse the reference rates now, not on the first request
         self.last_reload_error: str | None = None
         self._state_size: dict = {}
         self._snapshot()
@@ -114,12 +118,26 @@ class EngineHost:
     def model_version(self) -> str | None:
         return self.engine.model_version
 
+    @property
+    def fx_status(self) -> dict:
+        """Reporting currency and the latest reference-rate day in use (for /health)."""
+        fx = getattr(self.engine, "_fx", None)
+        if fx is None:
+            return {"reporting_currency": None, "latest_rate_day": None, "reloads": self.fx_reloads}
+        return {"reporting_currency": fx.config.reporting_currency, "latest_rate_day": str(fx.last_day),
+                "reloads": self.fx_reloads}
+
     # -- warm start -----------------------------------------------------------------------
     def warm_start(self, database: Path, *, lookback_seconds: float | None = None, max_rows: int = 2_000_000,
                    lock_wait_seconds: float = 2.0) -> WarmStartReport:
         """Fill the window state from the warehouse; a missing or busy warehouse means a cold start."""
         report = WarmStartReport()
         started = time.perf_counter()
+        try:  # the warehouse's reference rates first, so the warm windows hold reporting-currency money
+            if self.prepare_fx_reload(database, lock_wait_seconds=lock_wait_seconds):
+                self.adopt_pending()
+        except Exception as exc:  # the bundled ECB history stays in use
+            log.warning("cannot read core.fx_rates at warm start: %s", exc)
         lookback = lookback_seconds or self.engine.feature_config.customer_horizon_us / US_PER_SECOND
         try:
             history, labels = recent_history(database, lookback_seconds=lookback, max_rows=max_rows,
@@ -163,10 +181,38 @@ class EngineHost:
             return None
         return version
 
+    def prepare_fx_reload(self, database: Path, *, lock_wait_seconds: float = 0.5) -> tuple | None:
+        """If ``core.fx_rates`` changed (a new day of rates landed), load it (background thread)."""
+        from fintech_dataops.lib.money.fx import FX_RATES_TABLE, FxRates
+
+        if not Path(database).exists():
+            return None
+        try:
+            with warehouse.connection(database, read_only=True, wait_seconds=lock_wait_seconds) as con:
+                if not warehouse.table_exists(con, FX_RATES_TABLE):
+                    return None
+                stamp = tuple(con.execute(f"SELECT max(rate_date), count(*) FROM {FX_RATES_TABLE}").fetchone())
+                if stamp == self.fx_stamp or not stamp[1]:
+                    return None
+                config = self.engine.fx.config if hasattr(self.engine, "fx") else None
+                self._pending_fx = (stamp, FxRates.from_warehouse(con, config))
+        except warehouse.WarehouseLockTimeout:
+            return None  # busy writer: try again next period
+        return stamp
+
     def adopt_pending(self) -> None:
+        pending_fx, self._pending_fx = self._pending_fx, None
+        if pending_fx is not None:
+            self.fx_stamp, rates = pending_fx
+            if hasattr(self.engine, "set_fx"):
+                self.engine.set_fx(rates)
+            self.fx_reloads += 1
+            log.info("reference rates up to %s are live", self.fx_stamp[0])
         pending, self._pending = self._pending, None
         if pending is None:
             return
+        if hasattr(pending, "set_fx"):
+            pending.set_fx(self.engine.fx)  # the new model judges money at the rates already live
         pending.adopt_state(self.engine)
         self.engine = pending
         self.reloads += 1
