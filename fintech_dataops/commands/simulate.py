@@ -42,6 +42,11 @@ def simulate_into(out: Path, *, start: date, days: int, customers: int, seed: in
     t1 = time.perf_counter()
     echo(f"  generated in {t1 - t0:.1f}s; landing files into {out} ...")
     report = land_simulation(sim, out)
+    # The loan book's true default probabilities, beside the landing zone (never landed as a feed):
+    # `credit validate` scores them against the same outcomes as the oracle AUC.
+    from fintech_dataops.lib.credit.validation import write_truth
+
+    write_truth(out.parent, sim.loan_truth)
     echo(f"  landed {len(report.files)} file(s) in {time.perf_counter() - t1:.1f}s"
          + (f" ({report.skipped_existing} already there, unchanged)" if report.skipped_existing else ""))
     width = max(len(f) for f in report.lines_per_feed)

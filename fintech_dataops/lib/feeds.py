@@ -31,7 +31,7 @@ class Feed:
 
 
 # Typing is by field name, so one name means one type everywhere.
-_TIMESTAMP_FIELDS = {"event_time", "signup_time", "as_of_time", "reported_time", "observed_time"}
+_TIMESTAMP_FIELDS = {"event_time", "signup_time", "as_of_time", "reported_time", "observed_time", "applied_time"}
 _DATE_FIELDS = {"due_date", "paid_date", "opened_date"}
 _DOUBLE_FIELDS = {"academic_score"}
 # Stored money is exact (DECIMAL, never DOUBLE); with a ``currency`` field in the record, an amount
@@ -156,8 +156,9 @@ FEEDS: dict[str, Feed] = {
             name="loan_outcomes",
             id_field="application_id",
             time_field="observed_time",
-            fields=("application_id", "customer_id", "defaulted", "months_observed", "observed_time"),
-            description="Whether an application's loan defaulted within 12 months (validation only).",
+            fields=("application_id", "customer_id", "defaulted", "months_observed", "applied_time", "observed_time"),
+            description="Whether an earlier application's loan defaulted within the months observed after "
+                        "applied_time (matured outcomes, for fitting and validating the credit score).",
         ),
     )
 }

@@ -2,7 +2,8 @@
 
 ``simulate(config)`` draws customers (latent credit risk, thin-file share),
 their alternative data (public records, utility and telco bills, partner
-loans, applications and their 12-month outcomes, app events), card
+loans, pending applications, a loan book of earlier vintages with matured 12-month
+outcomes, app events), card
 transactions with four fraud scenarios and chargeback labels, all with numpy
 Generators seeded from ``config.seed`` (one independent stream per
 component). ``land_simulation`` renders each feed to JSON lines, injects
@@ -109,6 +110,8 @@ class Simulation:
     feeds: dict[str, pd.DataFrame]   # clean records per feed name, columns == FEEDS[name].fields
     truth: pd.DataFrame              # transaction_id, customer_id, is_fraud, scenario
     customer_truth: pd.DataFrame     # customer_id, latent_risk, thin_file, fraud_victim
+    # application_id, customer_id, default_probability of every loan_outcomes row (the oracle)
+    loan_truth: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def simulate(config: SimulationConfig) -> Simulation:
@@ -126,7 +129,7 @@ def simulate(config: SimulationConfig) -> Simulation:
     utility = popmod.make_bills(u.rng_for(seed, 3), pop, config, telco=False)
     telco = popmod.make_bills(u.rng_for(seed, 4), pop, config, telco=True)
     loans = popmod.make_partner_loans(u.rng_for(seed, 5), pop, config)
-    applications, outcomes = popmod.make_applications(u.rng_for(seed, 6), pop)
+    applications, outcomes, loan_truth = popmod.make_applications(u.rng_for(seed, 6), pop)
     merchants = make_merchants(u.rng_for(seed, 7), config.customers)
     tx = make_transactions(seed, pop, config, merchants)
     events = popmod.consumer_events_frame(
@@ -145,7 +148,8 @@ def simulate(config: SimulationConfig) -> Simulation:
         "thin_file": pop.thin,
         "fraud_victim": tx.fraud_victim,
     })
-    return Simulation(config=config, feeds=feeds, truth=tx.truth, customer_truth=customer_truth)
+    return Simulation(config=config, feeds=feeds, truth=tx.truth, customer_truth=customer_truth,
+                      loan_truth=loan_truth)
 
 
 def render_feed(sim: Simulation, feed: str) -> RenderedFeed:

@@ -4,7 +4,7 @@ Every customer has a latent risk driver ``z`` (standard normal); the public
 ``latent_risk`` is ``sigmoid(z - 1)``. Everything credit-related is drawn
 from ``z`` with noise: academic score and education, bankruptcies, utility
 and telco payment behaviour, partner-loan delinquency, declared income and
-the 12-month loan default of applications.
+the 12-month default of the loan book's applications (:func:`default_probability`).
 """
 
 from __future__ import annotations
@@ -263,8 +263,29 @@ def make_partner_loans(rng: np.random.Generator, pop: Population, cfg) -> pd.Dat
     return _sorted(frame, report_ms[k], "report_id", "LR", 9)
 
 
-def make_applications(rng: np.random.Generator, pop: Population) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Loan applications during the window and their 12-month outcome (landed on the last day)."""
+# The loan book behind ``loan_outcomes``: applications 13-36 months before the window's end, each
+# observed for 12 months after it was granted (matured before the window) and reported in the window.
+BOOK_FIRST_MONTHS_BACK, BOOK_LAST_MONTHS_BACK = 36, 13
+BOOK_APPLY_P = 0.95            # share of eligible customers (signed up before the book's last month) in it
+OUTCOME_MONTHS = 12
+MS_MONTH = int(30.44 * u.MS_DAY)
+
+
+def default_probability(z: np.ndarray) -> np.ndarray:
+    """The simulator's true 12-month default probability of a loan (latent truth: never a feature)."""
+    return u.sigmoid(-2.6 + 1.4 * z)
+
+
+def make_applications(rng: np.random.Generator, pop: Population) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Pending applications during the window, and the matured loan book with its outcomes.
+
+    - ``loan_applications``: applications submitted during the window, waiting for a decision
+      (their outcome cannot be known yet);
+    - ``loan_outcomes``: applications of earlier vintages (13-36 months before the window's end,
+      ids ``AH…``), each observed for 12 months (``months_observed``), with ``applied_time``; the
+      matured outcomes are reported during the window (``observed_time``);
+    - the truth: each book application's true default probability (for the oracle AUC).
+    """
     n = pop.n
     idx = np.flatnonzero(rng.random(n) < np.where(pop.thin, 0.06, 0.04))
     k = len(idx)
@@ -275,8 +296,6 @@ def make_applications(rng: np.random.Generator, pop: Population) -> tuple[pd.Dat
     requested = np.maximum(np.round(np.exp(np.log(3000) + 0.3 * np.log(pop.income[idx] / 3400)
                                            + 0.6 * rng.standard_normal(k)) / 100) * 100, 500.0)
     declared = np.round(pop.income[idx] * np.exp(0.05 * rng.standard_normal(k) + 0.04 * z) / 10) * 10
-    defaulted = rng.random(k) < u.sigmoid(-2.8 + 1.4 * z)
-    observed_ms = pop.end_ms - 2 * u.MS_HOUR + rng.integers(0, u.MS_HOUR, k)
     apps = pd.DataFrame({
         "customer_id": pop.ids(idx),
         "requested_amount": requested,
@@ -286,17 +305,37 @@ def make_applications(rng: np.random.Generator, pop: Population) -> tuple[pd.Dat
         "declared_monthly_income": declared,
         "event_time": u.ts_col(event_ms),
     })
-    order = np.argsort(event_ms, kind="stable")
     apps = _sorted(apps, event_ms, "application_id", "A", 8)
+    outcomes, truth = _loan_book(rng, pop)
+    return apps, outcomes, truth
+
+
+def _loan_book(rng: np.random.Generator, pop: Population) -> tuple[pd.DataFrame, pd.DataFrame]:
+    first = pop.end_ms - BOOK_FIRST_MONTHS_BACK * MS_MONTH
+    last = pop.end_ms - BOOK_LAST_MONTHS_BACK * MS_MONTH
+    idx = np.flatnonzero((pop.signup_ms < last) & (rng.random(pop.n) < BOOK_APPLY_P))
+    k = len(idx)
+    opens = np.maximum(pop.signup_ms[idx], first)
+    applied_ms = opens + (rng.random(k) * (last - opens)).astype(np.int64)
+    p_default = default_probability(pop.z[idx])
+    defaulted = rng.random(k) < p_default
+    observed_ms = pop.start_ms + (rng.random(k) * (pop.end_ms - pop.start_ms)).astype(np.int64)
+    order = np.argsort(applied_ms, kind="stable")
+    idx, applied_ms, p_default, defaulted = idx[order], applied_ms[order], p_default[order], defaulted[order]
+    observed_ms = observed_ms[order]
+    ids = u.str_col(u.id_array("AH", np.arange(1, k + 1), 8))
     outcomes = pd.DataFrame({
-        "application_id": apps["application_id"],
-        "customer_id": apps["customer_id"],
-        "defaulted": defaulted[order],
-        "months_observed": np.full(k, 12, dtype=np.int64),
-        "observed_time": u.ts_col(observed_ms[order]),
+        "application_id": ids,
+        "customer_id": pop.ids(idx),
+        "defaulted": defaulted,
+        "months_observed": np.full(k, OUTCOME_MONTHS, dtype=np.int64),
+        "applied_time": u.ts_col(applied_ms),
+        "observed_time": u.ts_col(observed_ms),
     })
-    out_order = np.argsort(observed_ms[order], kind="stable")
-    return apps, outcomes.iloc[out_order].reset_index(drop=True)
+    truth = pd.DataFrame({"application_id": ids, "customer_id": outcomes["customer_id"],
+                          "default_probability": p_default})
+    out_order = np.argsort(observed_ms, kind="stable")
+    return outcomes.iloc[out_order].reset_index(drop=True), truth
 
 
 def base_consumer_events(rng: np.random.Generator, pop: Population, cfg) -> dict[str, np.ndarray]:

@@ -101,10 +101,11 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "reported_time": 'When the chargeback was reported (UTC)',
     },
     "loan_outcomes": {
-        "application_id": 'Application id (core.loan_applications)',
+        "application_id": 'Application id (of the loan book: usually older than core.loan_applications)',
         "customer_id": 'Customer (core.customers)',
         "defaulted": 'Defaulted within the observation window?',
-        "months_observed": 'Months observed',
+        "months_observed": 'Months observed after applied_time',
+        "applied_time": 'When the application was submitted (UTC): its vintage',
         "observed_time": 'When the outcome was observed (UTC)',
     },
 }

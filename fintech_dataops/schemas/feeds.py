@@ -190,6 +190,7 @@ class LoanOutcomesSchema(FeedModel):
     customer_id: Series[str] = pa.Field(str_length={"min_value": 1, "max_value": 64}, description=D["loan_outcomes"]["customer_id"])
     defaulted: Series[pd.BooleanDtype] = pa.Field(description=D["loan_outcomes"]["defaulted"])
     months_observed: Series[pd.Int32Dtype] = pa.Field(in_range={"min_value": 0, "max_value": 600}, description=D["loan_outcomes"]["months_observed"])
+    applied_time: Series[pa.typing.DateTime] = pa.Field(description=D["loan_outcomes"]["applied_time"])
     observed_time: Series[pa.typing.DateTime] = pa.Field(description=D["loan_outcomes"]["observed_time"])
 
     @pa.check("observed_time", name="not_in_future")

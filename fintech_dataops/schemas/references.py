@@ -20,10 +20,9 @@ REFERENCES: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("transaction_id", "core.transactions", "transaction_id"),
         ("customer_id", "core.customers", "customer_id"),
     ),
-    "loan_outcomes": (
-        ("application_id", "core.loan_applications", "application_id"),
-        ("customer_id", "core.customers", "customer_id"),
-    ),
+    # An outcome matures 12 months after its application: the application is long gone from the
+    # pending applications feed (core.loan_applications), so only the customer is a reference.
+    "loan_outcomes": (("customer_id", "core.customers", "customer_id"),),
 }
 
 

@@ -1,8 +1,10 @@
-"""Credit scoring v2.0: features → scores (+ scorable population) → loan decisions, validation.
+"""Credit scoring v2.0: features → scorecard (fitted, champion/challenger) → scores (+ scorable population)
+→ loan decisions, validation.
 
 Portfolio-level (unpartitioned) assets over the core tables. They recompute
 when an input changes (``ON_INPUT_CHANGE``, run by ``automation_sensor``: their one
-trigger); ``credit_scoring`` reruns them by hand, e.g. with other weights. Weights,
+trigger), except the scorecard, refitted every Monday (``WEEKLY_REFIT``); ``credit_scoring``
+reruns them by hand, e.g. with other weights, ``credit_refit`` refits now. Weights,
 scorability rules and the cutoff are run config (``CreditScoringConfig``);
 business rules live in ``lib/credit``.
 """
@@ -20,6 +22,14 @@ from fintech_dataops.lib.credit.config import DEFAULT_WEIGHTS, MODEL_VERSION, Sc
 
 FEATURE_FEEDS = ("customers", "transactions", "public_records", "partner_loans", "utility_payments", "telco_payments")
 CREDIT_AUTOMATION = ON_INPUT_CHANGE
+# The scorecard's one trigger: every Monday 04:00 UTC (new outcomes mature monthly; refitting on every
+# new transaction would only churn), once nothing it reads is being written.
+REFIT_CRON = "0 4 * * 1"
+WEEKLY_REFIT = (
+    dg.AutomationCondition.cron_tick_passed(REFIT_CRON, "UTC").since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("weekly_refit")
 # Domains that read credit.* themselves (importing them here would be circular).
 _DOWNSTREAM_DOMAINS = ("fintech_dataops.defs.analytics", "fintech_dataops.defs.credit")
 
@@ -118,8 +128,61 @@ def credit_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 
 
 @dg.asset(
+    key=["credit", "scorecard"],
+    deps=[credit_features, *_deps(dg.AssetKey(["core", "loan_outcomes"]))],
+    group_name="credit",
+    kinds={"python", "json"},
+    pool=WAREHOUSE_WRITE_POOL,
+    automation_condition=WEEKLY_REFIT,
+    description="Fits a challenger scorecard on matured loan outcomes (monotone WoE bins inside the fixed v2.0 "
+                "weights, points-to-double-odds scaling), compares it with the champion on the latest "
+                "(out-of-time) vintages and promotes it only when it is better there. Versioned JSON under "
+                "<data dir>/models/credit/.",
+)
+def credit_scorecard(context: dg.AssetExecutionContext, config: CreditScoringConfig, warehouse: WarehouseResource,
+                     data_dir: DataDirResource):
+    from fintech_dataops.lib.credit.scorecard import (
+        bins_markdown, champion_vs_challenger, fit_scorecard, load_champion, promote, save_scorecard, training_frame,
+    )
+
+    scoring = config.scoring_config()
+    with warehouse.get_connection() as con:
+        outcomes = training_frame(con)
+        population = con.execute("SELECT * FROM credit.features").df()
+    champion = load_champion(data_dir.models_dir)
+    try:
+        challenger = fit_scorecard(outcomes, scoring, trained_at=_now(), population=population)
+    except ValueError as exc:  # too few outcomes: the champion stays, visibly
+        context.log.warning(f"no challenger fitted: {exc}")
+        return dg.MaterializeResult(metadata={
+            "champion": champion.version if champion else "credit-v2.0", "promoted": False,
+            "outcomes": len(outcomes), "reason": str(exc)})
+    path = save_scorecard(challenger, data_dir.models_dir)
+    decision = champion_vs_challenger(challenger, champion, outcomes, scoring, _now())
+    if decision["promoted"]:
+        promote(data_dir.models_dir, challenger, decision)
+    context.log.info(
+        f"credit scorecard {challenger.version}: out-of-time AUC {decision['challenger_auc']} vs champion "
+        f"{decision['champion']} {decision['champion_auc']} on {decision['out_of_time_outcomes']} outcomes → "
+        f"{'promoted' if decision['promoted'] else 'champion kept'}"
+    )
+    return dg.MaterializeResult(metadata={
+        "challenger": challenger.version, "champion": decision["champion"] if not decision["promoted"]
+        else challenger.version, "promoted": decision["promoted"],
+        "decision": dg.MetadataValue.json(decision),
+        "training_window": dg.MetadataValue.json(challenger.training_window),
+        "validation": dg.MetadataValue.json(challenger.validation),
+        "calibration": dg.MetadataValue.json(challenger.calibration),
+        "scaling": dg.MetadataValue.json(challenger.scaling),
+        "weights": dg.MetadataValue.json(challenger.weights),
+        "bins": dg.MetadataValue.md(bins_markdown(challenger)),
+        "path": dg.MetadataValue.path(str(path)),
+    })
+
+
+@dg.asset(
     key=["credit", "scores"],
-    deps=[credit_features],
+    deps=[credit_features, credit_scorecard],
     group_name="credit",
     kinds={"duckdb", "pandas"},
     pool=WAREHOUSE_WRITE_POOL,
@@ -128,15 +191,18 @@ def credit_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                 "band, traditional vs enhanced scorability and up to four reason codes.",
     metadata={"dagster/table_name": "credit.scores", "model_version": MODEL_VERSION},
 )
-def credit_scores(context: dg.AssetExecutionContext, config: CreditScoringConfig, warehouse: WarehouseResource):
+def credit_scores(context: dg.AssetExecutionContext, config: CreditScoringConfig, warehouse: WarehouseResource,
+                  data_dir: DataDirResource):
+    from fintech_dataops.lib.credit.scorecard import load_champion
     from fintech_dataops.lib.credit.scoring import score_portfolio, scores_select
     from fintech_dataops.lib.warehouse import replace_table
 
     scoring = config.scoring_config()
+    card = load_champion(data_dir.models_dir)
     started = time.perf_counter()
     with warehouse.get_connection() as con:
         features = con.execute("SELECT * FROM credit.features").df()
-        scored = score_portfolio(features, scoring)
+        scored = score_portfolio(features, scoring, scorecard=card)
         score_seconds = time.perf_counter() - started
         con.register("credit_scored_frame", scored)
         sql, params = scores_select("credit_scored_frame", _now(), scoring.max_reasons)
@@ -153,7 +219,7 @@ def credit_scores(context: dg.AssetExecutionContext, config: CreditScoringConfig
     context.log.info(f"credit.scores: {rows:,} customers scored in {score_seconds:.2f}s (written in {seconds:.2f}s)")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows,
-        "model_version": scoring.model_version,
+        "model_version": card.version if card else scoring.model_version,
         "weights": dg.MetadataValue.json(dict(scoring.weights)),
         "mean_score": round(float(summary[0] or 0), 1),
         "customers_by_band": dg.MetadataValue.json(bands),
@@ -239,13 +305,19 @@ def credit_loan_decisions(context: dg.AssetExecutionContext, config: CreditScori
     metadata={"dagster/table_name": "credit.validation"},
 )
 def credit_validation(context: dg.AssetExecutionContext, warehouse: WarehouseResource, data_dir: DataDirResource):
+    from fintech_dataops.lib.credit.scorecard import load_champion
     from fintech_dataops.lib.credit.validation import (
-        markdown_report, outcomes_sql, plotly_html, roc_svg, svg_markdown_image, validate, validation_rows,
+        markdown_report, outcome_frame, outcomes_sql, plotly_html, read_truth, roc_svg, svg_markdown_image, validate,
+        validation_rows, validation_summary,
     )
     from fintech_dataops.lib.warehouse import replace_table
 
+    card = load_champion(data_dir.models_dir)
     with warehouse.get_connection() as con:
         report = validate(con.execute(outcomes_sql(con)).df())
+        summary = validation_summary(
+            outcome_frame(con), card=card, truth=read_truth(data_dir.root),
+            out_of_time_from=card.training_window["applied_to"] if card else None)
         con.register("credit_validation_frame", validation_rows(report, _now()))
         rows = replace_table(con, "credit.validation", "SELECT * FROM credit_validation_frame")
         con.unregister("credit_validation_frame")
@@ -259,13 +331,96 @@ def credit_validation(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows, "outcomes": s["n"], "defaults": s["defaults"],
         "auc": s["auc"], "gini": s["gini"], "ks": s["ks"], "unscored_outcomes": report.unscored_outcomes,
+        "oracle_auc": summary["oracle_auc"], "auc_to_oracle": summary["auc_to_oracle"],
+        "out_of_time": dg.MetadataValue.json(summary.get("out_of_time", {})),
+        "calibration_by_band": dg.MetadataValue.json(summary["calibration_by_band"]),
+        "thin_thick_parity": dg.MetadataValue.json(summary["thin_thick_parity"]),
+        "by_vintage": dg.MetadataValue.json(summary["by_vintage"]),
         "report": dg.MetadataValue.md(markdown_report(report)),
         "roc_plot": dg.MetadataValue.md(svg_markdown_image(roc_svg(report))),
         "interactive_report": dg.MetadataValue.path(str(report_path)),
     })
 
 
-credit_assets = [credit_features, credit_scores, credit_scorable_population, credit_loan_decisions, credit_validation]
+credit_assets = [credit_features, credit_scores, credit_scorable_population, credit_loan_decisions, credit_validation,
+                 credit_scorecard]
+
+
+def _psi_check(name: str):
+    @dg.asset_check(asset=credit_scores, name=f"psi_{name}", blocking=False,
+                    description=f"Population stability of {'the score' if name == 'score' else name} against the "
+                                "champion scorecard's development portfolio: WARN from 0.10, ERROR from 0.25.")
+    def check(warehouse: WarehouseResource, data_dir: DataDirResource) -> dg.AssetCheckResult:
+        from fintech_dataops.lib.credit.scorecard import load_champion, psi_severity, stability
+
+        card = load_champion(data_dir.models_dir)
+        if card is None:
+            return dg.AssetCheckResult(passed=True, metadata={
+                "note": "the hand-set v2.0 baseline is the champion: no development distribution to compare with"})
+        with warehouse.get_connection() as con:
+            scores = con.execute("SELECT * FROM credit.scores").df()
+        value = stability(card, scores)[name]
+        return psi_check_result(name, value, psi_severity(value), card.version)
+
+    return check
+
+
+def psi_check_result(name: str, value: float, severity: str, version: str) -> dg.AssetCheckResult:
+    """ok → passed; warn → failed WARN; error → failed ERROR (with the figure in the description)."""
+    metadata = {"psi": value, "model_version": version, "warn_at": 0.10, "error_at": 0.25}
+    if severity == "ok":
+        return dg.AssetCheckResult(passed=True, metadata=metadata)
+    return dg.AssetCheckResult(
+        passed=False, metadata=metadata,
+        severity=dg.AssetCheckSeverity.ERROR if severity == "error" else dg.AssetCheckSeverity.WARN,
+        description=f"PSI of {name} = {value:.3f} against the development portfolio of {version} "
+                    f"({'≥ 0.25: refit' if severity == 'error' else '≥ 0.10: watch'})",
+    )
+
+
+PSI_CHECKS = [_psi_check(name) for name in ("score", *DEFAULT_WEIGHTS)]
+
+
+def _validation_summary(warehouse: WarehouseResource, data_dir: DataDirResource) -> dict:
+    from fintech_dataops.lib.credit.scorecard import load_champion
+    from fintech_dataops.lib.credit.validation import outcome_frame, validation_summary
+
+    card = load_champion(data_dir.models_dir)
+    with warehouse.get_connection() as con:
+        return validation_summary(outcome_frame(con), card=card)
+
+
+@dg.asset_check(asset=credit_validation, name="default_rate_monotone_by_band", blocking=False,
+                description="Observed default rate never rises from a worse band to a better one (bands with ≥ 30 "
+                            "matured outcomes).")
+def default_rate_monotone_by_band(warehouse: WarehouseResource, data_dir: DataDirResource) -> dg.AssetCheckResult:
+    summary = _validation_summary(warehouse, data_dir)
+    return dg.AssetCheckResult(
+        passed=summary["default_rate_monotone"],
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None if summary["default_rate_monotone"] else "; ".join(summary["monotonicity_problems"]),
+        metadata={"calibration_by_band": dg.MetadataValue.json(summary["calibration_by_band"])},
+    )
+
+
+@dg.asset_check(asset=credit_validation, name="thin_thick_parity", blocking=False,
+                description="Within each band, thin-file and thick-file default rates agree: the 95 % interval "
+                            "of their difference contains 0 (bands with ≥ 30 outcomes on each side).")
+def thin_thick_parity_check(warehouse: WarehouseResource, data_dir: DataDirResource) -> dg.AssetCheckResult:
+    summary = _validation_summary(warehouse, data_dir)
+    failing = [r for r in summary["thin_thick_parity"] if r["agree"] is False]
+    return dg.AssetCheckResult(
+        passed=not failing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None if not failing else "; ".join(
+            f"{r['band']}: thin {r['thin_default_rate']:.1%} (n={r['thin_outcomes']}, CI {r['thin_ci']}) vs thick "
+            f"{r['thick_default_rate']:.1%} (n={r['thick_outcomes']}, CI {r['thick_ci']}), difference CI "
+            f"{r['difference_ci']}" for r in failing),
+        metadata={"parity": dg.MetadataValue.json(summary["thin_thick_parity"])},
+    )
+
+
+credit_checks = [*PSI_CHECKS, default_rate_monotone_by_band, thin_thick_parity_check]
 
 credit_scoring_job = dg.define_asset_job(
     name="credit_scoring",
@@ -274,3 +429,10 @@ credit_scoring_job = dg.define_asset_job(
     "(by hand, e.g. with other weights; automation_sensor recomputes them when their inputs change).",
 )
 
+# By hand (e.g. when a PSI check reaches ERROR): refit the scorecard now, then everything downstream.
+# A challenger replaces the champion only when it is better on the out-of-time vintages.
+credit_refit_job = dg.define_asset_job(
+    name="credit_refit",
+    selection=dg.AssetSelection.assets(credit_scorecard).downstream(),
+    description="Refit the credit scorecard (champion/challenger) and rescore.",
+)

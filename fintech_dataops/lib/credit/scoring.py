@@ -86,13 +86,19 @@ def scorability(features: pd.DataFrame, sources: np.ndarray, evidence: np.ndarra
 
 
 def reason_slots(factors: np.ndarray, factor_share: np.ndarray, component_share: np.ndarray,
-                 config: ScoringConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Top reasons per customer: (factor index or -1, points lost or NaN), each customers × max_reasons."""
-    # Points lost per factor, computed factor-major (long contiguous rows), then one
-    # customers × factors copy for the per-customer ranking.
-    shortfall = 1.0 - fill_nan(factors.T, 1.0)
-    lost_by_factor = SCORE_RANGE * component_share.T[FACTOR_COMPONENT_INDEX] * factor_share.T * shortfall
-    lost = np.ascontiguousarray(np.round(lost_by_factor, 2).T)
+                 config: ScoringConfig, lost: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top reasons per customer: (factor index or -1, points lost or NaN), each customers × max_reasons.
+
+    ``lost`` (customers × factors) overrides the v2.0 points lost (a fitted scorecard's, vs its best bins).
+    """
+    if lost is None:
+        # Points lost per factor, computed factor-major (long contiguous rows), then one
+        # customers × factors copy for the per-customer ranking.
+        shortfall = 1.0 - fill_nan(factors.T, 1.0)
+        lost_by_factor = SCORE_RANGE * component_share.T[FACTOR_COMPONENT_INDEX] * factor_share.T * shortfall
+        lost = np.ascontiguousarray(np.round(lost_by_factor, 2).T)
+    else:
+        lost = np.ascontiguousarray(np.round(lost, 2))
     k = min(config.max_reasons, len(FACTORS))
     rows = np.arange(lost.shape[0])
     order = np.empty((lost.shape[0], k), dtype=np.int64)
@@ -110,13 +116,21 @@ def reason_slots(factors: np.ndarray, factor_share: np.ndarray, component_share:
 CHUNK_ROWS = 65_536
 
 
-def _score_chunk(columns: dict[str, np.ndarray], config: ScoringConfig) -> dict[str, np.ndarray]:
+def _score_chunk(columns: dict[str, np.ndarray], config: ScoringConfig, card=None) -> dict[str, np.ndarray]:
     weights = config.normalised_weights()
     factors = factor_matrix(columns=columns)
     components, factor_share = component_matrix(factors)
     raw_score, component_share = weighted_score(components, weights)
     confidence = component_confidence(None, components, columns=columns)
-    codes, points = reason_slots(factors, factor_share, component_share, config)
+    lost = None
+    if card is not None:  # the fitted scorecard (lib/credit/scorecard.py): same factors, fitted bins
+        from fintech_dataops.lib.credit.scorecard import component_view, raw_score as card_score
+
+        fitted, lost, logodds = card_score(card, factors)
+        present = ~np.isnan(components)
+        raw_score = np.where(present.any(axis=1), fitted, np.nan)
+        components = component_view(card, logodds, present)
+    codes, points = reason_slots(factors, factor_share, component_share, config, lost)
     return {
         "raw_score": raw_score, "components": components,
         "evidence": np.round(confidence @ np.asarray(weights), 4),
@@ -125,13 +139,22 @@ def _score_chunk(columns: dict[str, np.ndarray], config: ScoringConfig) -> dict[
     }
 
 
-def score_portfolio(features: pd.DataFrame, config: ScoringConfig | None = None) -> pd.DataFrame:
-    """One row per customer of ``features``: score, band, components, evidence, scorability, reasons."""
+def score_portfolio(features: pd.DataFrame, config: ScoringConfig | None = None, scorecard=None) -> pd.DataFrame:
+    """One row per customer of ``features``: score, band, components, evidence, scorability, reasons.
+
+    ``scorecard``: a fitted :class:`~fintech_dataops.lib.credit.scorecard.Scorecard` (the champion);
+    None scores with the hand-set v2.0 formulas (the baseline). Either way a customer with no data
+    in any source gets no score.
+    """
     config = (config or ScoringConfig()).validated()
+    if scorecard is not None:
+        from dataclasses import replace
+
+        config = replace(config, model_version=scorecard.version)
     columns = feature_columns(features)
     n = len(features)
     parts = [
-        _score_chunk({name: values[start:start + CHUNK_ROWS] for name, values in columns.items()}, config)
+        _score_chunk({name: values[start:start + CHUNK_ROWS] for name, values in columns.items()}, config, scorecard)
         for start in range(0, max(n, 1), CHUNK_ROWS)
     ]
     merged = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
