@@ -67,9 +67,16 @@ def stored_score(con: duckdb.DuckDBPyConnection, customer_id: str) -> dict | Non
     }
 
 
-def explain_features(features: pd.DataFrame, config: ScoringConfig | None = None) -> dict:
-    """How each component and factor of the first row of ``features`` was computed."""
+def explain_features(features: pd.DataFrame, config: ScoringConfig | None = None, scorecard=None) -> dict:
+    """How each component and factor of the first row of ``features`` was computed.
+
+    With a fitted ``scorecard`` (the champion): each factor's value, bin, WoE, points and points lost
+    against its best bin; without, the hand-set v2.0 formulas.
+    """
     import numpy as np
+
+    if scorecard is not None:
+        return _explain_scorecard(features, scorecard)
 
     from fintech_dataops.lib.credit.components import FACTORS, component_confidence, component_matrix, factor_matrix
     from fintech_dataops.lib.credit.scoring import weighted_score
@@ -115,6 +122,48 @@ def explain_features(features: pd.DataFrame, config: ScoringConfig | None = None
     }
 
 
+def _explain_scorecard(features: pd.DataFrame, card) -> dict:
+    import numpy as np
+
+    from fintech_dataops.lib.credit.components import FACTORS, factor_matrix
+    from fintech_dataops.lib.credit.scorecard import _factor_points, raw_score
+
+    row = features.iloc[[0]].reset_index(drop=True)
+    factors = factor_matrix(row)
+    score, lost, logodds = raw_score(card, factors)
+    points, _, _ = _factor_points(card, factors)
+    bins = {fb.code: fb for fb in card.factors}
+    out = {}
+    for c, name in enumerate(COMPONENTS):
+        detail = {"weight": round(card.weights[name], 4), "log_odds": round(float(logodds[0, c]), 4), "factors": []}
+        for j, factor in enumerate(FACTORS):
+            if factor.component != name:
+                continue
+            fb, value = bins[factor.code], factors[0, j]
+            if np.isnan(value):
+                label, woe = "missing", fb.woe_missing
+            else:
+                i = int(np.searchsorted(np.asarray(fb.splits), value, side="right"))
+                edges = [-math.inf, *fb.splits, math.inf]
+                label, woe = f"[{edges[i]:.4g}, {edges[i + 1]:.4g})", fb.woe[i]
+            detail["factors"].append({
+                "code": factor.code, "formula": factor.formula,
+                "inputs": {k: _plain(row.at[0, k]) for k in factor.inputs if k in row},
+                "value": _plain(value), "bin": label, "woe": round(float(woe), 4), "coefficient": fb.coefficient,
+                "points": round(float(points[0, j]), 2), "points_lost": round(float(lost[0, j]), 2),
+            })
+        out[name] = detail
+    s = card.scaling
+    return {
+        "formula": "score = round(offset + factor × (a + b × Σ_k weight_k × Σ_f β_f × WoE_f)), clipped to 300-850; "
+                   f"factor = PDO / ln 2 = {s['factor']:.3f} (PDO {s['pdo']:g}), offset = {s['offset']:.3f}, "
+                   f"a = {card.calibration['a']}, b = {card.calibration['b']}",
+        "model_version": card.version, "unrounded_score": _plain(score[0]),
+        "as_of": _plain(row.at[0, "as_of"]) if "as_of" in row else None,
+        "components": out,
+    }
+
+
 def stored_features(con: duckdb.DuckDBPyConnection, customer_id: str) -> pd.DataFrame | None:
     if not table_exists(con, "credit.features"):
         return None
@@ -122,15 +171,16 @@ def stored_features(con: duckdb.DuckDBPyConnection, customer_id: str) -> pd.Data
 
 
 def live_score(con: duckdb.DuckDBPyConnection, customer_id: str, config: ScoringConfig | None = None,
-               as_of: dt.datetime | None = None) -> tuple[dict | None, pd.DataFrame]:
-    """Score one customer from the core tables now (the portfolio code on a one-customer spine)."""
+               as_of: dt.datetime | None = None, scorecard=None) -> tuple[dict | None, pd.DataFrame]:
+    """Score one customer from the core tables now (the portfolio code on a one-customer spine,
+    with the champion ``scorecard`` when one is promoted)."""
     from fintech_dataops.lib.credit.features import build_features
     from fintech_dataops.lib.credit.scoring import score_portfolio
 
     features = build_features(con, customer_id=customer_id, as_of=as_of)
     if features.empty:
         return None, features
-    scored = score_portfolio(features, config).iloc[0]
+    scored = score_portfolio(features, config, scorecard=scorecard).iloc[0]
     reasons = []
     for i in range(1, (config or ScoringConfig()).max_reasons + 1):
         code = scored.get(f"reason_{i}")
