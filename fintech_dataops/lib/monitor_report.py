@@ -2,7 +2,8 @@
 
 Sections (each has a stable element id the browser test asserts on):
 ``kpi-tiles``, ``plot-alerts-by-rule``, ``plot-score-distribution``, ``plot-fpr-recall``,
-``plot-dq-by-feed``, ``plot-credit-by-band``, ``latest-alerts``. A section whose source
+``plot-dq-by-feed``, ``plot-credit-by-band``, ``credit-stability``, ``credit-vintages``,
+``latest-alerts``. A section whose source
 table does not exist yet renders a "no data yet" note instead of failing the report.
 Aggregation happens in DuckDB (histogram bins, daily counts), so the file stays small
 whatever the warehouse size.
@@ -103,6 +104,21 @@ def credit_histogram(con) -> pd.DataFrame:
     return con.execute(
         "SELECT band, floor(score / 10) * 10 AS bin_start, count(*) AS customers, min(score) AS band_min "
         "FROM credit.scores WHERE score IS NOT NULL GROUP BY ALL ORDER BY bin_start, band"
+    ).df()
+
+
+def credit_stability(con) -> pd.DataFrame:
+    """PSI of the score and of each component per scoring run (latest runs first)."""
+    return con.execute(
+        "PIVOT (SELECT scored_at, model_version, variable, round(psi, 3) AS psi FROM credit.stability) "
+        "ON variable USING first(psi) ORDER BY scored_at DESC LIMIT 20"
+    ).df()
+
+
+def credit_vintages(con) -> pd.DataFrame:
+    return con.execute(
+        "SELECT vintage, outcomes, defaults, round(auc, 3) AS auc, round(ks, 3) AS ks "
+        "FROM credit.validation_vintages ORDER BY vintage"
     ).df()
 
 
@@ -253,6 +269,18 @@ def _sections(con) -> list[tuple[str, str, str | None, str]]:
             fpr_plot)
     section("plot-dq-by-feed", "Data quality by feed", ["quality.dq_scores"], dq_plot)
     section("plot-credit-by-band", "Credit scores by band", ["credit.scores"], credit_plot)
+    def stability_table():
+        frame = credit_stability(con)
+        return frame, _table_html(frame, "credit-stability-table")
+
+    def vintages_table():
+        frame = credit_vintages(con)
+        return frame, _table_html(frame, "credit-vintages-table")
+
+    section("credit-stability", "Credit score stability: PSI per scoring run (WARN ≥ 0.10, ERROR ≥ 0.25)",
+            ["credit.stability"], stability_table)
+    section("credit-vintages", "Credit score discrimination by vintage (AUC / KS as outcomes mature)",
+            ["credit.validation_vintages"], vintages_table)
     section("latest-alerts", f"Latest {LATEST_ALERTS} alerts with reasons", ["fraud.alerts"], alerts_table)
     return out
 

@@ -126,3 +126,38 @@ def test_scores_are_requested_again_when_a_core_input_changes(resources):
         instance.report_runless_asset_event(dg.AssetMaterialization(key))
     settled = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=changed.cursor)
     assert settled.get_num_requested(scores_key) == 0 and settled.get_num_requested(features_key) == 0
+
+
+def test_scorecard_is_fitted_promoted_and_monitored_by_checks(resources, data_dir):
+    import json
+
+    from fintech_dataops.defs.credit.assets import credit_checks, psi_check_result
+
+    sim = simulate(SimulationConfig(start=dt.date(2026, 9, 1), days=30, customers=1500, seed=11,
+                                    transactions_per_customer_day=0.3))
+    with duckdb.connect(str(resources["warehouse"].path)) as con:
+        write_core_tables(con, sim.feeds)
+    result = dg.materialize([*credit_assets, *credit_checks], resources=resources)
+    assert result.success
+    meta = _metadata(result, "credit__scorecard")
+    decision = meta["decision"]
+    assert decision["champion"] == "credit-v2.0" and decision["out_of_time_outcomes"] > 200
+    pointer = json.loads((data_dir / "models" / "credit" / "champion.json").read_text())
+    if decision["promoted"]:   # the fitted card must beat the hand-set weights out of time to be used
+        assert decision["challenger_auc"] >= decision["champion_auc"] + 0.005
+        assert pointer["version"] == meta["challenger"]
+        with duckdb.connect(str(resources["warehouse"].path), read_only=True) as con:
+            versions = {r[0] for r in con.execute("SELECT DISTINCT model_version FROM credit.scores").fetchall()}
+            stability = con.execute("SELECT variable, psi, severity FROM credit.stability").df()
+        assert versions == {meta["challenger"]}
+        assert set(stability["variable"]) == {"score", "transaction_history", "spending_power", "academic",
+                                              "loan_history", "utilities", "telco"}
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert {"psi_score", "psi_telco", "default_rate_monotone_by_band", "thin_thick_parity"} <= set(checks)
+    assert checks["psi_score"].passed      # the run scored the very portfolio the card was fitted beside
+    # severities: WARN from 0.10, ERROR from 0.25
+    assert psi_check_result("score", 0.05, "ok", "v").passed
+    warn = psi_check_result("score", 0.12, "warn", "v")
+    assert not warn.passed and warn.severity == dg.AssetCheckSeverity.WARN and "0.120" in warn.description
+    error = psi_check_result("score", 0.3, "error", "v")
+    assert not error.passed and error.severity == dg.AssetCheckSeverity.ERROR

@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime
 
 import dagster as dg
+import pandas as pd
 from pydantic import Field
 
 from fintech_dataops.defs.automation import ON_INPUT_CHANGE
@@ -205,9 +206,15 @@ def credit_scores(context: dg.AssetExecutionContext, config: CreditScoringConfig
         scored = score_portfolio(features, scoring, scorecard=card)
         score_seconds = time.perf_counter() - started
         con.register("credit_scored_frame", scored)
-        sql, params = scores_select("credit_scored_frame", _now(), scoring.max_reasons)
+        scored_at = _now()
+        sql, params = scores_select("credit_scored_frame", scored_at, scoring.max_reasons)
         rows = replace_table(con, "credit.scores", sql, params)
         con.unregister("credit_scored_frame")
+        stability = {}
+        if card is not None:
+            from fintech_dataops.lib.credit.scorecard import record_stability
+
+            stability = record_stability(con, card, con.execute("SELECT * FROM credit.scores").df(), scored_at)
         bands = dict(con.execute("SELECT band, count(*) FROM credit.scores GROUP BY 1 ORDER BY 1").fetchall())
         summary = con.execute(
             "SELECT avg(score), count(*) FILTER (WHERE scorable_traditional), "
@@ -226,6 +233,7 @@ def credit_scores(context: dg.AssetExecutionContext, config: CreditScoringConfig
         "scorable_traditional": int(summary[1]),
         "scorable_enhanced": int(summary[2]),
         "mean_evidence": round(float(summary[3] or 0), 3),
+        "psi": dg.MetadataValue.json(stability),
         "scoring_seconds": round(score_seconds, 3),
         "customers_per_second": round(rows / score_seconds) if score_seconds > 0 else None,
         "preview": dg.MetadataValue.md(preview),
@@ -318,9 +326,22 @@ def credit_validation(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         summary = validation_summary(
             outcome_frame(con), card=card, truth=read_truth(data_dir.root),
             out_of_time_from=card.training_window["applied_to"] if card else None)
-        con.register("credit_validation_frame", validation_rows(report, _now()))
+        validated_at = _now()
+        rows_frame = validation_rows(report, validated_at)
+        if "out_of_time" in summary:  # the champion on the vintages after its training window
+            o = summary["out_of_time"]
+            rows_frame.loc[len(rows_frame)] = {"kind": "model", "name": "score_out_of_time", "n": o["outcomes"],
+                                               "defaults": o["defaults"], "auc": o["auc"], "gini": o["gini"],
+                                               "ks": o["ks"], "coverage": None, "default_rate": None,
+                                               "validated_at": validated_at}
+        con.register("credit_validation_frame", rows_frame)
         rows = replace_table(con, "credit.validation", "SELECT * FROM credit_validation_frame")
         con.unregister("credit_validation_frame")
+        vintages = pd.DataFrame(summary["by_vintage"], columns=["vintage", "outcomes", "defaults", "auc", "ks"])
+        vintages["validated_at"] = validated_at
+        con.register("credit_vintages_frame", vintages)
+        replace_table(con, "credit.validation_vintages", "SELECT * FROM credit_vintages_frame")
+        con.unregister("credit_vintages_frame")
     report_path = data_dir.reports_dir / "credit_validation.html"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = report_path.with_suffix(".html.tmp")

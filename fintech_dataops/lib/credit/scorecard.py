@@ -474,3 +474,28 @@ def bins_markdown(card: Scorecard) -> str:
         lines.append(f"| {fb.code} | missing | {fb.counts[-1]} | {fb.defaults[-1]} | {fb.woe_missing:.3f} | "
                      f"{fb.coefficient:.3f} | {scale * w * fb.coefficient * fb.woe_missing:.1f} |")
     return "\n".join(lines)
+
+
+STABILITY_TABLE = "credit.stability"
+
+
+def record_stability(con, card: Scorecard, scores: pd.DataFrame, scored_at: dt.datetime) -> dict[str, float]:
+    """Append this scoring run's PSI per variable to ``credit.stability`` (a rerun at the same time replaces it)."""
+    values = stability(card, scores)
+    frame = pd.DataFrame({"scored_at": scored_at, "model_version": card.version, "variable": list(values),
+                          "psi": list(values.values()), "severity": [psi_severity(v) for v in values.values()]})
+    con.execute("CREATE SCHEMA IF NOT EXISTS credit")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {STABILITY_TABLE} (scored_at TIMESTAMP, model_version VARCHAR, "
+                "variable VARCHAR, psi DOUBLE, severity VARCHAR)")
+    con.register("credit_stability_frame", frame)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"DELETE FROM {STABILITY_TABLE} WHERE scored_at = ?", [scored_at])
+        con.execute(f"INSERT INTO {STABILITY_TABLE} SELECT * FROM credit_stability_frame")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("credit_stability_frame")
+    return values

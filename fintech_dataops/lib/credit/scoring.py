@@ -35,6 +35,8 @@ from fintech_dataops.lib.credit.config import COMPONENTS, NO_SCORE_BAND, SCORE_M
 SCORE_RANGE = SCORE_MAX - SCORE_MIN
 REASON_CODES = [f.code for f in FACTORS]
 REASON_TEXTS = [f.reason for f in FACTORS]
+# A fitted scorecard can cost points for a *missing* source (its missing bin): the reason then says so.
+REASON_TEXTS_NO_DATA = [f"{f.reason}: no data from this source" for f in FACTORS]
 CONFIDENCE_LABELS = ["none", "low", "medium", "high"]
 
 
@@ -136,6 +138,7 @@ def _score_chunk(columns: dict[str, np.ndarray], config: ScoringConfig, card=Non
         "evidence": np.round(confidence @ np.asarray(weights), 4),
         "sources": (~np.isnan(components)).sum(axis=1).astype("int64"),
         "reason_codes": codes, "reason_points": points,
+        "reason_no_data": np.isnan(factors[np.arange(len(codes))[:, None], np.maximum(codes, 0)]) & (codes >= 0),
     }
 
 
@@ -171,7 +174,9 @@ def score_portfolio(features: pd.DataFrame, config: ScoringConfig | None = None,
     for i in range(merged["reason_codes"].shape[1]):
         codes = merged["reason_codes"][:, i]
         data[f"reason_{i + 1}"] = pd.Categorical.from_codes(codes, categories=REASON_CODES)
-        data[f"reason_text_{i + 1}"] = pd.Categorical.from_codes(codes, categories=REASON_TEXTS)
+        text_codes = np.where(merged["reason_no_data"][:, i], codes + len(REASON_TEXTS), codes)
+        data[f"reason_text_{i + 1}"] = pd.Categorical.from_codes(text_codes,
+                                                                 categories=REASON_TEXTS + REASON_TEXTS_NO_DATA)
         data[f"reason_points_{i + 1}"] = merged["reason_points"][:, i]
     data["model_version"] = pd.Categorical.from_codes(np.zeros(n, dtype="int8"), categories=[config.model_version])
     data["as_of"] = features["as_of"].to_numpy() if "as_of" in features else pd.NaT

@@ -10,9 +10,9 @@ from fintech_dataops.lib.warehouse import table_exists
 def credit_summary_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     if not table_exists(con, "credit.scores"):
         return []
-    customers, scored, mean, trad, enh = con.execute(
+    customers, scored, mean, trad, enh, model = con.execute(
         "SELECT count(*), count(score), round(avg(score)), count(*) FILTER (WHERE scorable_traditional), "
-        "count(*) FILTER (WHERE scorable_enhanced) FROM credit.scores"
+        "count(*) FILTER (WHERE scorable_enhanced), any_value(model_version) FROM credit.scores"
     ).fetchall()[0]
     bands = con.execute(
         "SELECT band, count(*) FROM credit.scores GROUP BY 1 ORDER BY min(coalesce(score, 0))"
@@ -37,4 +37,12 @@ def credit_summary_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         if row and row[0][1] is not None:
             n, auc, gini, ks = row[0]
             lines.append(f"  validation on {n:,} loan outcomes: AUC {auc:.3f}, Gini {gini:.3f}, KS {ks:.3f}")
+        oot = con.execute("SELECT n, auc, gini, ks FROM credit.validation "
+                          "WHERE kind = 'model' AND name = 'score_out_of_time'").fetchall()
+        if oot and oot[0][1] is not None:
+            n, auc, gini, ks = oot[0]
+            lines.append(f"  out of time (vintages after the training window, {n:,} outcomes): AUC {auc:.3f}, "
+                         f"Gini {gini:.3f}, KS {ks:.3f}")
+    lines.append(f"  model: {model}" + ("" if model == "credit-v2.0" else
+                                        " (fitted scorecard; details: `fintech-dataops credit validate`)"))
     return lines

@@ -164,3 +164,20 @@ def test_stability_of_a_scoring_run_against_the_development_portfolio(book):
     shifted = score_portfolio(features.assign(academic_score=features["academic_score"] * 0.6), scorecard=card)
     moved = stability(card, shifted)
     assert psi_severity(moved["academic"]) in ("warn", "error") and moved["telco"] < 1e-6
+
+
+def test_a_reason_for_a_missing_source_says_the_data_is_missing(book):
+    _, features, _, card = book
+    scored = score_portfolio(features, scorecard=card)
+    factors = factor_matrix(features)
+    codes = [f.code for f in FACTORS]
+    seen = 0
+    for i in range(len(scored)):
+        for k in range(1, 5):
+            code = scored.at[i, f"reason_{k}"]
+            if not isinstance(code, str):
+                continue
+            missing = np.isnan(factors[i, codes.index(code)])
+            assert str(scored.at[i, f"reason_text_{k}"]).endswith("no data from this source") == missing
+            seen += missing
+    assert seen > 0
