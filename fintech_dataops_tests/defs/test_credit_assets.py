@@ -6,7 +6,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from fintech_dataops.defs.credit.assets import CREDIT_AUTOMATION, credit_assets
+from fintech_dataops.defs.credit.assets import CREDIT_AUTOMATION, WEEKLY_REFIT, credit_assets
 from fintech_dataops.lib.credit.sample import write_core_tables
 from fintech_dataops.lib.simulator import SimulationConfig, simulate
 
@@ -98,7 +98,9 @@ def test_invalid_weights_fail_the_run_before_writing(resources, warehouse_with_c
 def test_credit_assets_are_wired_for_automation():
     for asset in credit_assets:
         spec = next(iter(asset.specs))
-        assert spec.group_name == "credit" and spec.automation_condition == CREDIT_AUTOMATION
+        # the scorecard refits weekly (its one trigger); everything else recomputes when an input changes
+        expected = WEEKLY_REFIT if spec.key == dg.AssetKey(["credit", "scorecard"]) else CREDIT_AUTOMATION
+        assert spec.group_name == "credit" and spec.automation_condition == expected
         assert asset.op.pool == "warehouse_write"
 
 
