@@ -48,7 +48,7 @@ _IDS = (
     "balance_transaction", "source_id", "dispute_id", "object_id", "institution_id",
     "pending_transaction_id", "payment_method", "refund_id", "batch_id", "run_id", "model_version",
     "rule_id", "rule_ids", "api_version", "request_id", "batch_key", "source_file", "merchant_entity_id",
-    "category_id", "transaction_code",
+    "category_id", "transaction_code", "rate_id",
 )
 _NUMBERS = (
     # Money, balances, scores and small counts (not identifying).
@@ -57,7 +57,7 @@ _NUMBERS = (
     "available_balance", "current_balance", "credit_limit", "available", "current", "limit",
     "declared_monthly_income", "risk_score", "model_score", "score", "line_number", "term_months",
     "days_past_due", "months_observed", "bankruptcies", "academic_score", "graduation_year", "rows", "records",
-    "size_bytes", "original_bytes", "tables", "exp_month", "exp_year", "cutoff",
+    "size_bytes", "original_bytes", "tables", "exp_month", "exp_year", "cutoff", "rate", "minor_units",
 )
 _CODES = (
     # Categories, codes and statuses: short tokens from a vocabulary.
@@ -69,7 +69,7 @@ _CODES = (
     "funding", "network_status", "risk_level", "fraud_report", "user_report", "stripe_report", "object_type",
     "failure_code", "case_type", "rule", "kpi", "unit", "check_name", "failed_checks", "failed_columns",
     "ingest_issue", "entry_type", "mode", "confidence", "strategy", "scope", "kind", "last_change",
-    "merchant_name",
+    "merchant_name", "base_currency", "reporting_currency",
 )
 _TIMES = (
     # Times of events (not of people: birth dates are PII, see ALWAYS_PII).
@@ -77,7 +77,8 @@ _TIMES = (
     "due_date", "paid_date", "opened_date", "transaction_date", "authorized_date", "date", "datetime",
     "authorized_datetime", "available_time", "available_on", "created", "partition_date", "day",
     "ingested_at", "quarantined_at", "computed_at", "published_at", "decided_at", "detected_at",
-    "modified_at", "scored_at", "landed_at", "as_of", "due_by", "source_modified_at",
+    "modified_at", "scored_at", "landed_at", "as_of", "due_by", "source_modified_at", "rate_date",
+    "published_time",
 )
 _FLAGS = (
     "is_fraud", "defaulted", "is_pending", "is_refunded", "is_disputed", "refunded", "disputed", "paid",
@@ -122,6 +123,7 @@ SAFE_MEASURE_SUFFIXES: tuple[str, ...] = (
     "_seconds", "_s", "_days", "_hours", "_per_second", "_usd", "_auc", "_psi", "_woe", "_iv", "_points",
     "_at", "_time", "_date", "_flag", "_prob", "_probability", "_threshold", "_weight", "_volume",
     "_velocity", "_n", "_num", "_value", "_band", "_limit", "_balance", "_income", "_months", "_year",
+    "_reporting", "_rate_used",
 )
 _MEASURE_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                   "UBIGINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL", "BOOLEAN", "DATE", "TIMESTAMP", "TIME",
