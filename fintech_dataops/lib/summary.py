@@ -73,6 +73,21 @@ def _section_quarantine_reasons(con: duckdb.DuckDBPyConnection, top: int = 8) ->
     ]
 
 
+def _section_unroutable(con: duckdb.DuckDBPyConnection, top: int = 5) -> list[str]:
+    """Landing-zone entries no loader read (``quality.unroutable_files``): never a silent skip."""
+    if not table_exists(con, "quality.unroutable_files"):
+        return []
+    rows = con.execute(
+        "SELECT path, reason, records FROM quality.unroutable_files ORDER BY records DESC, path"
+    ).fetchall()
+    if not rows:
+        return []
+    lines = [f"Unroutable landing entries: {len(rows):,} ({sum(r[2] for r in rows):,} records never loaded; "
+             "see quality.unroutable_files):"]
+    lines += [f"  {reason:<24} {records:>7,}  {path}" for path, reason, records in rows[:top]]
+    return lines
+
+
 def _section_fraud(con: duckdb.DuckDBPyConnection) -> list[str]:
     lines: list[str] = []
     if table_exists(con, "fraud.alerts"):
@@ -110,5 +125,5 @@ def _section_fraud(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def platform_summary(con: duckdb.DuckDBPyConnection) -> str:
     sections = [_section_tables(con), _section_quality(con), _section_quarantine_reasons(con),
-                _section_fraud(con), credit_summary_lines(con)]
+                _section_unroutable(con), _section_fraud(con), credit_summary_lines(con)]
     return "\n".join("\n".join(s) for s in sections if s)

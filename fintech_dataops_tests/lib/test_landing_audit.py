@@ -116,8 +116,14 @@ def test_every_landed_line_is_in_raw_or_in_an_unroutable_entry(landing_dir):
     rows = con.execute("SELECT path, reason, records, partition_date FROM quality.unroutable_files ORDER BY path").fetchall()
     assert [r[0] for r in rows] == sorted(e.path for e in found)
     assert con.execute("SELECT sum(records) FROM quality.unroutable_files").fetchone()[0] == 5
+    from fintech_dataops.lib.summary import platform_summary
+
+    summary = platform_summary(con)
+    assert "Unroutable landing entries: 6 (5 records never loaded" in summary
+    assert "transactions/date=2026-13-45/b.jsonl" in summary
     # A rescan replaces the table: fixing the landing zone empties it.
     write_unroutable(con, [])
+    assert "Unroutable" not in platform_summary(con)
     assert con.execute("SELECT count(*) FROM quality.unroutable_files").fetchone()[0] == 0
 
 
