@@ -36,7 +36,8 @@ def credit_summary_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         ).fetchall()
         if row and row[0][1] is not None:
             n, auc, gini, ks = row[0]
-            lines.append(f"  validation on {n:,} loan outcomes: AUC {auc:.3f}, Gini {gini:.3f}, KS {ks:.3f}")
+            lines.append(f"  validation on {n:,} loan outcomes: AUC {auc:.3f}, Gini {gini:.3f}, KS {ks:.3f}"
+                         + (" (every vintage, the training ones included)" if model != "credit-v2.0" else ""))
         oot = con.execute("SELECT n, auc, gini, ks FROM credit.validation "
                           "WHERE kind = 'model' AND name = 'score_out_of_time'").fetchall()
         if oot and oot[0][1] is not None:
