@@ -181,3 +181,26 @@ def test_a_reason_for_a_missing_source_says_the_data_is_missing(book):
             assert str(scored.at[i, f"reason_text_{k}"]).endswith("no data from this source") == missing
             seen += missing
     assert seen > 0
+
+
+def test_monitor_report_shows_psi_per_scoring_run_and_auc_per_vintage(book, tmp_path):
+    from fintech_dataops.lib.credit.scorecard import record_stability
+    from fintech_dataops.lib.monitor_report import _sections
+
+    _, features, _, card = book
+    con = duckdb.connect()
+    missing = {sid: reason for sid, _, reason, _ in _sections(con)}
+    assert "credit.stability" in missing["credit-stability"]
+    scored = score_portfolio(features, scorecard=card)
+    record_stability(con, card, scored, dt.datetime(2026, 10, 1, 3))
+    record_stability(con, card, scored, dt.datetime(2026, 10, 1, 3))        # a rerun replaces its rows
+    record_stability(con, card, scored.assign(score=scored["score"] - 60), dt.datetime(2026, 10, 2, 3))
+    assert con.execute("SELECT count(*) FROM credit.stability").fetchone()[0] == 2 * (1 + len(COMPONENTS))
+    con.execute("CREATE TABLE credit.validation_vintages AS SELECT '2024-05' AS vintage, 120 AS outcomes, "
+                "14 AS defaults, 0.7312 AS auc, 0.3514 AS ks")
+    rendered = {sid: (reason, body) for sid, _, reason, body in _sections(con)}
+    reason, body = rendered["credit-stability"]
+    assert reason is None and 'id="credit-stability-table"' in body and card.version in body
+    assert body.index("2026-10-02") < body.index("2026-10-01")               # latest run first
+    reason, body = rendered["credit-vintages"]
+    assert reason is None and "2024-05" in body and "0.731" in body
