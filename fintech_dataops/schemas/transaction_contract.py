@@ -149,15 +149,18 @@ def _duplicate_keys(line: str | bytes) -> list[str]:
     return sorted(key for key, n in Counter(k for k, _ in top).items() if n > 1)
 
 
-_QUOTED = {name: f'"{name}"' for name in CONTRACT_FIELDS}
+_SPACED_KEY_END = re.compile(r'"\s+:')
 
 
 def _may_repeat_keys(line: str, record: dict) -> bool:
-    """Cheap necessary condition for a repeated top-level key (the exact check is slower)."""
+    """Cheap necessary condition for a repeated key (the exact check is slower).
+
+    Without a backslash no string can hold a quote, so every ``":`` ends a key: when the line has
+    exactly as many as the record has keys (and no ``" :`` spacing), no key is repeated.
+    """
     if "\\" in line:
         return True  # an escaped key can spell another key differently
-    count = line.count
-    return any(count(_QUOTED.get(key) or f'"{key}"') > 1 for key in record)
+    return line.count('":') != len(record) or _SPACED_KEY_END.search(line) is not None
 
 
 def _amount_range(values: dict, window: Window) -> str | None:
@@ -259,9 +262,21 @@ TRANSACTION_CHECKS: list[RecordCheck] = [
 ]
 
 
+_TEXT_FIELDS = tuple(name for name in CONTRACT_FIELDS if name not in ("amount", "event_time"))
+
+
 def _typed_values(record: dict) -> tuple[dict, list[Failure]]:
     """Presence and JSON type of every contract field → typed values, and the failures."""
-    values: dict = {}
+    # The usual record: every required field there, text fields text (or an optional one null).
+    values = {name: record.get(name) for name in CONTRACT_FIELDS}
+    amount, event_time = values["amount"], values["event_time"]
+    if ((type(amount) is float and math.isfinite(amount)) or type(amount) is int) and type(event_time) is str \
+            and all(type(values[n]) is str or (values[n] is None and n in OPTIONAL_FIELDS) for n in _TEXT_FIELDS):
+        moment = parse_timestamp(event_time)
+        if moment is not None:
+            values["amount"], values["event_time"] = float(amount), moment
+            return values, []
+    values = {}
     failures: list[Failure] = []
     for name in CONTRACT_FIELDS:
         required = name in REQUIRED_FIELDS
@@ -309,9 +324,13 @@ def judge_record(record: object, window: Window, *, line: str | None = None) -> 
     if REFUSED_MARKER in record:
         return Verdict(record, None, (Failure(REFUSED_MARKER, "", _refusal_reason(record[REFUSED_MARKER])),))
     values, failures = _typed_values(record)
-    if not failures and all(check.test(values, window) is None for check in TRANSACTION_CHECKS):
-        pass  # the usual case: every field present and well typed, every rule passes
-    else:  # judge each column once: its first failure is its reason
+    passed = not failures
+    if passed:  # the usual case: every field present and well typed; does every rule pass?
+        for check in TRANSACTION_CHECKS:
+            if check.test(values, window) is not None:
+                passed = False
+                break
+    if not passed:  # judge each column once: its first failure is its reason
         failed = {f.column for f in failures}
         for check in TRANSACTION_CHECKS:
             if check.column in failed or not failed.isdisjoint(check.reads):

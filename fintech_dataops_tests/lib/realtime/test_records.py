@@ -1,5 +1,6 @@
 from datetime import datetime, timedelta, timezone
 
+import orjson
 import pytest
 
 from fintech_dataops.lib.realtime.records import MalformedRequest, classify, parse_body, raw_lines, read_body
@@ -114,3 +115,12 @@ def test_raw_lines_keep_an_unreadable_body_line_by_line():
     assert raw_lines(b"not json\nsecond\n") == ["not json", "second"]
     assert raw_lines(b"\xff\xfe") == ["\\xff\\xfe"]
     assert raw_lines(b"") == [""]
+
+
+@pytest.mark.parametrize("separator", ['":', '" :', '"\t:', '"\n :'])
+def test_a_repeated_key_is_found_whatever_the_spacing(separator):
+    from fintech_dataops.schemas.transaction_contract import Window, judge_line
+
+    line = orjson.dumps(tx("T1")).decode()[:-1] + ', "amount' + separator + " 999999}"
+    verdict = judge_line(line, Window.at())
+    assert [f.check for f in verdict.failures] == ["duplicate_key"]
