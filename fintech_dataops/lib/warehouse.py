@@ -164,11 +164,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, table: str) -> None:
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     schema, name = table.split(".")
+    # fetchall, not fetchone: a result left unfinished makes DuckDB 2 refuse the next register().
     return bool(
         con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
             [schema, name],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
 
 

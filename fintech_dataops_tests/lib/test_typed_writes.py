@@ -106,3 +106,19 @@ def test_an_empty_frame_clears_the_days(con):
     write_partitions(con, SCORED_TABLE, _scored(DAY, 10, model_version="v1"), [DAY], ("rule_ids", "reasons"))
     assert write_partitions(con, SCORED_TABLE, pd.DataFrame(), [DAY]) == 0
     assert con.execute(f"SELECT count(*) FROM {SCORED_TABLE}").fetchone()[0] == 0
+
+
+def test_evaluation_of_days_without_labels_has_no_untyped_metric(con):
+    """fraud.evaluation is rewritten whole, but an all-None metric (no label yet) became a column of type NULL."""
+    from fintech_dataops.lib.fraud.pipeline import EVALUATION_TABLE, evaluate_scored
+    from fintech_dataops.lib.warehouse import replace_table
+
+    frame = _scored(DAY, 40, model_version=None, rule_every=7)
+    write_partitions(con, SCORED_TABLE, frame, [DAY], ("rule_ids", "reasons"))
+    result = evaluate_scored(con, out_of_sample_after=None, review_threshold=None)
+    assert "no fraud label table yet" in " ".join(result.notes)
+    con.register("_evaluation", result.table)
+    replace_table(con, EVALUATION_TABLE, "SELECT * FROM _evaluation")
+    types = stored_column_types(con, EVALUATION_TABLE)
+    assert not [c for c, t in types.items() if '"NULL"' in t], types
+    assert types["recall"] == "DOUBLE"

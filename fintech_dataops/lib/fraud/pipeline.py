@@ -246,6 +246,11 @@ def evaluate_scored(con: duckdb.DuckDBPyConnection, *, out_of_sample_after: date
     rows = [{"strategy": name, "scope": scope, **{k: v for k, v in metrics.items()}}
             for name, metrics in comparison.items()]
     table = pd.DataFrame(rows)
+    # A metric no strategy has a value for (no label yet: recall, AUC) is still a number: typed
+    # DOUBLE, not a column of type NULL in fraud.evaluation.
+    for column in table.columns.drop(["strategy", "scope"]):
+        if table[column].isna().all():
+            table[column] = table[column].astype("float64")
     table["evaluated_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
     svg = ""
     if y.any() and (~y).any():
