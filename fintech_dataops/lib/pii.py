@@ -25,6 +25,7 @@ quote a failing value: every value the line holds under a key that is not safe i
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -58,6 +59,7 @@ _NUMBERS = (
     "declared_monthly_income", "risk_score", "model_score", "score", "line_number", "term_months",
     "days_past_due", "months_observed", "bankruptcies", "academic_score", "graduation_year", "rows", "records",
     "size_bytes", "original_bytes", "tables", "exp_month", "exp_year", "cutoff", "rate", "minor_units",
+    "pulls_that_day", "submission_count", "maximum_amount_capturable",
 )
 _CODES = (
     # Categories, codes and statuses: short tokens from a vocabulary.
@@ -69,7 +71,9 @@ _CODES = (
     "funding", "network_status", "risk_level", "fraud_report", "user_report", "stripe_report", "object_type",
     "failure_code", "case_type", "rule", "kpi", "unit", "check_name", "failed_checks", "failed_columns",
     "ingest_issue", "entry_type", "mode", "confidence", "strategy", "scope", "kind", "last_change",
-    "merchant_name", "base_currency", "reporting_currency",
+    "merchant_name", "base_currency", "reporting_currency", "balance_type", "capture_method",
+    "confirmation_method", "payment_method_types", "enhanced_eligibility_types", "network_reason_code",
+    "cvc_check", "code",
 )
 _TIMES = (
     # Times of events (not of people: birth dates are PII, see ALWAYS_PII).
@@ -82,7 +86,8 @@ _TIMES = (
 )
 _FLAGS = (
     "is_fraud", "defaulted", "is_pending", "is_refunded", "is_disputed", "refunded", "disputed", "paid",
-    "captured", "livemode", "has_more", "met", "higher_is_better", "pending",
+    "captured", "livemode", "has_more", "met", "higher_is_better", "pending", "has_evidence", "past_due",
+    "is_charge_refundable", "enabled", "used",
 )
 _TEXTS = (
     # Free text the platform writes itself (rule reasons, KPI notes and details): no shape to check.
@@ -111,6 +116,7 @@ COMPUTED_SCHEMAS: frozenset[str] = frozenset({"fraud", "credit", "marts", "kpis"
 # Declared safe for one table only (wins over ALWAYS_PII, being the more specific declaration).
 SAFE_TABLE_COLUMNS: dict[str, frozenset[str]] = {
     "credit.validation": frozenset({"name"}),  # the name of a model / segment, not of a person
+    "quality.unroutable_files": frozenset({"path", "detail"}),  # landing paths (batch ids) and our own text
 }
 
 # Safe only as typed numeric columns (a KPI's ``value``): as JSON keys they can hold anything
@@ -190,11 +196,15 @@ def column_treatment(schema: str, name: str, column_type: str, table: str = "") 
 # --------------------------------------------------------------------------- masking values
 
 
+# Only a value that is one e-mail address keeps its domain; any other text keeps its first character.
+EMAIL_SHAPE = r"[^@\s]+@[^@\s]+"
+
+
 def mask_text(value: str | None) -> str | None:
     if value is None:
         return None
-    if "@" in value and not value.startswith("@"):
-        return f"{value[0]}{MASK}@{value.split('@', 1)[1].split('@')[-1]}"
+    if re.fullmatch(EMAIL_SHAPE, value):
+        return f"{value[0]}{MASK}@{value.split('@', 1)[1]}"
     return f"{value[0]}{MASK}" if value else value
 
 
@@ -229,6 +239,44 @@ def mask_json_value(value, key: str | None = None):
     if _keep_in_line(key, value):
         return value
     return _mask_scalar(value)
+
+
+_JSON_NUMBER = r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?"
+_JSON_STRING_ANY = r'"([^"\\]|\\.)*"'
+
+
+def _json_string(shape: str) -> str:
+    return f'"({shape})"'
+
+
+@functools.lru_cache(maxsize=1)
+def flat_safe_line_pattern() -> str:
+    """An RE2 pattern a JSON line matches only when ``mask_json_line`` would leave every value as is.
+
+    A flat object whose keys are all safe, each value ``null``, a number, a boolean where allowed,
+    or a string of its kind's shape (no escapes). The publisher tests it in DuckDB first, vectorised,
+    and calls the Python masker only for the other lines (nested API objects, extra or unknown keys):
+    most raw lines are flat simulator records. Conservative by construction: anything it does not
+    recognise goes to the masker.
+    """
+    by_kind: dict[str, list[str]] = {}
+    for key, kind in SAFE_KINDS.items():
+        if is_safe(key) and re.fullmatch(r"[a-z0-9_]+", key):
+            by_kind.setdefault(kind, []).append(key)
+    members = []
+    for kind, keys in sorted(by_kind.items()):
+        values = ["null"]
+        if kind == "text":
+            values.append(_JSON_STRING_ANY)
+        else:
+            values.append(_JSON_NUMBER)
+            if kind == "flag":
+                values += ["true", "false"]
+            values.append(_json_string(_SHAPES[kind].pattern))
+        names = "|".join(sorted(keys))
+        members.append(f'"({names})"\\s*:\\s*({"|".join(values)})')
+    member = "(" + "|".join(members) + ")"
+    return rf"\s*\{{\s*({member}(\s*,\s*{member})*)?\s*\}}\s*"
 
 
 def _parse(line: str):

@@ -97,10 +97,15 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _mask_text_sql(q: str) -> str:
     """SQL twin of ``pii.mask_text`` (vectorised: no Python call per value)."""
     return (f"CASE WHEN {q} IS NULL OR {q} = '' THEN {q} "
-            f"WHEN position('@' IN {q}) > 1 THEN left({q}, 1) || '***@' || split_part({q}, '@', -1) "
+            f"WHEN regexp_full_match({q}, {_sql_literal(pii.EMAIL_SHAPE)}) "
+            f"THEN left({q}, 1) || '***@' || split_part({q}, '@', 2) "
             f"ELSE left({q}, 1) || '***' END")
 
 
@@ -117,7 +122,11 @@ def masked_select_list(schema: str, table: str, columns: list[tuple[str, str]]) 
         if treatment == "keep":
             items.append(q)
         elif treatment == "json":
-            masked = f"pm_mask_json_line(CAST({q} AS VARCHAR))"
+            text = f"CAST({q} AS VARCHAR)"
+            # Flat lines whose every value is safe are kept as they are, tested vectorised; only the others
+            # (nested API objects, unknown keys) pay for the Python masker.
+            masked = (f"CASE WHEN regexp_full_match({text}, {_sql_literal(pii.flat_safe_line_pattern())}) "
+                      f"THEN {text} ELSE pm_mask_json_line({text}) END")
             items.append(f"CAST({masked} AS {column_type}) AS {q}" if column_type.upper() != "VARCHAR"
                          else f"{masked} AS {q}")
         elif treatment == "reason" and "record" in names:

@@ -218,8 +218,45 @@ def test_a_new_column_or_key_is_masked_until_declared_safe():
         "amount": 12.5, "customer_id": "C1", "nickname": "Q***", "tax_ids": [{"type": "eu_vat", "value": "D***"}],
         "score_hint": None, "pending": False}
     assert pii.mask_json_line('{"name": "Quillon Zamberwick"') == pii.UNREADABLE_LINE
+    assert pii.mask_text("q.z@canary.test") == "q***@canary.test"
+    assert pii.mask_text('{"email": "q@canary.test", "phone": "+1 555"}') == "{***"  # not one address
     assert pii.mask_quoted_values("email: failed str_matches (value 'Quillon at 555')",
                                   json.dumps({"email": "Quillon at 555", "currency": "XYZ"})) == \
         "email: failed str_matches (value '***')"
     assert pii.mask_quoted_values("currency: not an allowed value (value 'XYZ')",
                                   json.dumps({"currency": "XYZ"})) == "currency: not an allowed value (value 'XYZ')"
+
+
+SOME_KEYS = sorted(pii.SAFE_KINDS)[:: 7] + ["name", "email", "phone", "nickname", "Amount", "metadata"]
+
+
+def _line_strategy():
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(
+        st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=12), st.sampled_from(["2026-11-04", "2026-11-04T10:00:00Z", "C0000001", "USD", "a b",
+                                               NAME, EMAIL, PHONE, "12.50", "true", "x\"y"]))
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=2) | st.dictionaries(
+        st.sampled_from(SOME_KEYS), inner, max_size=2), max_leaves=4)
+    return st.dictionaries(st.sampled_from(SOME_KEYS), values, max_size=6).map(
+        lambda d: json.dumps(d, separators=(",", ":") if len(d) % 2 else (", ", ": ")))
+
+
+def test_the_vectorised_fast_path_only_keeps_lines_the_masker_would_keep():
+    """Lines the publisher keeps without calling the masker (the RE2 pattern) are exactly unchanged by it."""
+    from hypothesis import given, settings
+
+    con = duckdb.connect()
+    pattern = pii.flat_safe_line_pattern()
+    assert con.execute("SELECT regexp_full_match(?, ?)", [json.dumps(
+        {"transaction_id": "T1", "amount": 12.5, "currency": "USD", "event_time": "2026-11-04T10:00:00Z",
+         "is_fraud": False, "reasons": "rule \"x\""}), pattern]).fetchone()[0], "the fast path is used at all"
+
+    @settings(max_examples=400, deadline=None)
+    @given(_line_strategy())
+    def agree(line):
+        if con.execute("SELECT regexp_full_match(?, ?)", [line, pattern]).fetchone()[0]:
+            assert json.loads(pii.mask_json_line(line)) == json.loads(line), line
+
+    agree()
