@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Tests use partition keys from 2025 on, whatever a developer's ./data holds (its first landed day would
+# otherwise start the partitions, see fintech_dataops/defs/partitions.py). Subprocesses inherit it.
+os.environ["FINTECH_PARTITIONS_START"] = "2025-01-01"
 
 
 @pytest.fixture()

@@ -1,11 +1,47 @@
+"""Daily partitions in UTC, from the first day the platform has data for.
+
+The first partition is fixed when the code location loads (Dagster needs a static partitions
+definition): ``$FINTECH_PARTITIONS_START`` (YYYY-MM-DD) when set, else the first day landed under the
+data dir's landing zone (after ``make run``: the first simulated day), else ``DEFAULT_PARTITIONS_START``
+(the first day the record validator accepts).
+So the UI shows the days that exist, not hundreds of "missing" ones before the data begins.
+"""
+
+import os
+from datetime import date
+
 import dagster as dg
 
+from fintech_dataops.lib.landing import LandingPathError, landed_days, resolve_data_dir
 from fintech_dataops.schemas.vocabulary import FIRST_EVENT_DAY
 
-# Daily partitions in UTC. end_offset=1 includes today, which the near-real-time
-# path fills with micro-batches while the day is still open. The first day is the
-# one the record validator refuses earlier events against (one place).
-PARTITIONS_START = FIRST_EVENT_DAY.isoformat()
+PARTITIONS_START_ENV = "FINTECH_PARTITIONS_START"
+# The record validator refuses events before FIRST_EVENT_DAY: no partition starts earlier.
+DEFAULT_PARTITIONS_START = FIRST_EVENT_DAY.isoformat()
+
+
+def partitions_start() -> str:
+    """The first daily partition (see the module docstring); read when the code location loads."""
+    configured = os.environ.get(PARTITIONS_START_ENV, "").strip()
+    if configured:
+        first = date.fromisoformat(configured)
+        if first < FIRST_EVENT_DAY:
+            raise ValueError(f"{PARTITIONS_START_ENV}={configured} is before {FIRST_EVENT_DAY}, the first day "
+                             "the record validator accepts")
+        return first.isoformat()
+    landing_dir = resolve_data_dir() / "landing"
+    days: list[date] = []
+    for folder in sorted(landing_dir.iterdir()) if landing_dir.is_dir() else []:
+        try:
+            days += landed_days(landing_dir, folder.name) if folder.is_dir() else []
+        except LandingPathError:  # not a feed folder (reported by quality/unroutable_files)
+            continue
+    past = [day for day in days if FIRST_EVENT_DAY <= day <= date.today()]
+    return min(past).isoformat() if past else DEFAULT_PARTITIONS_START
+
+
+PARTITIONS_START = partitions_start()
+# end_offset=1 includes today, which the near-real-time path fills with micro-batches while the day is still open.
 daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1, timezone="UTC")
 
 # Writers share one pool: DuckDB allows one writing process per file at a time.
