@@ -44,6 +44,8 @@ def register(subparsers) -> None:
     d.add_argument("--customers", type=int, default=3000)
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--start", type=date.fromisoformat, default=None, help="first day (default: DAYS before today)")
+    d.add_argument("--bad-day", type=date.fromisoformat, action="append", default=[], metavar="YYYY-MM-DD",
+                   help="simulate this day as a bad feed day (4 %% malformed lines): the quarantine_rate checks fire")
     d.set_defaults(handler=demo_command)
 
     s = subparsers.add_parser("summary", help="print tables, row counts, quality, alerts and scores")
@@ -114,7 +116,8 @@ def demo_command(args: argparse.Namespace) -> int:
     else:
         start = args.start or date.today() - timedelta(days=args.days)
         end = start + timedelta(days=args.days - 1)
-        simulate_into(landing_dir, start=start, days=args.days, customers=args.customers, seed=args.seed)
+        simulate_into(landing_dir, start=start, days=args.days, customers=args.customers, seed=args.seed,
+                      bad_days=tuple(args.bad_day))
     ok = run_pipeline(start, end)
     print()
     print_summary(data_dir)

@@ -24,17 +24,23 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=42, help="random seed (same seed → same files)")
     p.add_argument("--malformed-rate", type=float, default=0.002, help="share of malformed lines per feed")
     p.add_argument("--thin-file-fraction", type=float, default=0.2, help="share of customers with only alternative data")
+    p.add_argument("--bad-day", type=date.fromisoformat, action="append", default=[], metavar="YYYY-MM-DD",
+                   help="a day whose lines are malformed at --bad-day-rate in every feed, to see the quarantine_rate "
+                        "check fire (repeatable)")
+    p.add_argument("--bad-day-rate", type=float, default=0.04, help="share of malformed lines on a --bad-day (default 0.04)")
     p.add_argument("--out", type=Path, default=None, help="landing dir (default: <data dir>/landing)")
     p.set_defaults(handler=run)
 
 
 def simulate_into(out: Path, *, start: date, days: int, customers: int, seed: int = 42,
-                  malformed_rate: float = 0.002, thin_file_fraction: float = 0.2, echo=print):
+                  malformed_rate: float = 0.002, thin_file_fraction: float = 0.2,
+                  bad_days: tuple[date, ...] = (), bad_day_rate: float = 0.04, echo=print):
     from fintech_dataops.lib.simulator import SimulationConfig, land_simulation, simulate
 
     config = SimulationConfig(
         start=start, days=days, customers=customers, seed=seed,
         malformed_rate=malformed_rate, thin_file_fraction=thin_file_fraction,
+        bad_days=tuple(bad_days), bad_day_malformed_rate=bad_day_rate,
     )
     echo(f"simulating {days} day(s) from {start} for {customers:,} customers (seed {seed}) ...")
     t0 = time.perf_counter()
@@ -59,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.days < 1 or args.customers < 1:
         print("error: --days and --customers must be at least 1", file=sys.stderr)
         return 2
-    if not 0 <= args.malformed_rate < 1 or not 0 <= args.thin_file_fraction < 1:
+    if not all(0 <= rate < 1 for rate in (args.malformed_rate, args.thin_file_fraction, args.bad_day_rate)):
         print("error: rates must be in [0, 1)", file=sys.stderr)
         return 2
     out = args.out or resolve_data_dir(args.data_dir) / "landing"
@@ -68,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         simulate_into(
             out, start=start, days=args.days, customers=args.customers, seed=args.seed,
             malformed_rate=args.malformed_rate, thin_file_fraction=args.thin_file_fraction,
+            bad_days=tuple(args.bad_day), bad_day_rate=args.bad_day_rate,
         )
     except FileExistsError as exc:
         print(f"error: {exc}", file=sys.stderr)

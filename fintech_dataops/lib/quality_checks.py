@@ -3,7 +3,8 @@
 - :func:`revalidate_core` re-reads stored ``core.<feed>`` partitions and validates them with the
   full pandera contract (id uniqueness included, also against the other partitions);
 - :func:`reconcile` checks ``count(raw) = count(core) + count(quarantine)`` per partition;
-- :func:`quarantine_rate` is the share of raw lines quarantined;
+- :func:`quarantine_rate` is the share of raw lines quarantined; :func:`judge_quarantine_days` says
+  which days breach :class:`QuarantineThresholds`;
 - :func:`referential_orphans` counts rows whose parent (e.g. the customer) is not in core yet.
 """
 
@@ -109,6 +110,60 @@ def quarantine_rate(con: duckdb.DuckDBPyConnection, feed_name: str, days: list[s
     raw = sum(_count(con, f"raw.{feed_name}", days).values())
     quarantined = sum(_count(con, f"quarantine.{feed_name}", days).values())
     return raw, quarantined, (quarantined / raw if raw else 0.0)
+
+
+@dataclass(frozen=True)
+class QuarantineThresholds:
+    """When a day's share of quarantined lines is worth a look (WARN) or is a broken feed day (ERROR).
+
+    Judged per day, so one bad day is not averaged away over a month-long backfill, and only on
+    days with at least ``min_lines`` quarantined, so 1 bad line of a 20-line day does not alarm.
+    The simulator lands about 0.2 % malformed lines by design (up to 0.35 % on a busy day): quiet.
+    """
+
+    warn_rate: float = 0.01
+    error_rate: float = 0.05
+    min_lines: int = 10
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.warn_rate <= self.error_rate <= 1 or self.min_lines < 1:
+            raise ValueError("need 0 <= warn_rate <= error_rate <= 1 and min_lines >= 1")
+
+
+@dataclass(frozen=True)
+class QuarantineDay:
+    day: str
+    raw_rows: int
+    quarantined_rows: int
+
+    @property
+    def rate(self) -> float:
+        return self.quarantined_rows / self.raw_rows if self.raw_rows else 0.0
+
+
+@dataclass
+class QuarantineJudgement:
+    days: list[QuarantineDay]
+    warn_days: list[QuarantineDay]      # at or above min_lines and above warn_rate (error days included)
+    error_days: list[QuarantineDay]
+
+    @property
+    def worst(self) -> QuarantineDay | None:
+        return max(self.days, key=lambda d: (d.rate, d.quarantined_rows), default=None)
+
+
+def judge_quarantine_days(
+    con: duckdb.DuckDBPyConnection, feed_name: str, days: list[str], thresholds: QuarantineThresholds
+) -> QuarantineJudgement:
+    """Per day of ``days``: raw and quarantined lines, and the days that breach ``thresholds``."""
+    raw, quarantined = _count(con, f"raw.{feed_name}", days), _count(con, f"quarantine.{feed_name}", days)
+    per_day = [QuarantineDay(day, raw.get(day, 0), quarantined.get(day, 0)) for day in sorted(set(raw) | set(quarantined))]
+    judged = [d for d in per_day if d.quarantined_rows >= thresholds.min_lines]
+    return QuarantineJudgement(
+        days=per_day,
+        warn_days=[d for d in judged if d.rate > thresholds.warn_rate],
+        error_days=[d for d in judged if d.rate > thresholds.error_rate],
+    )
 
 
 @dataclass

@@ -84,6 +84,8 @@ class SimulationConfig:
     transactions_per_customer_day: float = 2.5
     label_coverage: float = 0.95           # share of fraud transactions that get a chargeback label
     land_future_labels: bool = False       # labels whose reported day is after the window are not landed
+    bad_days: tuple[dt.date, ...] = ()     # days whose lines are malformed at bad_day_malformed_rate (a bad feed day)
+    bad_day_malformed_rate: float = 0.04
 
     def __post_init__(self) -> None:
         if not isinstance(self.start, dt.date) or isinstance(self.start, dt.datetime):
@@ -92,7 +94,7 @@ class SimulationConfig:
             raise ValueError("days and customers must be at least 1")
         if self.seed < 0:
             raise ValueError("seed must be >= 0")
-        for name in ("thin_file_fraction", "malformed_rate", "label_coverage"):
+        for name in ("thin_file_fraction", "malformed_rate", "label_coverage", "bad_day_malformed_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
         if self.transactions_per_customer_day < 0:
@@ -157,7 +159,8 @@ def render_feed(sim: Simulation, feed: str) -> RenderedFeed:
     if feed not in FEEDS:
         raise KeyError(f"unknown feed {feed!r}; known: {', '.join(FEED_NAMES)}")
     cfg = sim.config
-    return render_frame(sim.feeds.get(feed), feed, cfg.start, cfg.seed, cfg.malformed_rate)
+    return render_frame(sim.feeds.get(feed), feed, cfg.start, cfg.seed, cfg.malformed_rate,
+                        day_rates={day: cfg.bad_day_malformed_rate for day in cfg.bad_days})
 
 
 def render_feed_lines(sim: Simulation, feed: str) -> dict[dt.date, list[str]]:

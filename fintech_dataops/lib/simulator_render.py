@@ -395,8 +395,12 @@ def _slice_chunks(chunks: list[pa.Array], lo: int, hi: int) -> list[pa.Array]:
     return out
 
 
-def render_frame(frame: pd.DataFrame, feed: str, start: dt.date, seed: int, rate: float) -> RenderedFeed:
-    """Render a feed's clean records to per-day lines, then inject malformed lines (deterministic)."""
+def render_frame(frame: pd.DataFrame, feed: str, start: dt.date, seed: int, rate: float,
+                 day_rates: dict[dt.date, float] | None = None) -> RenderedFeed:
+    """Render a feed's clean records to per-day lines, then inject malformed lines (deterministic).
+
+    ``day_rates`` overrides ``rate`` for some days (a bad feed day, to see the quality checks fire).
+    """
     rendered = RenderedFeed(feed)
     if frame is None or len(frame) == 0:
         return rendered
@@ -412,5 +416,6 @@ def render_frame(frame: pd.DataFrame, feed: str, start: dt.date, seed: int, rate
         day_no = int(days[lo])
         day = u.date_of(day_no)
         rng = np.random.default_rng([int(seed), 1000 + feed_no, day_no])
-        rendered.days[day] = malform_day(DayLines(_slice_chunks(chunks, lo, hi)), feed, rate, rng, day.year)
+        day_rate = (day_rates or {}).get(day, rate)
+        rendered.days[day] = malform_day(DayLines(_slice_chunks(chunks, lo, hi)), feed, day_rate, rng, day.year)
     return rendered

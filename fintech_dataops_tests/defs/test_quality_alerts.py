@@ -19,6 +19,8 @@ from fintech_dataops.lib.feeds import FEEDS
 RAW = next(a for a in raw_assets if a.key == dg.AssetKey(["raw", "transactions"]))
 CORE = build_core_asset(FEEDS["transactions"])
 REFERENTIAL = build_referential_checks(FEEDS["transactions"])
+# These tests are about the sensor: judge even a one-line day (the default needs 10 quarantined lines).
+EVERY_DAY = dg.RunConfig(ops={"core__transactions": {"config": {"quarantine_min_lines": 1}}})
 GOOD = {
     "transaction_id": "T1", "customer_id": "C1", "merchant_id": "M1", "amount": 12.5, "currency": "USD",
     "event_time": "2026-10-01T10:00:00Z", "channel": "ecommerce", "merchant_category": "grocery",
@@ -45,7 +47,8 @@ def test_one_alert_per_failed_check_evaluation(data_dir, landing_dir, resources)
     landing.land_lines(landing_dir, "transactions", "2026-10-01", "b1", [json.dumps(GOOD), "{broken"])
     with dg.instance_for_test() as instance:
         cursor = tick(instance, sink)  # the sensor starts before the runs
-        dg.materialize([RAW, CORE, *REFERENTIAL], resources=resources, partition_key="2026-10-01", instance=instance)
+        dg.materialize([RAW, CORE, *REFERENTIAL], resources=resources, partition_key="2026-10-01", instance=instance,
+                       run_config=EVERY_DAY)
         failed = failed_evaluations(instance)
         assert failed == 2  # quarantine_rate (50 %) and referential_customer_id (no customers)
         cursor = tick(instance, sink, cursor)
@@ -59,7 +62,8 @@ def test_one_alert_per_failed_check_evaluation(data_dir, landing_dir, resources)
         assert len(alerts.read_alerts(sink.log_path)) == failed
         # a new bad day: only its failures are added
         landing.land_lines(landing_dir, "transactions", "2026-10-02", "b1", ["{broken", "[]"])
-        dg.materialize([RAW, CORE, *REFERENTIAL], resources=resources, partition_key="2026-10-02", instance=instance)
+        dg.materialize([RAW, CORE, *REFERENTIAL], resources=resources, partition_key="2026-10-02", instance=instance,
+                       run_config=EVERY_DAY)
         tick(instance, sink, cursor)
         logged = alerts.read_alerts(sink.log_path)
         # day 2: quarantine_rate (100 %) and the whole-table referential check (day 1's orphan) fail again
@@ -71,14 +75,16 @@ def test_the_first_tick_does_not_alert_on_history_only_on_new_failures(data_dir,
     sink = AlertSink(data_dir=str(data_dir))
     landing.land_lines(landing_dir, "transactions", "2026-10-01", "b1", [json.dumps(GOOD), "{broken"])
     with dg.instance_for_test() as instance:
-        dg.materialize([RAW, CORE, *REFERENTIAL], resources=resources, partition_key="2026-10-01", instance=instance)
+        dg.materialize([RAW, CORE, *REFERENTIAL], resources=resources, partition_key="2026-10-01", instance=instance,
+                       run_config=EVERY_DAY)
         assert failed_evaluations(instance) == 2
         cursor = tick(instance, sink)  # first start, history already in the instance
         assert cursor is not None
         assert not sink.log_path.exists() or alerts.read_alerts(sink.log_path) == []
         assert tick(instance, sink, cursor) == cursor
         landing.land_lines(landing_dir, "transactions", "2026-10-02", "b1", ["{broken", "[]"])
-        dg.materialize([RAW, CORE, *REFERENTIAL], resources=resources, partition_key="2026-10-02", instance=instance)
+        dg.materialize([RAW, CORE, *REFERENTIAL], resources=resources, partition_key="2026-10-02", instance=instance,
+                       run_config=EVERY_DAY)
         tick(instance, sink, cursor)
         logged = alerts.read_alerts(sink.log_path)
         assert len(logged) == 2 and {a["partition"] for a in logged} == {"2026-10-02"}

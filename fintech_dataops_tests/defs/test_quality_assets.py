@@ -39,33 +39,34 @@ def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEva
 
 
 def test_core_asset_writes_core_and_quarantine_and_reports_dq(data_dir, landing_dir, resources):
-    land_day(landing_dir, good=9, bad=1)
+    land_day(landing_dir, good=90, bad=10)
     result = dg.materialize([RAW, CORE, *REFERENTIAL, build_dq_scores_asset(["transactions"])],
                             resources=resources, partition_key=DAY)
     assert result.success
     metadata = result.asset_materializations_for_node("core__transactions")[0].metadata
     assert metadata["dq_score"].value == 90.0
-    assert metadata["dagster/row_count"].value == 9
-    assert metadata["quarantined_rows"].value == 1
+    assert metadata["dagster/row_count"].value == 90
+    assert metadata["quarantined_rows"].value == 10
     checks = evaluations(result)
     assert checks["schema"].passed and checks["reconciliation"].passed
     assert not checks["quarantine_rate"].passed
-    assert checks["quarantine_rate"].severity == dg.AssetCheckSeverity.ERROR  # 10 % > the 5 % default
+    assert checks["quarantine_rate"].severity == dg.AssetCheckSeverity.ERROR  # 10 % of the day > the 5 % default
     # no customers loaded: the referential check warns, it never quarantines
     assert not checks["referential_customer_id"].passed
     assert checks["referential_customer_id"].severity == dg.AssetCheckSeverity.WARN
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM core.transactions").fetchone()[0] == 9
-        assert con.execute("SELECT reason FROM quarantine.transactions").fetchone()[0] == "invalid JSON"
+        assert con.execute("SELECT count(*) FROM core.transactions").fetchone()[0] == 90
+        assert con.execute("SELECT DISTINCT reason FROM quarantine.transactions").fetchall() == [("invalid JSON",)]
         assert con.execute("SELECT dq_score FROM quality.dq_scores").fetchone()[0] == 90.0
 
 
 def test_quarantine_thresholds_are_configurable(data_dir, landing_dir, resources):
     land_day(landing_dir, good=99, bad=1)
-    config = dg.RunConfig(ops={"core__transactions": {"config": {"quarantine_error_rate": 0.02}}})
+    config = dg.RunConfig(ops={"core__transactions": {"config": {
+        "quarantine_warn_rate": 0.005, "quarantine_error_rate": 0.02, "quarantine_min_lines": 1}}})
     result = dg.materialize([RAW, CORE], resources=resources, partition_key=DAY, run_config=config)
     check = evaluations(result)["quarantine_rate"]
-    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN  # 1 %: above 0.1 %, below 2 %
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN  # 1 %: above 0.5 %, below 2 %
     assert check.metadata["quarantine_rate"].value == 0.01
 
 

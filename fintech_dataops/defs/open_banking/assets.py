@@ -154,7 +154,7 @@ def build_core_asset(feed: OpenBankingFeed) -> dg.AssetsDefinition:
 
         with warehouse.get_connection() as con:
             result = load_core_feed(con, feed.name)
-            checks = evaluate_core_checks(con, feed, result.partition_dates, warn_rate=0.001, error_rate=0.05) \
+            checks = evaluate_core_checks(con, feed, result.partition_dates) \
                 if result.partition_dates else []
         yield dg.MaterializeResult(metadata={
             "dagster/row_count": result.valid_rows, "raw_rows": result.raw_rows,

@@ -8,6 +8,7 @@ from fintech_dataops.defs.quality.checks import core_check_specs, evaluate_core_
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import WarehouseResource
 from fintech_dataops.lib.feeds import FEEDS, LINEAGE_COLUMNS, Feed
+from fintech_dataops.lib.quality_checks import QuarantineThresholds
 
 LINEAGE_DESCRIPTIONS = {
     "partition_date": "Landing-zone day of the raw line",
@@ -16,9 +17,19 @@ LINEAGE_DESCRIPTIONS = {
 }
 
 
+_THRESHOLDS = QuarantineThresholds()
+
+
 class CoreLoadConfig(dg.Config):
-    quarantine_warn_rate: float = Field(default=0.001, description="quarantine_rate check WARNs above this share")
-    quarantine_error_rate: float = Field(default=0.05, description="quarantine_rate check ERRORs above this share")
+    quarantine_warn_rate: float = Field(default=_THRESHOLDS.warn_rate,
+                                        description="quarantine_rate check WARNs when a day's quarantined share is above this")
+    quarantine_error_rate: float = Field(default=_THRESHOLDS.error_rate,
+                                         description="quarantine_rate check ERRORs when a day's quarantined share is above this")
+    quarantine_min_lines: int = Field(default=_THRESHOLDS.min_lines, ge=1,
+                                      description="quarantine_rate judges only days with at least this many quarantined lines")
+
+    def thresholds(self) -> QuarantineThresholds:
+        return QuarantineThresholds(self.quarantine_warn_rate, self.quarantine_error_rate, self.quarantine_min_lines)
 
 
 def core_column_schema(feed: Feed) -> dg.TableSchema:
@@ -78,9 +89,7 @@ def build_core_asset(feed: Feed, group_name: str = "quality") -> dg.AssetsDefini
         days = context.partition_keys
         with warehouse.get_connection() as con:
             result = load_core_partitions(con, feed.name, days, money=money.config)
-            checks = evaluate_core_checks(
-                con, feed, days, warn_rate=config.quarantine_warn_rate, error_rate=config.quarantine_error_rate
-            )
+            checks = evaluate_core_checks(con, feed, days, config.thresholds())
         context.log.info(
             f"core.{feed.name}: {result.raw_rows:,} raw → {result.valid_rows:,} valid + "
             f"{result.quarantined_rows:,} quarantined (DQ {result.dq_score:.2f} %) in {result.seconds:.2f}s"

@@ -2,7 +2,8 @@
 
 - ``schema`` (blocking): the stored partitions pass the full pandera contract;
 - ``reconciliation`` (blocking): ``count(raw) = count(core) + count(quarantine)`` per partition;
-- ``quarantine_rate``: WARN above ``warn_rate`` (0.1 %), ERROR above ``error_rate`` (default 5 %);
+- ``quarantine_rate``, per day: WARN above 1 %, ERROR above 5 % of a day's lines quarantined, on days with
+  at least 10 quarantined lines (``QuarantineThresholds`` in ``lib/quality_checks.py``; run config);
 - ``referential_<column>`` (WARN, separate checks that run after the parent table): the row's parent
   (customer, transaction, ...) is known in core.
 
@@ -15,6 +16,7 @@ import duckdb
 
 from fintech_dataops.defs.resources import WarehouseResource
 from fintech_dataops.lib.feeds import Feed
+from fintech_dataops.lib.quality_checks import QuarantineThresholds
 from fintech_dataops.schemas.references import REFERENCES
 
 SCHEMA_CHECK = "schema"
@@ -33,7 +35,8 @@ def core_check_specs(feed: Feed, asset_key: dg.AssetKey) -> list[dg.AssetCheckSp
         dg.AssetCheckSpec(RECONCILIATION_CHECK, asset=asset_key, blocking=True,
                           description="count(raw) = count(core) + count(quarantine) for every partition written."),
         dg.AssetCheckSpec(QUARANTINE_RATE_CHECK, asset=asset_key,
-                          description="Share of raw lines quarantined: WARN above the warn rate, ERROR above the error rate."),
+                          description="Share of each day's raw lines quarantined: WARN above the warn rate, ERROR "
+                                      "above the error rate (days with at least min_lines quarantined)."),
     ]
     return specs
 
@@ -77,21 +80,27 @@ def _reconciliation_result(con: duckdb.DuckDBPyConnection, feed: Feed, days: lis
     )
 
 
-def _quarantine_rate_result(con: duckdb.DuckDBPyConnection, feed: Feed, days: list[str], *,
-                            warn_rate: float, error_rate: float) -> dg.AssetCheckResult:
-    from fintech_dataops.lib.quality_checks import quarantine_rate
+def _quarantine_rate_result(con: duckdb.DuckDBPyConnection, feed: Feed, days: list[str],
+                            thresholds: QuarantineThresholds) -> dg.AssetCheckResult:
+    from fintech_dataops.lib.quality_checks import judge_quarantine_days
 
-    raw, quarantined, rate = quarantine_rate(con, feed.name, days)
-    severity = dg.AssetCheckSeverity.ERROR if rate > error_rate else dg.AssetCheckSeverity.WARN
+    judged = judge_quarantine_days(con, feed.name, days, thresholds)
+    raw = sum(d.raw_rows for d in judged.days)
+    quarantined = sum(d.quarantined_rows for d in judged.days)
+    worst = judged.worst
+    breaches = judged.error_days or judged.warn_days
     return dg.AssetCheckResult(
         check_name=QUARANTINE_RATE_CHECK,
-        passed=rate <= warn_rate,
-        severity=severity,
-        description=None if rate <= warn_rate else
-        f"{rate:.3%} of {raw:,} lines quarantined (warn above {warn_rate:.2%}, error above {error_rate:.2%})",
+        passed=not judged.warn_days,
+        severity=dg.AssetCheckSeverity.ERROR if judged.error_days else dg.AssetCheckSeverity.WARN,
+        description=None if not breaches else
+        f"{len(breaches)} day(s) above {thresholds.error_rate if judged.error_days else thresholds.warn_rate:.1%} "
+        f"quarantined; worst {worst.day}: {worst.quarantined_rows:,} of {worst.raw_rows:,} lines ({worst.rate:.2%})",
         metadata={
-            "quarantine_rate": float(rate), "raw_rows": raw, "quarantined_rows": quarantined,
-            "warn_rate": warn_rate, "error_rate": error_rate,
+            "quarantine_rate": float(quarantined / raw if raw else 0.0), "raw_rows": raw, "quarantined_rows": quarantined,
+            "worst_day": worst.day if worst else None, "worst_day_rate": float(worst.rate) if worst else 0.0,
+            "days_above_warn_rate": dg.MetadataValue.json([d.day for d in judged.warn_days]),
+            "warn_rate": thresholds.warn_rate, "error_rate": thresholds.error_rate, "min_lines": thresholds.min_lines,
         },
     )
 
@@ -132,10 +141,10 @@ def _referential_check(feed: Feed, column: str, parent: str) -> dg.AssetChecksDe
     return referential
 
 
-def evaluate_core_checks(con: duckdb.DuckDBPyConnection, feed: Feed, days: list[str], *,
-                         warn_rate: float, error_rate: float) -> list[dg.AssetCheckResult]:
+def evaluate_core_checks(con: duckdb.DuckDBPyConnection, feed: Feed, days: list[str],
+                         thresholds: QuarantineThresholds | None = None) -> list[dg.AssetCheckResult]:
     return [
         _schema_result(con, feed, days),
         _reconciliation_result(con, feed, days),
-        _quarantine_rate_result(con, feed, days, warn_rate=warn_rate, error_rate=error_rate),
+        _quarantine_rate_result(con, feed, days, thresholds or QuarantineThresholds()),
     ]
