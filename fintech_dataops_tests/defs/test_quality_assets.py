@@ -140,7 +140,7 @@ def test_freshness_policies_apply_by_layer_to_any_domain():
     policies = {s.key.to_user_string(): s.freshness_policy for s in defs.resolve_all_asset_specs()}
     assert policies["fraud/scores"] == DAILY_FRESHNESS
     assert policies["core/transactions"] == DAILY_FRESHNESS
-    assert policies["marts/report"] is None
+    assert policies["marts/report"] == DAILY_FRESHNESS
     assert policies["credit/scores"] == own  # an asset's own policy wins
 
 

@@ -1,8 +1,9 @@
 """Freshness policies, applied once to the merged definitions by asset-key layer.
 
-Applied at the Definitions level (``build_defs``), so assets other domains add later under
-``raw/``, ``core/``, ``fraud/`` or ``credit/`` get a policy without repeating it. An asset that
-declares its own policy keeps it.
+Applied at the Definitions level (``build_defs``), so assets other domains add later under a
+daily layer (``raw/``, ``core/``, ``quality/``, ``fraud/``, ``credit/``, ``open_banking/``, ``marts/``,
+``kpis/``, ``reports/``) get a policy without repeating it. An asset that declares its own policy
+keeps it. The near-real-time ``realtime/`` assets run per micro-batch, when the service lands one.
 """
 
 import warnings
@@ -13,12 +14,9 @@ import dagster as dg
 # The daily pipeline runs at 01:00 UTC: a day-old table is normal, a table older than a
 # day plus two hours means the schedule (or a feed) has stopped.
 DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
-FRESHNESS_BY_LAYER: dict[str, dg.FreshnessPolicy] = {
-    "raw": DAILY_FRESHNESS,
-    "core": DAILY_FRESHNESS,
-    "fraud": DAILY_FRESHNESS,
-    "credit": DAILY_FRESHNESS,
-}
+# marts/, kpis/ and reports/ recompute (automation_sensor) right after the daily run writes their inputs.
+DAILY_LAYERS = ("landing", "raw", "core", "quality", "fraud", "credit", "open_banking", "marts", "kpis", "reports")
+FRESHNESS_BY_LAYER: dict[str, dg.FreshnessPolicy] = {layer: DAILY_FRESHNESS for layer in DAILY_LAYERS}
 
 
 def freshness_policy_for(key: dg.AssetKey) -> dg.FreshnessPolicy | None:
