@@ -85,3 +85,17 @@ def test_loading_the_code_location_prints_no_backfill_policy_beta_warnings():
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "backfill_policy" not in result.stderr
+
+
+@pytest.mark.slow
+def test_dg_check_defs_loads_the_project():
+    """`[tool.dg]` in pyproject.toml: `dg check defs` / `dg list defs` work on this project."""
+    dg_cli = Path(sys.executable).parent / "dg"
+    if not dg_cli.exists():
+        pytest.skip("dagster-dg-cli is not installed (pip install -e '.[test]')")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    env["VIRTUAL_ENV"] = str(Path(sys.executable).parent.parent)
+    result = subprocess.run([str(dg_cli), "check", "defs", "--use-active-venv"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "All definitions loaded successfully" in result.stdout + result.stderr
