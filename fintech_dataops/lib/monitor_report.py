@@ -117,8 +117,8 @@ def credit_stability(con) -> pd.DataFrame:
 
 def credit_vintages(con) -> pd.DataFrame:
     return con.execute(
-        "SELECT vintage, outcomes, defaults, round(auc, 3) AS auc, round(ks, 3) AS ks "
-        "FROM credit.validation_vintages ORDER BY vintage"
+        "SELECT name AS vintage, n AS outcomes, defaults, round(auc, 3) AS auc, round(ks, 3) AS ks "
+        "FROM credit.validation WHERE kind = 'vintage' ORDER BY name"
     ).df()
 
 
@@ -280,7 +280,7 @@ def _sections(con) -> list[tuple[str, str, str | None, str]]:
     section("credit-stability", "Credit score stability: PSI per scoring run (WARN ≥ 0.10, ERROR ≥ 0.25)",
             ["credit.stability"], stability_table)
     section("credit-vintages", "Credit score discrimination by vintage (AUC / KS as outcomes mature)",
-            ["credit.validation_vintages"], vintages_table)
+            ["credit.validation"], vintages_table)
     section("latest-alerts", f"Latest {LATEST_ALERTS} alerts with reasons", ["fraud.alerts"], alerts_table)
     return out
 

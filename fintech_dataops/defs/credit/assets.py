@@ -13,7 +13,6 @@ import time
 from datetime import UTC, datetime
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from fintech_dataops.defs.automation import ON_INPUT_CHANGE
@@ -210,11 +209,7 @@ def credit_scores(context: dg.AssetExecutionContext, config: CreditScoringConfig
         sql, params = scores_select("credit_scored_frame", scored_at, scoring.max_reasons)
         rows = replace_table(con, "credit.scores", sql, params)
         con.unregister("credit_scored_frame")
-        stability = {}
-        if card is not None:
-            from fintech_dataops.lib.credit.scorecard import record_stability
 
-            stability = record_stability(con, card, con.execute("SELECT * FROM credit.scores").df(), scored_at)
         bands = dict(con.execute("SELECT band, count(*) FROM credit.scores GROUP BY 1 ORDER BY 1").fetchall())
         summary = con.execute(
             "SELECT avg(score), count(*) FILTER (WHERE scorable_traditional), "
@@ -233,7 +228,6 @@ def credit_scores(context: dg.AssetExecutionContext, config: CreditScoringConfig
         "scorable_traditional": int(summary[1]),
         "scorable_enhanced": int(summary[2]),
         "mean_evidence": round(float(summary[3] or 0), 3),
-        "psi": dg.MetadataValue.json(stability),
         "scoring_seconds": round(score_seconds, 3),
         "customers_per_second": round(rows / score_seconds) if score_seconds > 0 else None,
         "preview": dg.MetadataValue.md(preview),
@@ -334,14 +328,16 @@ def credit_validation(context: dg.AssetExecutionContext, warehouse: WarehouseRes
                                                "defaults": o["defaults"], "auc": o["auc"], "gini": o["gini"],
                                                "ks": o["ks"], "coverage": None, "default_rate": None,
                                                "validated_at": validated_at}
+        for v in summary["by_vintage"]:  # AUC / KS per application month, as outcomes mature
+            rows_frame.loc[len(rows_frame)] = {
+                "kind": "vintage", "name": v["vintage"], "n": v["outcomes"], "defaults": v["defaults"],
+                "auc": v["auc"], "gini": None if v["auc"] is None else round(2 * v["auc"] - 1, 4), "ks": v["ks"],
+                "coverage": None, "default_rate": round(v["defaults"] / v["outcomes"], 4) if v["outcomes"] else None,
+                "validated_at": validated_at}
         con.register("credit_validation_frame", rows_frame)
         rows = replace_table(con, "credit.validation", "SELECT * FROM credit_validation_frame")
         con.unregister("credit_validation_frame")
-        vintages = pd.DataFrame(summary["by_vintage"], columns=["vintage", "outcomes", "defaults", "auc", "ks"])
-        vintages["validated_at"] = validated_at
-        con.register("credit_vintages_frame", vintages)
-        replace_table(con, "credit.validation_vintages", "SELECT * FROM credit_vintages_frame")
-        con.unregister("credit_vintages_frame")
+
     report_path = data_dir.reports_dir / "credit_validation.html"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = report_path.with_suffix(".html.tmp")
@@ -363,8 +359,35 @@ def credit_validation(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     })
 
 
+@dg.asset(
+    key=["credit", "stability"],
+    deps=[credit_scores],
+    group_name="credit",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_WRITE_POOL,
+    automation_condition=CREDIT_AUTOMATION,
+    description="Population stability (PSI) of the score and of each component per scoring run against the "
+                "champion scorecard's development portfolio; one row per run and variable (the monitor's history; "
+                "the psi_* checks on credit/scores judge the latest run).",
+    metadata={"dagster/table_name": "credit.stability"},
+)
+def credit_stability(context: dg.AssetExecutionContext, warehouse: WarehouseResource, data_dir: DataDirResource):
+    from fintech_dataops.lib.credit.scorecard import STABILITY_TABLE, load_champion, record_stability
+
+    card = load_champion(data_dir.models_dir)
+    with warehouse.get_connection() as con:
+        scores = con.execute("SELECT * FROM credit.scores").df()
+        scored_at = scores["scored_at"].max() if len(scores) else _now()
+        # the hand-set baseline has no development sample: nothing to compare with (an empty history)
+        values = record_stability(con, card, scores, scored_at)
+        rows = con.execute(f"SELECT count(*) FROM {STABILITY_TABLE}").fetchone()[0]
+    context.log.info(f"credit.stability: {values or 'no fitted champion, nothing to compare with'}")
+    return dg.MaterializeResult(metadata={"dagster/row_count": int(rows), "psi": dg.MetadataValue.json(values),
+                                          "model_version": card.version if card else "credit-v2.0"})
+
+
 credit_assets = [credit_features, credit_scores, credit_scorable_population, credit_loan_decisions, credit_validation,
-                 credit_scorecard]
+                 credit_scorecard, credit_stability]
 
 
 def _psi_check(name: str):

@@ -479,11 +479,16 @@ def bins_markdown(card: Scorecard) -> str:
 STABILITY_TABLE = "credit.stability"
 
 
-def record_stability(con, card: Scorecard, scores: pd.DataFrame, scored_at: dt.datetime) -> dict[str, float]:
-    """Append this scoring run's PSI per variable to ``credit.stability`` (a rerun at the same time replaces it)."""
-    values = stability(card, scores)
-    frame = pd.DataFrame({"scored_at": scored_at, "model_version": card.version, "variable": list(values),
-                          "psi": list(values.values()), "severity": [psi_severity(v) for v in values.values()]})
+def record_stability(con, card: Scorecard | None, scores: pd.DataFrame, scored_at: dt.datetime) -> dict[str, float]:
+    """Append this scoring run's PSI per variable to ``credit.stability`` (a rerun at the same time replaces it).
+
+    ``card`` None (the hand-set baseline: no development sample) only makes sure the table exists.
+    """
+    values = stability(card, scores) if card is not None else {}
+    frame = pd.DataFrame({"scored_at": pd.Series([scored_at] * len(values), dtype="datetime64[us]"),
+                          "model_version": [card.version if card else ""] * len(values), "variable": list(values),
+                          "psi": pd.Series(list(values.values()), dtype="float64"),
+                          "severity": [psi_severity(v) for v in values.values()]})
     con.execute("CREATE SCHEMA IF NOT EXISTS credit")
     con.execute(f"CREATE TABLE IF NOT EXISTS {STABILITY_TABLE} (scored_at TIMESTAMP, model_version VARCHAR, "
                 "variable VARCHAR, psi DOUBLE, severity VARCHAR)")

@@ -196,8 +196,8 @@ def test_monitor_report_shows_psi_per_scoring_run_and_auc_per_vintage(book, tmp_
     record_stability(con, card, scored, dt.datetime(2026, 10, 1, 3))        # a rerun replaces its rows
     record_stability(con, card, scored.assign(score=scored["score"] - 60), dt.datetime(2026, 10, 2, 3))
     assert con.execute("SELECT count(*) FROM credit.stability").fetchone()[0] == 2 * (1 + len(COMPONENTS))
-    con.execute("CREATE TABLE credit.validation_vintages AS SELECT '2024-05' AS vintage, 120 AS outcomes, "
-                "14 AS defaults, 0.7312 AS auc, 0.3514 AS ks")
+    con.execute("CREATE TABLE credit.validation AS SELECT 'vintage' AS kind, '2024-05' AS name, 120 AS n, "
+                "14 AS defaults, 0.7312 AS auc, 0.3514 AS ks UNION ALL SELECT 'model', 'score', 900, 99, 0.7, 0.3")
     rendered = {sid: (reason, body) for sid, _, reason, body in _sections(con)}
     reason, body = rendered["credit-stability"]
     assert reason is None and 'id="credit-stability-table"' in body and card.version in body
