@@ -53,7 +53,21 @@ def build_defs(resource_overrides: Mapping[str, object] | None = None) -> dg.Def
     domains = dg.Definitions.merge(*(importlib.import_module(name).defs for name in domain_modules()))
     resources = {**default_resources(), **(resource_overrides or {})}
     merged = dg.Definitions.merge(domains, platform_defs(domains), dg.Definitions(resources=resources))
-    # Freshness policies by layer (raw/, core/, fraud/, credit/), so every domain's assets get them.
+    # Freshness policies by layer (raw/, core/, fraud/, ...), so every domain's assets get them.
     from fintech_dataops.defs.quality.freshness import with_platform_freshness
 
-    return with_platform_freshness(merged)
+    return with_platform_freshness(grouped_by_layer(merged))
+
+
+def _layer_group(spec: dg.AssetSpec) -> dg.AssetSpec:
+    domain = spec.group_name or "default"
+    return spec.replace_attributes(group_name=spec.key.path[0]).merge_attributes(tags={"domain": domain})
+
+
+def grouped_by_layer(defs: dg.Definitions) -> dg.Definitions:
+    """The UI groups assets by the layer in their key (landing, raw, core, quality, fraud, credit, marts,
+    kpis, ...), so `raw/stripe_charges` and `core/stripe_charges` sit in different groups; the domain
+    that owns an asset (the ``group_name`` its package declares) becomes its ``domain`` tag."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)  # map_asset_specs is "preview" in 1.13
+        return defs.map_asset_specs(func=_layer_group)

@@ -42,7 +42,7 @@ def test_the_code_location_has_the_shipped_marts_kpis_and_report():
                                                      "freshness", "ingest_rate", "latency", "history")}
     expected.add(dg.AssetKey(["reports", "monitor"]))
     assert expected <= keys
-    assert all(graph.get(k).group_name == "analytics" for k in expected)
+    assert all(graph.get(k).group_name == k.path[0] and graph.get(k).tags["domain"] == "analytics" for k in expected)
 
 
 def test_marts_kpis_and_report_materialize_on_the_tiny_warehouse(data_dir, resources):

@@ -49,7 +49,7 @@ def test_every_feed_has_a_daily_partitioned_raw_asset():
     for feed in FEEDS:
         node = graph.get(dg.AssetKey(["raw", feed]))
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
-        assert node.group_name == "ingestion"
+        assert node.group_name == "raw" and node.tags["domain"] == "ingestion"
 
 
 def test_daily_schedule_targets_the_main_job():
@@ -59,13 +59,15 @@ def test_daily_schedule_targets_the_main_job():
     assert schedule.cron_schedule == "0 1 * * *"
 
 
-def test_asset_keys_are_layer_entity_and_groups_are_domains():
+def test_asset_keys_are_layer_entity_groups_are_layers_and_domains_are_tags():
     defs = fresh_defs()
     graph = defs.resolve_asset_graph()
     domains = {"ingestion", "quality", "fraud", "credit", "open_banking", "analytics", "realtime", "money"}
     for key in graph.get_all_asset_keys():
         assert len(key.path) == 2, f"{key} should be [layer, entity] = table layer.entity"
-        assert graph.get(key).group_name in domains, f"{key} is in group {graph.get(key).group_name}"
+        if graph.get(key).is_materializable:
+            assert graph.get(key).group_name == key.path[0], f"{key} is in group {graph.get(key).group_name}"
+            assert graph.get(key).tags.get("domain") in domains, f"{key} has domain {graph.get(key).tags}"
 
 
 @pytest.mark.slow
