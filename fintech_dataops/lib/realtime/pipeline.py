@@ -47,8 +47,9 @@ _ONE_US = timedelta(microseconds=1)
 def engine_columns(accepted: list[Accepted]) -> dict[str, np.ndarray]:
     """The micro-batch as the engine's fast path reads it: one array per column, no DataFrame.
 
-    The records passed :func:`~.records.record_error` (string ids, a finite positive amount,
-    a parsed event time), so every one is scored and the output stays aligned with the input.
+    The records passed the shared validator (``schemas.transaction_contract``: string ids, a
+    finite positive amount, a parsed event time), so every one is scored and the output stays
+    aligned with the input.
     ``device_id`` is carried (null → ""), as in the batch path, so the device feature is the
     one the model was trained on.
     """
