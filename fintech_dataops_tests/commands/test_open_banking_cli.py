@@ -71,11 +71,11 @@ class Receiver:
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:
-            self.process.wait(30)
+            self.process.wait(90)  # generous: the machine may be loaded; a hang still fails
         finally:
             if self.process.poll() is None:
                 self.process.kill()
-        self._reader.join(10)
+        self._reader.join(30)
         return "".join(self.lines)
 
 
@@ -100,8 +100,7 @@ def test_webhook_receiver_process_stops_on_sigterm_with_sigint_ignored(tmp_path:
 def test_webhook_receiver_process_stops_on_sigint(tmp_path: Path):
     receiver = Receiver(tmp_path)
     output = receiver.stop(signal.SIGINT)
-    assert receiver.process.returncode == 0, output
-    assert "stopped: {" in output
+    assert (receiver.process.returncode, "stopped: {" in output) == (0, True), output
 
 
 def _stream_oversized(port: int, megabytes: int) -> bytes:
