@@ -54,9 +54,9 @@ def webhooks_command(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"receiving Stripe webhooks on {receiver.url} (stats: http://127.0.0.1:{receiver.port}/stats); "
-          f"landing into {landing_dir / 'stripe_events'}", flush=True)
-    try:
+    try:  # a stop signal from here on, even one answering the line below, ends cleanly with exit 0
+        print(f"receiving Stripe webhooks on {receiver.url} (stats: http://127.0.0.1:{receiver.port}/stats); "
+              f"landing into {landing_dir / 'stripe_events'}", flush=True)
         receiver.serve_forever()  # returns after SIGTERM/SIGINT, once in-flight deliveries are answered
     except KeyboardInterrupt:  # the signal came before the server loop took over: nothing was in flight
         pass
@@ -73,13 +73,13 @@ def emulator_command(args: argparse.Namespace) -> int:
 
     config = EmulatorConfig(start=date.today() - timedelta(days=args.days), days=args.days, seed=args.seed)
     emulator = SandboxEmulator(config)
-    emulator.start(port=args.port)
-    print(f"open-banking sandbox on {emulator.url}", flush=True)
-    print(f"  Plaid: client id {config.plaid_client_id!r}, secret {config.plaid_secret!r} (emulator-only values)")
-    print(f"  Stripe: api key {config.stripe_api_key!r} (emulator-only value)")
-    for customer_id, token in sorted(emulator.access_tokens.items()):
-        print(f"  item for {customer_id}: access token {token}")
-    try:
+    try:  # a stop signal from here on, even one answering the lines below, ends cleanly with exit 0
+        emulator.start(port=args.port)
+        print(f"open-banking sandbox on {emulator.url}", flush=True)
+        print(f"  Plaid: client id {config.plaid_client_id!r}, secret {config.plaid_secret!r} (emulator-only values)")
+        print(f"  Stripe: api key {config.stripe_api_key!r} (emulator-only value)")
+        for customer_id, token in sorted(emulator.access_tokens.items()):
+            print(f"  item for {customer_id}: access token {token}")
         threading.Event().wait()
     except KeyboardInterrupt:  # SIGINT or SIGTERM (lib/serving.py installs both)
         pass
