@@ -52,7 +52,7 @@ CREATE TABLE core.fraud_labels AS SELECT * FROM (VALUES
   ('L5', 't5', 'c4', TRUE,  'account_takeover', 300.25, TIMESTAMP '2026-01-06 00:00:00', DATE '2026-01-06')
 ) t(label_id, transaction_id, customer_id, is_fraud, fraud_type, amount, reported_time, partition_date);
 CREATE TABLE fraud.scored_transactions AS SELECT
-  transaction_id, customer_id, merchant_id, amount, event_time,
+  transaction_id, customer_id, merchant_id, amount, currency, amount AS amount_reporting, event_time,
   CASE transaction_id WHEN 't1' THEN 0.97 WHEN 't2' THEN 0.7 WHEN 't3' THEN 0.91 WHEN 't4' THEN 0.85
                       WHEN 't5' THEN 0.99 ELSE 0.05 END AS risk_score,
   CASE transaction_id WHEN 't6' THEN 0.02 ELSE 0.8 END AS model_score,

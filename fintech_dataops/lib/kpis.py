@@ -4,9 +4,12 @@ Each function reads the warehouse and returns a :class:`KpiValue`. A source tabl
 that does not exist yet is data, not an error: the KPI says "not measured yet"
 (value ``None``) or which part is missing. Definitions (the business rules):
 
-* **value_at_risk_protected** (North Star, USD) = value of *blocked* transactions
-  that a fraud label confirms (each transaction counted once) + requested amount of
-  loans *approved* to customers who were **not** scorable by a traditional model.
+* **value_at_risk_protected** (North Star, in the reporting currency, default USD) = value of
+  *blocked* transactions that a fraud label confirms (each transaction counted once) + requested
+  amount of loans *approved* to customers who were **not** scorable by a traditional model. Summed
+  exactly in DECIMAL over the amounts converted at the day's reference rate (``amount_reporting``,
+  ``requested_amount_reporting``); an amount with no rate is counted apart, never added as if it were
+  dollars. ``kpis.value_at_risk_protected.amount`` holds the exact DECIMAL total.
 * **scorable_uplift** (percentage points) = 100 × (scorable with alternative data −
   scorable traditionally) / customers scored.
 * **dq_score** (%) = 100 × valid rows / raw rows over all feeds of the latest day in
@@ -27,6 +30,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import duckdb
 
@@ -44,6 +48,7 @@ class KpiValue:
     higher_is_better: bool
     details: dict[str, float | int | str | None] = field(default_factory=dict)
     note: str = ""
+    amount: Decimal | None = None  # money KPIs: the exact total (``value`` is its float for charts)
 
     @property
     def met(self) -> bool | None:
@@ -56,6 +61,7 @@ class KpiValue:
             "kpi": self.name, "value": self.value, "unit": self.unit, "target": self.target,
             "higher_is_better": self.higher_is_better, "met": self.met, "note": self.note,
             "details": json.dumps(self.details, default=str, sort_keys=True), "computed_at": computed_at,
+            "amount": self.amount,
         }
 
 
@@ -76,39 +82,59 @@ def _f(value) -> float:
     return float(value) if value is not None else 0.0
 
 
-def value_at_risk_protected(con: duckdb.DuckDBPyConnection) -> KpiValue:
+def _column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = ? "
+                            "AND table_name = ? AND column_name = ?", [schema, name, column]).fetchone()[0])
+
+
+def value_at_risk_protected(con: duckdb.DuckDBPyConnection, reporting_currency: str = "USD") -> KpiValue:
     missing = _missing(con, ["fraud.alerts", "core.fraud_labels", "credit.loan_decisions"])
-    fraud_amount, fraud_count = 0.0, 0
+    fraud_amount, fraud_count, fraud_unconverted = Decimal(0), 0, 0
     if "fraud.alerts" not in missing and "core.fraud_labels" not in missing:
-        fraud_count, fraud_amount = con.execute(
-            """
+        # Older alert tables carry only the amount as landed: then it is taken as already in the reporting currency.
+        money = "amount_reporting" if _column(con, "fraud.alerts", "amount_reporting") else "amount"
+        fraud_count, fraud_amount, fraud_unconverted = con.execute(
+            f"""
             WITH blocked AS (
-                SELECT transaction_id, max(amount) AS amount FROM fraud.alerts
-                WHERE decision = 'block' GROUP BY transaction_id
+                SELECT transaction_id, max(CAST({money} AS DECIMAL(18,3))) AS amount, bool_or({money} IS NULL) AS unconverted
+                FROM fraud.alerts WHERE decision = 'block' GROUP BY transaction_id
             ), confirmed AS (SELECT DISTINCT transaction_id FROM core.fraud_labels WHERE is_fraud)
-            SELECT count(*), coalesce(sum(b.amount), 0) FROM blocked b JOIN confirmed USING (transaction_id)
+            SELECT count(*), coalesce(sum(b.amount), 0), count(*) FILTER (WHERE b.unconverted)
+            FROM blocked b JOIN confirmed USING (transaction_id)
             """
         ).fetchone()
-    loan_amount, loan_count = 0.0, 0
+    loan_amount, loan_count, loan_unconverted = Decimal(0), 0, 0
     if "credit.loan_decisions" not in missing:
-        loan_count, loan_amount = con.execute(
-            """
-            SELECT count(*), coalesce(sum(requested_amount), 0) FROM credit.loan_decisions
-            WHERE decision = 'approve' AND NOT coalesce(scorable_traditional, FALSE)
+        if table_exists(con, "core.loan_applications") and _column(con, "core.loan_applications",
+                                                                   "requested_amount_reporting"):
+            source = ("(SELECT d.*, a.requested_amount_reporting AS money FROM credit.loan_decisions d "
+                      "LEFT JOIN core.loan_applications a USING (application_id))")
+        else:
+            source = "(SELECT *, CAST(requested_amount AS DECIMAL(18,3)) AS money FROM credit.loan_decisions)"
+        loan_count, loan_amount, loan_unconverted = con.execute(
+            f"""
+            SELECT count(*), coalesce(sum(CAST(money AS DECIMAL(18,3))), 0), count(*) FILTER (WHERE money IS NULL)
+            FROM {source} WHERE decision = 'approve' AND NOT coalesce(scorable_traditional, FALSE)
             """
         ).fetchone()
     if len(missing) == 3:
-        return KpiValue("value_at_risk_protected", None, "USD", None, True, {}, f"{NOT_MEASURED}: "
+        return KpiValue("value_at_risk_protected", None, reporting_currency, None, True, {}, f"{NOT_MEASURED}: "
                         "fraud.alerts, core.fraud_labels and credit.loan_decisions do not exist")
+    total = Decimal(fraud_amount) + Decimal(loan_amount)
     details = {
-        "fraud_blocked_confirmed_amount": round(_f(fraud_amount), 2),
+        "currency": reporting_currency,
+        "fraud_blocked_confirmed_amount": str(Decimal(fraud_amount)),
         "fraud_blocked_confirmed_count": int(fraud_count),
-        "loans_approved_previously_unscorable_amount": round(_f(loan_amount), 2),
+        "loans_approved_previously_unscorable_amount": str(Decimal(loan_amount)),
         "loans_approved_previously_unscorable_count": int(loan_count),
+        "without_reference_rate_count": int(fraud_unconverted) + int(loan_unconverted),
     }
-    note = f"partial: {', '.join(missing)} not built yet" if missing else ""
-    return KpiValue("value_at_risk_protected", round(_f(fraud_amount) + _f(loan_amount), 2), "USD", None, True,
-                    details, note)
+    notes = [f"partial: {', '.join(missing)} not built yet"] if missing else []
+    if details["without_reference_rate_count"]:
+        notes.append(f"{details['without_reference_rate_count']} amount(s) without a reference rate not added")
+    return KpiValue("value_at_risk_protected", float(total), reporting_currency, None, True, details,
+                    "; ".join(notes), amount=total)
 
 
 def scorable_uplift(con: duckdb.DuckDBPyConnection) -> KpiValue:
@@ -272,9 +298,9 @@ def write_kpi(con: duckdb.DuckDBPyConnection, kpi: KpiValue, computed_at: dateti
         con, f"kpis.{kpi.name}",
         "SELECT ?::VARCHAR AS kpi, ?::DOUBLE AS value, ?::VARCHAR AS unit, ?::DOUBLE AS target, "
         "?::BOOLEAN AS higher_is_better, ?::BOOLEAN AS met, ?::VARCHAR AS note, ?::JSON AS details, "
-        "?::TIMESTAMPTZ AS computed_at",
+        "?::TIMESTAMPTZ AS computed_at, ?::DECIMAL(38,3) AS amount",
         [row["kpi"], row["value"], row["unit"], row["target"], row["higher_is_better"], row["met"],
-         row["note"], row["details"], row["computed_at"]],
+         row["note"], row["details"], row["computed_at"], row["amount"]],
     )
 
 

@@ -54,6 +54,7 @@ from fintech_dataops.lib import landing
 from fintech_dataops.lib import simulator_population as popmod
 from fintech_dataops.lib import simulator_util as u
 from fintech_dataops.lib.feeds import FEED_NAMES, FEEDS
+from fintech_dataops.lib.money.simulated import apply_currencies, demo_rates
 from fintech_dataops.lib.simulator_render import (
     EXTRA_KINDS,
     MALFORMED_KINDS,
@@ -114,6 +115,7 @@ class Simulation:
     customer_truth: pd.DataFrame     # customer_id, latent_risk, thin_file, fraud_victim
     # application_id, customer_id, default_probability of every loan_outcomes row (the oracle)
     loan_truth: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rates: object = None             # lib.money.simulated.DemoRates: the FX reference rates the demo lands
 
 
 def simulate(config: SimulationConfig) -> Simulation:
@@ -134,6 +136,9 @@ def simulate(config: SimulationConfig) -> Simulation:
     applications, outcomes, loan_truth = popmod.make_applications(u.rng_for(seed, 6), pop)
     merchants = make_merchants(u.rng_for(seed, 7), config.customers)
     tx = make_transactions(seed, pop, config, merchants)
+    # Merchants abroad charge in their currency (JPY, BHD, GBP, EUR) at the day's reference rate.
+    rates = demo_rates(config.start, config.days, seed)
+    apply_currencies(tx.transactions, tx.labels, rates.fx)
     events = popmod.consumer_events_frame(
         [popmod.base_consumer_events(u.rng_for(seed, 8), pop, config), tx.takeover_events], pop, tx.device_width,
     )
@@ -151,7 +156,7 @@ def simulate(config: SimulationConfig) -> Simulation:
         "fraud_victim": tx.fraud_victim,
     })
     return Simulation(config=config, feeds=feeds, truth=tx.truth, customer_truth=customer_truth,
-                      loan_truth=loan_truth)
+                      loan_truth=loan_truth, rates=rates)
 
 
 def render_feed(sim: Simulation, feed: str) -> RenderedFeed:
@@ -184,6 +189,7 @@ class LandingReport:
     extra_lines_per_feed: dict[str, int] = field(default_factory=dict)   # duplicates + truncated copies
     malformed_kinds: dict[str, dict[str, int]] = field(default_factory=dict)
     written: list[pathlib.Path] = field(default_factory=list)
+    fx_rate_files: list[pathlib.Path] = field(default_factory=list)  # landing/fx_rates (not a simulated feed)
 
 
 def land_simulation(sim: Simulation, landing_dir: pathlib.Path, batch_prefix: str = "sim") -> LandingReport:
@@ -214,7 +220,22 @@ def land_simulation(sim: Simulation, landing_dir: pathlib.Path, batch_prefix: st
         report.malformed_per_feed[feed] = rendered.n_malformed
         report.extra_lines_per_feed[feed] = rendered.n_extra
         report.malformed_kinds[feed] = rendered.kind_counts()
+    _land_fx_rates(sim, landing_dir, batch_id, report)
     return report
+
+
+def _land_fx_rates(sim: Simulation, landing_dir: pathlib.Path, batch_id: str, report: LandingReport) -> None:
+    """The reference rates the demo converted with (ECB; ``simulated`` after the bundled history ends)."""
+    if sim.rates is None:
+        return
+    from fintech_dataops.lib.money.feed import FX_RATES_FEED
+
+    for day, lines in sim.rates.lines_by_landing_day(sim.config.start, sim.config.days).items():
+        data = ("\n".join(lines) + "\n").encode()
+        target = landing.partition_dir(landing_dir, FX_RATES_FEED.name, day) / f"{batch_id}.jsonl"
+        if not _same_file(target, data):
+            landing.land_batch(landing_dir, FX_RATES_FEED.name, day, batch_id, data)
+        report.fx_rate_files.append(target)
 
 
 def _same_file(target: pathlib.Path, data: bytes) -> bool:

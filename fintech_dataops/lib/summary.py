@@ -123,7 +123,62 @@ def _section_fraud(con: duckdb.DuckDBPyConnection) -> list[str]:
     return lines
 
 
+def _reporting_currency(con: duckdb.DuckDBPyConnection) -> str:
+    if table_exists(con, "kpis.value_at_risk_protected"):
+        row = con.execute("SELECT unit FROM kpis.value_at_risk_protected").fetchone()
+        if row and row[0]:
+            return str(row[0])
+    return "USD"
+
+
+def _money(value) -> str:
+    return "n/a" if value is None else f"{value:,.2f}"
+
+
+def _section_money(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The North Star and the fraud money in the reporting currency, and where the rates came from."""
+    lines: list[str] = []
+    currency = _reporting_currency(con)
+    if table_exists(con, "core.fx_rates"):
+        days, first, last, simulated = con.execute(
+            "SELECT count(DISTINCT rate_date), min(rate_date), max(rate_date), "
+            "count(DISTINCT rate_date) FILTER (WHERE source = 'simulated') FROM core.fx_rates").fetchone()
+        lines.append(f"Money (reporting currency {currency}; FX reference rates: {days} days in core.fx_rates, "
+                     f"{first} … {last}" + (f", {simulated} of them simulated after the bundled ECB history)"
+                                            if simulated else ", ECB)"))
+    if table_exists(con, "core.transactions"):
+        rows = con.execute(
+            "SELECT currency, count(*), sum(amount), sum(amount_reporting), count(*) FILTER (WHERE amount_reporting IS NULL) "
+            "FROM core.transactions GROUP BY 1 ORDER BY 4 DESC NULLS LAST"
+        ).fetchall() if _has_column(con, "core", "transactions", "amount_reporting") else []
+        if rows:
+            lines = lines or [f"Money (reporting currency {currency}):"]
+            lines.append(f"  transactions by currency: count, total as charged, total in {currency}")
+            for code, n, total, reported, missing in rows:
+                lines.append(f"    {code}  {n:>9,}  {_money(total):>16} {code}  {_money(reported):>16} {currency}"
+                             + (f"   ({missing:,} without a reference rate)" if missing else ""))
+    if table_exists(con, "fraud.alerts") and _has_column(con, "fraud", "alerts", "amount_reporting"):
+        review, block, high = con.execute(
+            "SELECT sum(amount_reporting) FILTER (WHERE decision = 'review'), "
+            "sum(amount_reporting) FILTER (WHERE decision = 'block'), "
+            "count(*) FILTER (WHERE list_contains(rule_ids, 'HIGH_VALUE')) FROM fraud.alerts").fetchone()
+        lines.append(f"  fraud alerts: {_money(review)} {currency} in review, {_money(block)} {currency} blocked; "
+                     f"{high:,} high-value (> 800 {currency}) reviewed")
+    if table_exists(con, "kpis.value_at_risk_protected"):
+        value, note, details = con.execute(
+            "SELECT coalesce(amount, value), note, details FROM kpis.value_at_risk_protected").fetchone() \
+            if _has_column(con, "kpis", "value_at_risk_protected", "amount") else \
+            (*con.execute("SELECT value, note FROM kpis.value_at_risk_protected").fetchone(), None)
+        lines.append(f"  North Star value-at-risk protected: {_money(value)} {currency}" + (f" ({note})" if note else ""))
+    return lines
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND "
+                            "table_name = ? AND column_name = ?", [schema, table, column]).fetchone()[0])
+
+
 def platform_summary(con: duckdb.DuckDBPyConnection) -> str:
     sections = [_section_tables(con), _section_quality(con), _section_quarantine_reasons(con),
-                _section_unroutable(con), _section_fraud(con), credit_summary_lines(con)]
+                _section_unroutable(con), _section_fraud(con), _section_money(con), credit_summary_lines(con)]
     return "\n".join("\n".join(s) for s in sections if s)

@@ -10,6 +10,8 @@ SELECT
     a.customer_id,
     a.merchant_id,
     a.amount,
+    a.currency,
+    a.amount_reporting,                     -- in the reporting currency (default USD); NULL = no rate
     a.decision,
     round(a.risk_score, 4)                  AS risk_score,
     round(a.model_score, 4)                 AS model_score,

@@ -17,8 +17,9 @@ def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("backtest")
     train, test = root / "train.parquet", root / "test.csv"
     frame[frame["event_time"] < cut].to_parquet(train, index=False)
-    # CSV without currency (defaults to USD), ISO text times and an extra column that is ignored.
-    later = frame[frame["event_time"] >= cut].drop(columns=["currency"]).assign(note="x")
+    # CSV without currency (defaults to USD: so only the dollar transactions), ISO text times and an
+    # extra column that is ignored.
+    later = frame[(frame["event_time"] >= cut) & (frame["currency"] == "USD")].drop(columns=["currency"]).assign(note="x")
     later.assign(event_time=later["event_time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")).to_csv(test, index=False)
     return train, test, later
 

@@ -1,5 +1,7 @@
 """KPI values on the tiny deterministic warehouse equal the hand-computed numbers (analytics_data.py)."""
 
+from decimal import Decimal
+
 import duckdb
 import pytest
 
@@ -18,10 +20,25 @@ def con(tmp_path):
 def test_north_star_counts_confirmed_blocked_fraud_and_loans_to_previously_unscorable(con):
     kpi = kpis.value_at_risk_protected(con)
     assert kpi.value == pytest.approx(data.NORTH_STAR)  # 900 + 300.25 + 5000 + 750
-    assert kpi.details["fraud_blocked_confirmed_amount"] == pytest.approx(1200.25)
+    assert Decimal(kpi.details["fraud_blocked_confirmed_amount"]) == Decimal("1200.25")  # exact, as text
     assert kpi.details["fraud_blocked_confirmed_count"] == 2  # t1 (two labels, counted once) and t5
-    assert kpi.details["loans_approved_previously_unscorable_amount"] == pytest.approx(5750.0)
+    assert Decimal(kpi.details["loans_approved_previously_unscorable_amount"]) == Decimal("5750")
     assert kpi.details["loans_approved_previously_unscorable_count"] == 2
+    assert kpi.amount == Decimal("6950.25") and kpi.unit == "USD" and kpi.details["currency"] == "USD"
+
+
+def test_north_star_adds_reporting_currency_amounts_exactly_and_never_an_unconverted_one(con):
+    # Blocked amounts as landed in three currencies; their reporting-currency value is what counts.
+    con.execute("UPDATE fraud.alerts SET amount_reporting = CASE transaction_id WHEN 't1' THEN 1123.45 "
+                "WHEN 't5' THEN NULL ELSE amount END")  # t5: no reference rate that day
+    kpi = kpis.value_at_risk_protected(con)
+    assert Decimal(kpi.details["fraud_blocked_confirmed_amount"]) == Decimal("1123.45")
+    assert kpi.details["without_reference_rate_count"] == 1 and "without a reference rate" in kpi.note
+    assert kpi.amount == Decimal("1123.45") + Decimal("5750")
+    con.execute("CREATE SCHEMA IF NOT EXISTS core")
+    kpis.write_kpi(con, kpi)
+    stored = con.execute("SELECT amount, unit FROM kpis.value_at_risk_protected").fetchone()
+    assert stored == (Decimal("6873.450"), "USD")
 
 
 def test_scorable_uplift(con):

@@ -113,7 +113,11 @@ def test_value_formats(sim):
     assert re.match(r"^M\d{5}$", record["merchant_id"])
     tx = sim.feeds["transactions"]
     assert tx["currency"].value_counts().index[0] == "USD"
-    assert set(tx["currency"]) <= {"USD", "EUR", "GBP"}
+    # Merchants abroad charge in their currency, in its minor units (issue 15): whole yen, 3-decimal dinars.
+    assert set(tx["currency"]) == {"USD", "EUR", "GBP", "JPY", "BHD"}
+    jpy = tx[tx["currency"] == "JPY"]
+    assert (jpy["amount"] == jpy["amount"].round(0)).all() and set(jpy["country"]) == {"JP"}
+    assert jpy["amount"].median() > 20 * tx.loc[tx["currency"] == "USD", "amount"].median()
     assert set(tx["channel"]) == {"card_present", "ecommerce", "contactless", "atm"}
     assert (tx["amount"] == tx["amount"].round(2)).all() and (tx["amount"] > 0).all()
 
@@ -139,8 +143,8 @@ def test_every_scenario_is_present_at_a_sensible_rate(sim):
     start, end = window_ms(sim)
     assert tx["event_time"].between(start, end, inclusive="left").all()
     assert tx["event_time"].is_monotonic_increasing
-    legit = tx[~fraud.to_numpy()]
-    assert (legit["amount"] > 800).mean() < 0.006
+    legit = sim.rates.fx.annotate(tx[~fraud.to_numpy()])  # judged in dollars, whatever the currency
+    assert (legit["amount_reporting"] > 800).mean() < 0.006
 
 
 def _scenario(sim: Simulation, name: str) -> pd.DataFrame:
@@ -400,6 +404,7 @@ def test_land_simulation_layout_and_idempotent_rerun(tiny_config, tmp_path):
     report = land_simulation(sim, landing_dir)
     assert report.skipped_existing == 0 and report.files
     assert set(report.lines_per_feed) == set(FEED_NAMES)
+    assert report.fx_rate_files and all(p.parts[-3] == "fx_rates" for p in report.fx_rate_files)
     counted: dict[str, int] = dict.fromkeys(FEED_NAMES, 0)
     for path in report.files:
         feed, partition, name = path.relative_to(landing_dir).parts

@@ -11,6 +11,7 @@ import dagster as dg
 from fintech_dataops.defs.analytics.marts import upstream_keys
 from fintech_dataops.defs.automation import ON_INPUT_CHANGE
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
+from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import WarehouseResource
 from fintech_dataops.lib.feeds import FEED_NAMES
 
@@ -23,7 +24,7 @@ KPI_SOURCES: dict[str, list[str]] = {
     "latency": ["realtime.batch_latency"],
 }
 KPI_DESCRIPTIONS = {
-    "value_at_risk_protected": "North Star (USD): blocked transactions confirmed as fraud by labels + loans approved "
+    "value_at_risk_protected": "North Star (reporting currency, exact DECIMAL in `amount`): blocked transactions confirmed as fraud by labels + loans approved "
                                "to customers a traditional model could not score.",
     "scorable_uplift": "Percentage points of customers scorable only thanks to alternative data.",
     "dq_score": "Data-quality score (%) of the latest day: valid rows / raw rows over all feeds (target 99.9).",
@@ -82,12 +83,17 @@ def build_kpi_asset(name: str, known_keys: set[dg.AssetKey] | None = None) -> dg
         automation_condition=ON_INPUT_CHANGE,
         metadata={"dagster/table_name": f"kpis.{name}"},
     )
-    def kpi_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def kpi_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource, money: MoneyResource):
         from fintech_dataops.lib import kpis
 
         compute = kpis.KPI_FUNCTIONS[name]
         with warehouse.get_connection() as con:
-            value = compute(con, _raw_loads(context)) if name == "ingest_rate" else compute(con)
+            if name == "ingest_rate":
+                value = compute(con, _raw_loads(context))
+            elif name == "value_at_risk_protected":
+                value = compute(con, money.config.reporting_currency)
+            else:
+                value = compute(con)
             kpis.write_kpi(con, value)
         context.log.info(f"kpis.{name} = {value.value} {value.unit} {value.note}".rstrip())
         return dg.MaterializeResult(metadata={"dagster/row_count": 1, **_metadata(value)})

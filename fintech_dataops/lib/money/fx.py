@@ -211,7 +211,7 @@ class FxRates:
 
 
 @lru_cache(maxsize=4)
-def _bundled(config: MoneyConfig) -> FxRates:
+def _bundled(config: MoneyConfig) -> FxRates:  # MoneyConfig is frozen, hence hashable
     from fintech_dataops.lib.money.rates import load_bundled_history
 
     return FxRates.from_history(load_bundled_history(), config)

@@ -15,6 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 
 from fintech_dataops.lib.money.currencies import PEGS
@@ -87,7 +88,9 @@ def _parse_day(text: str) -> date:
         return datetime.strptime(text, "%d %B %Y").date()  # the daily file says "30 October 2026"
 
 
+@lru_cache(maxsize=1)
 def load_bundled_history() -> RateHistory:
+    """The bundled ECB history, parsed once per process (callers must not modify it)."""
     return parse_history(bundled_history_path().read_bytes(), source=ECB)
 
 
