@@ -44,5 +44,23 @@ PARTITIONS_START = partitions_start()
 # end_offset=1 includes today, which the near-real-time path fills with micro-batches while the day is still open.
 daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1, timezone="UTC")
 
+
+
+def per_partition_metadata(metadata: dict, days: list[str], measured_over_days: tuple[str, ...]) -> dict:
+    """Metadata for a run over ``days`` (one partition, or a range in one run).
+
+    Dagster attaches a run's metadata to every partition it materialized, so over a range a total
+    would show (and be plotted) as each day's value. Those keys become ``<name>_over_range``; the
+    per-day values are in the table the asset writes. One day: unchanged.
+    """
+    if len(days) <= 1:
+        return metadata
+    renamed = {
+        (f"{key.removeprefix('dagster/')}_over_range" if key in measured_over_days else key): value
+        for key, value in metadata.items()
+    }
+    return {**renamed, "range": f"{min(days)} … {max(days)} ({len(days)} days)"}
+
+
 # Writers share one pool: DuckDB allows one writing process per file at a time.
 WAREHOUSE_WRITE_POOL = "warehouse_write"

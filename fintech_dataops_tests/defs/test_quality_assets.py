@@ -152,6 +152,9 @@ def test_a_day_range_runs_in_one_step_with_per_day_scores(data_dir, landing_dir,
     assert result.success
     metadata = result.asset_materializations_for_node("core__transactions")[0].metadata
     assert metadata["dq_score_per_day"].value == {DAY: 75.0, "2026-10-02": 100.0}
+    # a total over the range is not reported as each day's value (Dagster puts it on every partition)
+    assert "dq_score" not in metadata and "dagster/row_count" not in metadata
+    assert metadata["dq_score_over_range"].value == 80.0 and metadata["row_count_over_range"].value == 4
     assert evaluations(result)["reconciliation"].metadata["raw_rows"].value == 5
 
 

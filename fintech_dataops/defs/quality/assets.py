@@ -3,7 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
-from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
+from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions, per_partition_metadata
 from fintech_dataops.defs.quality.checks import core_check_specs, evaluate_core_checks
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import WarehouseResource
@@ -18,6 +18,9 @@ LINEAGE_DESCRIPTIONS = {
 
 
 _THRESHOLDS = QuarantineThresholds()
+# Measured per day: over a range (one run), they are reported as <name>_over_range, not as each day's.
+PER_DAY_MEASURES = ("dagster/row_count", "raw_rows", "valid_rows", "quarantined_rows", "dq_score",
+                    "quarantine_rate", "rows_per_second")
 
 
 class CoreLoadConfig(dg.Config):
@@ -95,7 +98,7 @@ def build_core_asset(feed: Feed, group_name: str = "quality") -> dg.AssetsDefini
             f"{result.quarantined_rows:,} quarantined (DQ {result.dq_score:.2f} %) in {result.seconds:.2f}s"
         )
         yield dg.MaterializeResult(
-            metadata={
+            metadata=per_partition_metadata({
                 "dagster/row_count": result.valid_rows,
                 "raw_rows": result.raw_rows,
                 "valid_rows": result.valid_rows,
@@ -108,7 +111,7 @@ def build_core_asset(feed: Feed, group_name: str = "quality") -> dg.AssetsDefini
                 "rows_per_second": round(result.rows_per_second),
                 "timings": dg.MetadataValue.json({k: round(v, 3) for k, v in result.timings.items()}),
                 "quarantine_preview": dg.MetadataValue.md(_preview(result)),
-            }
+            }, days, measured_over_days=PER_DAY_MEASURES)
         )
         yield from checks
 

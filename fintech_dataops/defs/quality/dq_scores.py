@@ -8,7 +8,7 @@ import time
 
 import dagster as dg
 
-from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
+from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions, per_partition_metadata
 from fintech_dataops.defs.resources import WarehouseResource
 from fintech_dataops.lib.feeds import FEEDS
 
@@ -54,7 +54,7 @@ def build_dq_scores_asset(feed_names: list[str] | None = None) -> dg.AssetsDefin
         valid = sum(r[2] for r in per_feed)
         score = round(100.0 * valid / raw, 4) if raw else 100.0
         context.log.info(f"quality.dq_scores: {rows} (day, feed) rows for {days[0]} … {days[-1]}; DQ {score:.2f} %")
-        return dg.MaterializeResult(metadata={
+        return dg.MaterializeResult(metadata=per_partition_metadata({
             "dagster/row_count": rows,
             "dq_score": score,
             "seconds": round(time.perf_counter() - started, 3),
@@ -70,6 +70,6 @@ def build_dq_scores_asset(feed_names: list[str] | None = None) -> dg.AssetsDefin
                     dg.TableColumn("dq_score", "float"),
                 ]),
             ),
-        })
+        }, days, measured_over_days=("dagster/row_count", "dq_score")))
 
     return dq_scores
