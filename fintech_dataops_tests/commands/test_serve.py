@@ -118,6 +118,13 @@ def _flood(url: str, acknowledged: list, stop: threading.Event, prefix: str) -> 
                 continue  # connection refused / reset once the service stops: not acknowledged
 
 
+def _wait_for(condition, timeout: float = 120.0) -> None:
+    """Until ``condition()`` holds; the bound only turns a hang into a failure, it is no performance claim."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def test_sigterm_while_requests_flow_loses_no_acknowledged_event(data_dir):
     service = Service(data_dir, "--no-warm-start")
     acknowledged: list[str] = []
@@ -125,7 +132,7 @@ def test_sigterm_while_requests_flow_loses_no_acknowledged_event(data_dir):
     senders = [threading.Thread(target=_flood, args=(service.url, acknowledged, stop, f"s{k}")) for k in range(3)]
     for sender in senders:
         sender.start()
-    time.sleep(1.5)
+    _wait_for(lambda: len(acknowledged) > 50)  # requests are flowing (however loaded the machine is)
     exit_code = service.stop(signal.SIGTERM)
     stop.set()
     for sender in senders:
@@ -160,7 +167,7 @@ def test_sigkill_loses_only_unacknowledged_events_the_restart_lands_the_rest(dat
     stop = threading.Event()
     sender = threading.Thread(target=_flood, args=(service.url, acknowledged, stop, "k"))
     sender.start()
-    time.sleep(1.0)
+    _wait_for(lambda: len(acknowledged) > 20)
     service.stop(signal.SIGKILL)
     stop.set()
     sender.join(30)
