@@ -73,7 +73,7 @@ _CODES = (
     "ingest_issue", "entry_type", "mode", "confidence", "strategy", "scope", "kind", "last_change",
     "merchant_name", "base_currency", "reporting_currency", "balance_type", "capture_method",
     "confirmation_method", "payment_method_types", "enhanced_eligibility_types", "network_reason_code",
-    "cvc_check", "code",
+    "cvc_check", "code", "variable", "severity", "feature", "metric", "component", "vintage",
 )
 _TIMES = (
     # Times of events (not of people: birth dates are PII, see ALWAYS_PII).
