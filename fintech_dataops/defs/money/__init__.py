@@ -2,6 +2,6 @@
 
 import dagster as dg
 
-from fintech_dataops.defs.money.assets import fx_assets
+from fintech_dataops.defs.money.assets import fx_assets, fx_rate_available
 
-defs = dg.Definitions(assets=fx_assets)  # the `money` resource is a platform default (defs/resources.py)
+defs = dg.Definitions(assets=fx_assets, asset_checks=[fx_rate_available])  # the `money` resource is a platform default (defs/resources.py)

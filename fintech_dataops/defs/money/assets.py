@@ -74,3 +74,26 @@ def _core_fx_rates() -> dg.AssetsDefinition:
 
 
 fx_assets = [fx_rates_landed, _raw_fx_rates(), _core_fx_rates()]
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["core", "transactions"]), name="fx_rate_available", blocking=False,
+    additional_deps=[dg.AssetKey(["core", FX_RATES_FEED.name])],
+    description="Every transaction converts into the reporting currency (WARN: those without a reference rate "
+                "are reviewed with fx_rate_missing, never approved blind; their currencies and days are listed).",
+)
+def fx_rate_available(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    from fintech_dataops.lib.money.core_columns import missing_rates
+
+    if warehouse.is_local_file and not warehouse.path.exists():
+        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
+                                   description="no warehouse yet: nothing to check", metadata={"rows": 0})
+    with warehouse.read_connection() as con:
+        found = missing_rates(con)
+    return dg.AssetCheckResult(
+        passed=found["missing"] == 0, severity=dg.AssetCheckSeverity.WARN,
+        description=None if not found["missing"] else
+        f"{found['missing']:,} of {found['rows']:,} transactions have no reference rate (fx_rate_missing)",
+        metadata={"rows": found["rows"], "fx_rate_missing": found["missing"],
+                  "by_currency_day": dg.MetadataValue.json(found["by_currency_day"])},
+    )

@@ -39,3 +39,17 @@ def with_reporting_columns(con: duckdb.DuckDBPyConnection, feed: Feed, select_sq
         sql = reporting_amount_sql(sql, amount=name, currency="currency", event_time=feed.time_field,
                                    config=config, rates_sql=rates, output_column=name + REPORTING_SUFFIX)
     return sql
+
+
+def missing_rates(con: duckdb.DuckDBPyConnection, table: str = "core.transactions", column: str = "amount_reporting",
+                  examples: int = 10) -> dict:
+    """Rows of ``table`` whose amount has no reporting-currency value (no reference rate), by currency and day."""
+    if not table_exists(con, table):
+        return {"rows": 0, "missing": 0, "by_currency_day": []}
+    rows, missing = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {column} IS NULL) FROM {qualified(table)}").fetchone()
+    detail = con.execute(
+        f"SELECT currency, CAST(partition_date AS VARCHAR), count(*) FROM {qualified(table)} WHERE {column} IS NULL "
+        f"GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT {int(examples)}").fetchall() if missing else []
+    return {"rows": int(rows), "missing": int(missing),
+            "by_currency_day": [{"currency": c, "day": d, "transactions": int(n)} for c, d, n in detail]}

@@ -127,3 +127,18 @@ def test_money_config_rejects_nonsense():
         MoneyConfig(reporting_currency="DOLLARS")
     with pytest.raises(ValueError):
         MoneyConfig(max_staleness_days=-1)
+
+
+def test_missing_rates_are_reported_by_currency_and_day(warehouse):
+    from fintech_dataops.lib.money.core_columns import missing_rates
+
+    con, landing_dir = warehouse
+    assert missing_rates(con)["missing"] == 0  # no table yet: nothing to report
+    land_day(landing_dir, load_bundled_history(), FRIDAY)
+    load(con, landing_dir, "fx_rates", [FRIDAY])
+    landing.land_lines(landing_dir, "transactions", SATURDAY, "b1", [
+        tx("T1", 700, "GBP", "2026-10-24T10:00:00Z"), tx("T2", 100, "ARS", "2026-10-24T11:00:00Z")])
+    load(con, landing_dir, "transactions", [SATURDAY])
+    found = missing_rates(con)
+    assert found["rows"] == 2 and found["missing"] == 1
+    assert found["by_currency_day"] == [{"currency": "ARS", "day": "2026-10-24", "transactions": 1}]
