@@ -44,8 +44,8 @@ TRANSACTION_KEYS = [CORE_TRANSACTIONS] + [k for k in (OPEN_BANKING_TRANSACTIONS,
 
 class FraudFeaturesConfig(dg.Config):
     velocity_window_s: float = Field(default=10.0, description="VELOCITY rule window (seconds, event time)")
-    label_delay_days: int = Field(default=1, description="Merchant risk ignores the most recent days (labels lag)")
-    merchant_window_days: int = Field(default=14, description="Days of merchant history behind the label delay")
+    label_delay_days: int = Field(default=7, description="Merchant risk windows (1/7/30 days) end this many days "
+                                                        "before the transaction: fraud labels arrive late")
 
 
 class FraudRulesConfig(dg.Config):
@@ -62,7 +62,7 @@ class FraudModelConfig(dg.Config):
     validation_days: int = Field(default=7, description="Last days of the window used to choose and calibrate")
     target_fpr: float = Field(default=0.001, description="False-positive-rate budget of review decisions (0.1 %)")
     block_fpr: float = Field(default=0.0001, description="False-positive-rate budget of block decisions")
-    calibration_margin: float = Field(default=0.8, description="Calibrate to target_fpr × margin")
+    calibration_margin: float = Field(default=0.5, description="Calibrate to target_fpr × margin")
     kind: str = Field(default="auto", description="auto, isolation_forest, supervised or stacked")
     isolation_trees: int = Field(default=100, description="Isolation Forest size")
     boosting_iterations: int = Field(default=150, description="Gradient-boosting iterations")
@@ -96,8 +96,9 @@ def _preview(frame, columns, rows: int = 8) -> str:
     group_name="fraud",
     kinds={"duckdb", "pandas"},
     pool=WAREHOUSE_WRITE_POOL,
-    description="Past-only features per transaction (customer windows 1h/1d/7d/30d, velocity, device, delayed "
-                "merchant risk, night/weekend), with the previous days' tail as history.",
+    description="Past-only features per transaction (customer windows 1h/1d/7d/30d, velocity, device, merchant "
+                "count and fraud rate over 1/7/30 days behind the label delay, night/weekend), with the previous "
+                "days' tail as history.",
     metadata={"dagster/table_name": "fraud.features"},
 )
 def fraud_features(context: dg.AssetExecutionContext, config: FraudFeaturesConfig, warehouse: WarehouseResource,
@@ -105,8 +106,7 @@ def fraud_features(context: dg.AssetExecutionContext, config: FraudFeaturesConfi
     from fintech_dataops.lib.fraud.features import FeatureConfig
     from fintech_dataops.lib.fraud.pipeline import FEATURES_TABLE, features_for_days, write_partitions
 
-    feature_config = FeatureConfig(velocity_window_s=config.velocity_window_s, label_delay_days=config.label_delay_days,
-                                   merchant_window_days=config.merchant_window_days)
+    feature_config = FeatureConfig(velocity_window_s=config.velocity_window_s, label_delay_days=config.label_delay_days)
     with warehouse.get_connection() as con:
         run = features_for_days(con, context.partition_keys, feature_config, money.config)
         rows = write_partitions(con, FEATURES_TABLE, run.features, context.partition_keys)
@@ -121,7 +121,7 @@ def fraud_features(context: dg.AssetExecutionContext, config: FraudFeaturesConfi
         "note": run.note or "ok",
         "preview": dg.MetadataValue.md(_preview(run.features, ["transaction_id", "customer_id", "amount",
                                                                "customer_count_1d", "amount_ratio_30d",
-                                                               "velocity_count", "merchant_fraud_rate_delayed"])),
+                                                               "velocity_count", "merchant_fraud_rate_7d"])),
     })
 
 

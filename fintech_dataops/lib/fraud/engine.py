@@ -34,12 +34,15 @@ import pandas as pd
 
 from fintech_dataops.lib.fraud.features import (
     CUSTOMER_WINDOWS,
+    MERCHANT_FEATURES,
     US_PER_DAY,
     US_PER_SECOND,
     FeatureConfig,
     compute_features,
     customer_window_features,
+    derive_features,
     feature_matrix,
+    merchant_windows,
     fraud_events,
     prepare_transactions,
     reporting_amount,
@@ -144,17 +147,20 @@ class FraudEngine:
         return compute_features(transactions, history, labels, self.feature_config)
 
     def score_frame(self, transactions: pd.DataFrame, history: pd.DataFrame | None = None,
-                    labels: pd.DataFrame | None = None) -> pd.DataFrame:
+                    labels: pd.DataFrame | None = None, *, labels_until=None) -> pd.DataFrame:
         """Decisions for every row of ``transactions`` (input order; unparseable rows → review, INVALID_RECORD).
 
         ``history``: earlier transactions (at least the previous 30 days' tail for exact
         customer windows, label delay + merchant window for merchant risk).
         ``labels``: fraud labels known so far (chargebacks), for merchant risk.
+        ``labels_until``: where ``history`` and its labels stop when a gap separates them
+        from ``transactions`` (see :func:`compute_features`).
         """
         valid, rejected = prepare_transactions(self.with_reporting(transactions))
         history_valid = prepare_transactions(self.with_reporting(history))[0] \
             if history is not None and len(history) else None
-        feats = compute_features(valid, history_valid, labels, self.feature_config, prepared=True)
+        feats = compute_features(valid, history_valid, labels, self.feature_config, prepared=True,
+                                 labels_until=labels_until)
         return self._with_rejected(self.decide(feats), rejected)
 
     def decide(self, feats: pd.DataFrame) -> pd.DataFrame:
@@ -365,13 +371,43 @@ class FraudEngine:
         datetime64[us]) and adds the batch to the state. The online service calls this directly,
         so a micro-batch never becomes a DataFrame.
         """
+        feats, cents = self._online_feature_arrays(c)
+        tx, cust, merch, event_us, amount = (c["transaction_id"], c["customer_id"], c["merchant_id"], c["event_us"],
+                                             c["amount"])
+        n = len(tx)
+        decided = self._decide_arrays(feats, n)
+        out = {"transaction_id": tx, "customer_id": cust, "merchant_id": merch, "amount": amount,
+               "currency": c["currency"], "amount_reporting": feats["amount_reporting"],
+               "fx_rate_missing": feats["fx_rate_missing"], "event_time": event_us.astype("datetime64[us]")}
+        if "partition_date" in c:
+            out["partition_date"] = c["partition_date"]
+        out.update(decided)
+        out["model_version"] = [self.model_version] * n
+        self._remember_arrays(cust, event_us, tx, cents, c["device_id"])
+        return out
+
+    def online_features(self, records: Iterable[Mapping] | pd.DataFrame) -> pd.DataFrame:
+        """The features the online path computes for a micro-batch (then adds it to the state).
+
+        The same arrays ``score_batch`` decides on; the parity tests compare them with
+        ``compute_features`` on the same history and labels.
+        """
+        frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+        c = _fast_columns(frame)
+        if c is None:
+            raise ValueError("online_features needs well-formed records (the fast path's input)")
+        feats, cents = self._online_feature_arrays(c)
+        self._remember_arrays(c["customer_id"], c["event_us"], c["transaction_id"], cents, c["device_id"])
+        out = pd.DataFrame({"transaction_id": c["transaction_id"], **feats})
+        return out
+
+    def _online_feature_arrays(self, c: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """(feature arrays, reporting-currency cents the windows remember) of a micro-batch."""
         missing = [k for k in _ARRAY_COLUMNS if k not in c]
         if missing:
             raise KeyError(f"score_arrays needs the columns {', '.join(missing)}")
-        config = self.feature_config
-        cust, tx, merch, dev = c["customer_id"], c["transaction_id"], c["merchant_id"], c["device_id"]
+        cust, tx, merch = c["customer_id"], c["transaction_id"], c["merchant_id"]
         event_us, amount = c["event_us"], c["amount"]
-        n = len(tx)
         day = event_us // US_PER_DAY
         # Every amount judged in the reporting currency: the rate of the event's day (or the latest before).
         if "amount_reporting" in c:
@@ -396,29 +432,11 @@ class FraudEngine:
             counts, sums, seconds_since, velocity, device_count = self._incremental_windows(
                 c, cust_list, us_list, tx_list)
         feats: dict[str, np.ndarray] = {"amount": amount, "amount_reporting": reporting, "fx_rate_missing": fx_missing}
-        for label in CUSTOMER_WINDOWS:
-            count, total = counts[label], sums[label]
-            mean = np.divide(total, count * 100.0, out=np.zeros(n), where=count > 0)
-            feats[f"customer_count_{label}"] = count
-            feats[f"customer_mean_amount_{label}"] = mean
-            feats[f"amount_ratio_{label}"] = np.divide(money, mean, out=np.ones(n), where=mean > 0)
-        feats["seconds_since_previous"] = seconds_since
-        feats["velocity_count"] = velocity
-        feats["device_count_30d"] = device_count
-        feats["merchant_count_delayed"], feats["merchant_fraud_rate_delayed"] = self._merchant_risk(merch, day)
-        hour = (event_us // (3_600 * US_PER_SECOND)) % 24
-        feats["is_night"] = ((hour >= config.night_start_hour) & (hour < config.night_end_hour)).astype("int8")
-        feats["is_weekend"] = (((day + 3) % 7) >= 5).astype("int8")  # 1970-01-01 was a Thursday
-        decided = self._decide_arrays(feats, n)
-        out = {"transaction_id": tx, "customer_id": cust, "merchant_id": merch, "amount": amount,
-               "currency": c["currency"], "amount_reporting": reporting, "fx_rate_missing": fx_missing,
-               "event_time": event_us.astype("datetime64[us]")}
-        if "partition_date" in c:
-            out["partition_date"] = c["partition_date"]
-        out.update(decided)
-        out["model_version"] = [self.model_version] * n
-        self._remember_arrays(cust, event_us, tx, cents, dev)
-        return out
+        feats.update(derive_features(money, cents, event_us, counts=counts, sums_cents=sums,
+                                     seconds_since_previous=seconds_since, velocity_count=velocity,
+                                     device_count=device_count, merchant=self._merchant_risk(merch, day),
+                                     config=self.feature_config))
+        return feats, cents
 
     def _incremental_windows(self, c, customers: list[str], event_us: list[int], transaction_ids: list[str]):
         """Customer features as (the batch's own earlier rows, vectorised) + (the remembered rows, by
@@ -477,27 +495,26 @@ class FraudEngine:
         return (counts, sums, customer["seconds_since_previous"][n_past:],
                 customer["velocity_count"][n_past:].astype("int64"), device["customer_count_30d"][n_past:])
 
-    def _merchant_risk(self, merchants: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Delayed merchant count and fraud rate from the state (``merchant_features`` semantics)."""
-        delay, window = self.feature_config.label_delay_days, self.feature_config.merchant_window_days
+    def _merchant_risk(self, merchants: np.ndarray, days: np.ndarray) -> dict[str, np.ndarray]:
+        """Delayed merchant counts and fraud rates from the state (``merchant_features`` semantics)."""
+        delay = self.feature_config.label_delay_days
         caches = self._merchant_risk_cache
-        counts, rates = np.empty(len(days)), np.empty(len(days))
+        values = np.empty((len(days), len(MERCHANT_FEATURES)))
         for i, (merchant, day) in enumerate(zip(merchants.tolist(), days.tolist())):
             cache = caches.get(merchant)
             if cache is None:
                 cache = caches[merchant] = {}
             value = cache.get(day)
             if value is None:
-                hi = day - delay
-                lo = hi - window
-                per_day = self._merchant_days.get(merchant)
-                count = sum(per_day.get(d, 0) for d in range(lo, hi)) if per_day else 0
-                frauds = self._merchant_frauds.get(merchant)
-                fraud = sum(1 for tx_day, reported, _ in frauds if lo <= tx_day < hi and reported < day) \
-                    if frauds else 0
-                value = cache[day] = (float(count), fraud / max(count, 1) if count > 0 else 0.0)
-            counts[i], rates[i] = value
-        return counts, rates
+                per_day = self._merchant_days.get(merchant) or {}
+                frauds = [tx_day for tx_day, reported, _ in self._merchant_frauds.get(merchant, ()) if reported < day]
+                windows = merchant_windows(day, delay)
+                counts = [float(sum(per_day.get(d, 0) for d in range(lo, hi))) for _, lo, hi in windows]
+                rates = [sum(1 for t in frauds if lo <= t < hi) / count if count > 0 else 0.0
+                         for (_, lo, hi), count in zip(windows, counts)]
+                value = cache[day] = (*counts, *rates)
+            values[i] = value
+        return {name: values[:, k] for k, name in enumerate(MERCHANT_FEATURES)}
 
     def score_one(self, record: Mapping) -> dict:
         """One transaction → one decision dict (convenience over ``score_batch``)."""

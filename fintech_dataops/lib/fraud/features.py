@@ -9,10 +9,19 @@ path (the engine's per-customer state as ``history``), so both produce the same
 numbers. Money is summed in integer cents, so sums do not depend on how many
 rows preceded them (no floating-point drift between batch and online).
 
-Merchant risk uses labels the way they arrive in real life: chargebacks come
-days later, so for a transaction on day D the merchant window covers the days
-``[D - label_delay - window, D - label_delay)`` and a fraud counts only if its
-label was reported before day D started.
+Merchant (terminal) risk uses labels the way they arrive in real life: chargebacks
+come days later, so for a transaction on day D each merchant window of ``w`` days
+covers ``[D - label_delay - w, D - label_delay)`` (w = 1, 7, 30; the delay period
+of the Fraud Detection Handbook's methodology, default 7 days) and a fraud counts
+only if its label was reported before day D started. Training rows get their
+merchant risk the same way, so a model never learns from a rate it could not
+have known (no train/serve skew).
+
+Only the six contract columns are needed (``transaction_id, customer_id,
+merchant_id, amount, currency, event_time``); ``device_id`` is optional (absent
+or null: every transaction counts as the same device). Every amount feature reads
+the amount through :func:`reporting_amount` (the reporting-currency amount when the
+frame carries it), one place.
 """
 
 from __future__ import annotations
@@ -25,17 +34,21 @@ import pandas as pd
 US_PER_SECOND = 1_000_000
 US_PER_DAY = 86_400 * US_PER_SECOND
 CUSTOMER_WINDOWS = {"1h": 3_600, "1d": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
+MERCHANT_WINDOW_DAYS = (1, 7, 30)
 REQUIRED_COLUMNS = ("transaction_id", "customer_id", "merchant_id", "amount", "event_time")
 _INT64_MAX = np.iinfo(np.int64).max
 
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Windows of the past-only features (seconds for customers, days for merchants)."""
+    """Windows of the past-only features (seconds for customers; merchants: MERCHANT_WINDOW_DAYS).
+
+    ``label_delay_days``: how long fraud labels take to be known when their real report
+    time is not (the backtest's case), and how far merchant windows stay behind the day.
+    """
 
     velocity_window_s: float = 10.0
-    label_delay_days: int = 1
-    merchant_window_days: int = 14
+    label_delay_days: int = 7
     night_start_hour: int = 0
     night_end_hour: int = 6
 
@@ -54,19 +67,20 @@ class FeatureConfig:
 
     @property
     def merchant_horizon_days(self) -> int:
-        return self.label_delay_days + self.merchant_window_days
+        return self.label_delay_days + max(MERCHANT_WINDOW_DAYS)
 
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "amount",
     *(f"customer_count_{w}" for w in CUSTOMER_WINDOWS),
+    *(f"customer_sum_amount_{w}" for w in CUSTOMER_WINDOWS),
     *(f"customer_mean_amount_{w}" for w in CUSTOMER_WINDOWS),
     *(f"amount_ratio_{w}" for w in CUSTOMER_WINDOWS),
     "seconds_since_previous",
     "velocity_count",
     "device_count_30d",
-    "merchant_count_delayed",
-    "merchant_fraud_rate_delayed",
+    *(f"merchant_count_{w}d" for w in MERCHANT_WINDOW_DAYS),
+    *(f"merchant_fraud_rate_{w}d" for w in MERCHANT_WINDOW_DAYS),
     "is_night",
     "is_weekend",
 )
@@ -108,8 +122,8 @@ def feature_matrix(features, names) -> np.ndarray:
 def prepare_transactions(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Normalise a transaction frame; return (scorable rows, rejected rows with a ``reject_reason``).
 
-    Scorable rows carry ``event_us`` (int64) and ``amount_cents`` (int64) next to the
-    original columns. A row without an id, customer, merchant, a finite amount or a
+    Scorable rows carry ``event_us`` (int64) and ``amount_cents`` (int64, from
+    the reporting-currency amount when present: what every amount window adds up) next to the original columns. A row without an id, customer, merchant, a finite amount or a
     parseable event time cannot be featurised: it is returned, not raised.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
@@ -241,30 +255,54 @@ def fraud_events(labels: pd.DataFrame | None, transactions: pd.DataFrame | None 
     }).sort_values("reported_day", kind="mergesort").drop_duplicates("transaction_id")
 
 
+def merchant_windows(day: int, delay_days: int) -> list[tuple[int, int, int]]:
+    """(window days, lo, hi) per merchant window of a transaction on ``day``: days in [lo, hi)."""
+    hi = day - delay_days
+    return [(w, hi - w, hi) for w in MERCHANT_WINDOW_DAYS]
+
+
 def merchant_features(
     merchant_ids: np.ndarray, days: np.ndarray, daily_counts: pd.DataFrame, frauds: pd.DataFrame,
-    config: FeatureConfig,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Delayed merchant transaction count and fraud rate for each (merchant, day)."""
+    config: FeatureConfig, horizon_day: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Delayed merchant transaction count and fraud rate per window, for each (merchant, day).
+
+    A fraud counts in the window of day D when its transaction day is in the window and its
+    label was reported before D (``reported_day < D``): only what was known that morning.
+    ``horizon_day``: the first day the history holds no labelled transactions for (a
+    backtest's test file after a gap); windows end there at the latest.
+    """
     queries = pd.DataFrame({"merchant_id": merchant_ids, "day": days})
     unique = queries.drop_duplicates().reset_index(drop=True)
-    hi = unique["day"] - config.label_delay_days
-    lo = hi - config.merchant_window_days
-    unique["lo"], unique["hi"] = lo, hi
-    counts = _window_sums(unique, daily_counts.rename(columns={"day": "at"}), "tx_count")
-    if len(frauds):
-        known = unique.merge(frauds, on="merchant_id", how="inner")
-        known = known[(known["tx_day"] >= known["lo"]) & (known["tx_day"] < known["hi"])
-                      & (known["reported_day"] < known["day"])]
-        fraud_count = known.groupby(["merchant_id", "day"]).size().rename("fraud_count")
-        fraud_count = unique.join(fraud_count, on=["merchant_id", "day"])["fraud_count"].fillna(0).to_numpy()
-    else:
-        fraud_count = np.zeros(len(unique))
-    unique["merchant_count_delayed"] = counts
-    unique["merchant_fraud_rate_delayed"] = np.where(counts > 0, fraud_count / np.maximum(counts, 1), 0.0)
+
+    def window_end(day: pd.Series) -> pd.Series:
+        end = day - config.label_delay_days
+        return end if horizon_day is None else np.minimum(end, horizon_day)
+
+    hi = window_end(unique["day"])
+    known = unique.merge(frauds, on="merchant_id", how="inner") if len(frauds) else None
+    if known is not None:
+        known = known[known["reported_day"] < known["day"]]
+    table = daily_counts.rename(columns={"day": "at"})
+    for w in MERCHANT_WINDOW_DAYS:
+        unique["lo"], unique["hi"] = hi - w, hi
+        counts = _window_sums(unique, table, "tx_count")
+        if known is not None and len(known):
+            k_hi = window_end(known["day"])
+            inside = known[(known["tx_day"] >= k_hi - w) & (known["tx_day"] < k_hi)]
+            fraud_count = inside.groupby(["merchant_id", "day"]).size().rename("fraud_count")
+            fraud_count = unique.join(fraud_count, on=["merchant_id", "day"])["fraud_count"].fillna(0).to_numpy()
+        else:
+            fraud_count = np.zeros(len(unique))
+        unique[f"merchant_count_{w}d"] = counts
+        unique[f"merchant_fraud_rate_{w}d"] = np.divide(fraud_count, counts, out=np.zeros(len(unique)),
+                                                        where=counts > 0)
     joined = queries.merge(unique, on=["merchant_id", "day"], how="left")
-    return (joined["merchant_count_delayed"].to_numpy(dtype="float64"),
-            joined["merchant_fraud_rate_delayed"].to_numpy(dtype="float64"))
+    return {name: joined[name].to_numpy(dtype="float64") for name in MERCHANT_FEATURES}
+
+
+MERCHANT_FEATURES = (*(f"merchant_count_{w}d" for w in MERCHANT_WINDOW_DAYS),
+                     *(f"merchant_fraud_rate_{w}d" for w in MERCHANT_WINDOW_DAYS))
 
 
 def _window_sums(queries: pd.DataFrame, table: pd.DataFrame, value: str) -> np.ndarray:
@@ -296,8 +334,13 @@ def compute_features(
     prepared: bool = False,
     merchant_counts: pd.DataFrame | None = None,
     frauds: pd.DataFrame | None = None,
+    labels_until=None,
 ) -> pd.DataFrame:
     """Features of ``transactions`` (one row each, input order), looking back into ``history``.
+
+    ``labels_until`` (a time, optional): the history and its labels stop there — a backtest
+    whose test file starts after a gap the files do not hold. Merchant windows then end at
+    the last whole day before it instead of in the empty gap (continuous data: leave None).
 
     ``history`` holds earlier transactions (e.g. the previous days' tail, or the
     whole table — rows of ``transactions`` found in it are ignored, later rows
@@ -326,32 +369,57 @@ def compute_features(
     out = target[[c for c in ("transaction_id", "customer_id", "merchant_id", "amount", "currency", "event_time",
                               "partition_date", "amount_reporting", "fx_rate_missing")
                   if c in target.columns]].reset_index(drop=True).copy()
-    # The model's amount is the reporting-currency amount (JPY 900 is ~$6, not 900); NaN (no rate) → 0.
-    amount = reporting_amount(target)
-    for label in CUSTOMER_WINDOWS:
-        count = customer[f"customer_count_{label}"][n_past:]
-        total = customer[f"customer_sum_cents_{label}"][n_past:]
-        mean = np.divide(total, count * 100.0, out=np.zeros(len(count)), where=count > 0)
-        out[f"customer_count_{label}"] = count
-        out[f"customer_mean_amount_{label}"] = mean
-        out[f"amount_ratio_{label}"] = np.divide(amount, mean, out=np.ones(len(count)), where=mean > 0)
-    out["seconds_since_previous"] = customer["seconds_since_previous"][n_past:]
-    out["velocity_count"] = customer["velocity_count"][n_past:].astype("int64")
     # Prior transactions of this customer on this device: a new device scores 0.
     pair = (both["customer_id"] + "\x1f" + both["device_id"]).to_numpy(dtype=object)
     device = customer_window_features(pair, both["event_us"].to_numpy(),
                                       both["transaction_id"].to_numpy(dtype=object), both["amount_cents"].to_numpy(),
                                       config)
-    out["device_count_30d"] = device["customer_count_30d"][n_past:]
     if merchant_counts is None:
         merchant_counts = merchant_daily_counts(both["merchant_id"].to_numpy(dtype=object), both["event_us"].to_numpy())
     if frauds is None:
         frauds = fraud_events(labels, pd.concat([past, target], ignore_index=True) if labels is not None else None)
-    day = target["event_us"].to_numpy() // US_PER_DAY
-    m_count, m_rate = merchant_features(target["merchant_id"].to_numpy(dtype=object), day, merchant_counts, frauds, config)
-    out["merchant_count_delayed"] = m_count
-    out["merchant_fraud_rate_delayed"] = m_rate
-    hour = (target["event_us"].to_numpy() // (3_600 * US_PER_SECOND)) % 24
+    event_us = target["event_us"].to_numpy()
+    horizon_day = None
+    if labels_until is not None:
+        horizon_day = int(to_epoch_us(pd.Series([pd.Timestamp(labels_until)]))[0] // US_PER_DAY)
+    merchant = merchant_features(target["merchant_id"].to_numpy(dtype=object), event_us // US_PER_DAY,
+                                 merchant_counts, frauds, config, horizon_day)
+    derived = derive_features(
+        reporting_amount(target), target["amount_cents"].to_numpy(), event_us,
+        counts={w: customer[f"customer_count_{w}"][n_past:] for w in CUSTOMER_WINDOWS},
+        sums_cents={w: customer[f"customer_sum_cents_{w}"][n_past:] for w in CUSTOMER_WINDOWS},
+        seconds_since_previous=customer["seconds_since_previous"][n_past:],
+        velocity_count=customer["velocity_count"][n_past:], device_count=device["customer_count_30d"][n_past:],
+        merchant=merchant, config=config,
+    )
+    for name, values in derived.items():
+        out[name] = values
+    return out
+
+
+def derive_features(money: np.ndarray, amount_cents: np.ndarray, event_us: np.ndarray, *, counts: dict, sums_cents: dict,
+                    seconds_since_previous: np.ndarray, velocity_count: np.ndarray, device_count: np.ndarray,
+                    merchant: dict, config: FeatureConfig) -> dict[str, np.ndarray]:
+    """Every model input but ``amount`` from the window aggregates — the one place the batch,
+    training, backtest and online paths turn counts and sums into features (so they cannot drift
+    apart). ``money``: the reporting-currency amount (:func:`reporting_amount`); ``amount`` itself is
+    the caller's column, read by :func:`feature_matrix`."""
+    n = len(amount_cents)
+    out: dict[str, np.ndarray] = {}
+    for label in CUSTOMER_WINDOWS:
+        count, total = np.asarray(counts[label], dtype="float64"), np.asarray(sums_cents[label], dtype="float64")
+        mean = np.divide(total, count * 100.0, out=np.zeros(n), where=count > 0)
+        out[f"customer_count_{label}"] = count
+        out[f"customer_sum_amount_{label}"] = total / 100.0
+        out[f"customer_mean_amount_{label}"] = mean
+        out[f"amount_ratio_{label}"] = np.divide(money, mean, out=np.ones(n), where=mean > 0)
+    out["seconds_since_previous"] = np.asarray(seconds_since_previous, dtype="float64")
+    out["velocity_count"] = np.asarray(velocity_count).astype("int64")
+    out["device_count_30d"] = np.asarray(device_count, dtype="float64")
+    for name in MERCHANT_FEATURES:
+        out[name] = merchant[name]
+    day = event_us // US_PER_DAY
+    hour = (event_us // (3_600 * US_PER_SECOND)) % 24
     out["is_night"] = ((hour >= config.night_start_hour) & (hour < config.night_end_hour)).astype("int8")
     out["is_weekend"] = (((day + 3) % 7) >= 5).astype("int8")  # 1970-01-01 was a Thursday
     return out

@@ -6,6 +6,9 @@ from fintech_dataops.lib.fraud.model import ModelConfig, train_model
 from fintech_dataops_tests.lib.fraud.helpers import simulated_month
 
 TRAIN_DAYS = 21
+# A small month: a looser alert budget than the shipped 0.1 % so the test window has model alerts.
+MODEL_CONFIG = ModelConfig(min_fraud_labels=10, validation_days=6, isolation_trees=50, boosting_iterations=80,
+                           target_fpr=0.004)
 
 
 @pytest.fixture(scope="session")
@@ -23,5 +26,4 @@ def trained_model(month_split):
     features = engine.features(train, labels=known)
     # Complete labels for the model's own mechanics (label arrival is tested on the month evaluation).
     y = features["transaction_id"].isin(truth.loc[truth["is_fraud"], "transaction_id"]).to_numpy()
-    return train_model(features, y, config=ModelConfig(min_fraud_labels=10, validation_days=6, isolation_trees=50,
-                                                        boosting_iterations=80))
+    return train_model(features, y, config=MODEL_CONFIG)

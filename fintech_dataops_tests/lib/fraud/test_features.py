@@ -57,7 +57,7 @@ def test_customer_windows_count_prior_transactions_only():
 
 
 def test_merchant_fraud_rate_only_counts_labels_reported_before_the_day():
-    config = FeatureConfig(label_delay_days=1, merchant_window_days=5)
+    config = FeatureConfig(label_delay_days=1)
     rows = [(f"p{i}", f"c{i}", i * 3600, 20, "M1") for i in range(10)]  # day 0 at M1
     later = [("q1", "z1", 3 * 86_400, 20, "M1")]  # day 3 at M1
     frame = tx_frame(rows + later, start=pd.Timestamp("2026-03-10"))
@@ -66,10 +66,13 @@ def test_merchant_fraud_rate_only_counts_labels_reported_before_the_day():
     reported_early = reported_late.assign(reported_time=pd.Timestamp("2026-03-12 08:00"))
     late = compute_features(frame, labels=reported_late, config=config).set_index("transaction_id")
     early = compute_features(frame, labels=reported_early, config=config).set_index("transaction_id")
-    assert late.loc["q1", "merchant_count_delayed"] == 10
-    assert late.loc["q1", "merchant_fraud_rate_delayed"] == 0.0  # reported on the day itself: not yet known
-    assert early.loc["q1", "merchant_fraud_rate_delayed"] == pytest.approx(0.2)
-    assert early.loc["p5", "merchant_fraud_rate_delayed"] == 0.0
+    # Day 3 with a 1-day delay: the 1-day window is day 1 (empty), the 7/30-day windows hold day 0.
+    assert late.loc["q1", ["merchant_count_1d", "merchant_count_7d", "merchant_count_30d"]].tolist() == [0, 10, 10]
+    assert late.loc["q1", "merchant_fraud_rate_7d"] == 0.0  # reported on the day itself: not yet known
+    assert early.loc["q1", "merchant_fraud_rate_7d"] == pytest.approx(0.2)
+    assert early.loc["q1", "merchant_fraud_rate_30d"] == pytest.approx(0.2)
+    assert early.loc["q1", "merchant_fraud_rate_1d"] == 0.0
+    assert early.loc["p5", "merchant_fraud_rate_30d"] == 0.0  # its own day is behind the delay
 
 
 def test_bad_rows_are_returned_not_raised():

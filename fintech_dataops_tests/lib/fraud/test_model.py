@@ -55,7 +55,8 @@ def test_the_supervised_candidates_beat_chance_and_the_chosen_one_is_the_best(tr
 
 
 def test_calibrated_thresholds_keep_validation_fpr_within_budget(trained_model):
-    config = ModelConfig()
+    from fintech_dataops_tests.lib.fraud.conftest import MODEL_CONFIG as config
+
     chosen = trained_model.evaluation["candidates"][trained_model.kind]
     assert chosen["model_only"]["false_positive_rate"] <= config.target_fpr * config.calibration_margin
     assert chosen["combined"]["false_positive_rate_discretionary"] <= config.target_fpr * config.calibration_margin
