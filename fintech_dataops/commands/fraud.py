@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     b.add_argument("--high-value-amount", type=float, default=800.0, help="HIGH_VALUE threshold (default 800)")
     b.add_argument("--velocity-max", type=int, default=3, help="VELOCITY: more than N transactions (default 3)")
     b.add_argument("--velocity-window", type=float, default=10.0, help="VELOCITY window seconds (default 10)")
+    b.add_argument("--label-delay-days", type=int, default=7,
+                   help="days until a fraud label is known, when the files carry no report time (default 7)")
+    b.add_argument("--scenario-column", default=None, help="optional TEST column: recall per fraud scenario")
     b.add_argument("--details", action="store_true", help="add per-strategy metrics (rules/model/combined)")
     b.add_argument("--fx-rates", type=Path, default=None,
                    help="ECB reference-rate CSV/zip to convert with (default: core.fx_rates of the data dir's "
@@ -56,6 +59,7 @@ def _error(message: str) -> int:
 
 def backtest_command(args: argparse.Namespace) -> int:
     from fintech_dataops.lib.fraud.backtest import backtest, read_transactions_file
+    from fintech_dataops.lib.fraud.features import FeatureConfig
     from fintech_dataops.lib.fraud.model import ModelConfig
     from fintech_dataops.lib.fraud.rules import RuleConfig
 
@@ -65,7 +69,10 @@ def backtest_command(args: argparse.Namespace) -> int:
                            velocity_window_s=args.velocity_window)
         fx = _fx_rates(args)
         result = backtest(train, test, label_column=args.label_column, rule_config=rules,
-                          model_config=ModelConfig(target_fpr=args.target_fpr), fx=fx)
+                          model_config=ModelConfig(target_fpr=args.target_fpr), fx=fx,
+                          feature_config=FeatureConfig(velocity_window_s=args.velocity_window,
+                                                       label_delay_days=args.label_delay_days),
+                          scenario_column=args.scenario_column)
     except (OSError, KeyError, ValueError) as exc:
         return _error(str(exc).strip("'\""))
     if not args.details:
