@@ -61,10 +61,12 @@ def test_online_and_batch_agree_on_every_feature_with_labels_arriving_during_the
     cut = tx["event_time"].min().normalize() + pd.Timedelta(days=12)
     train, test = tx[tx["event_time"] < cut], tx[tx["event_time"] >= cut]
     config = FeatureConfig(label_delay_days=2)  # short: labels reported inside the stream count
-    batch = compute_features(test, train, labels, config).set_index("transaction_id")
+    engine = FraudEngine(features=config)
+    # Both paths judge amounts in the reporting currency (the month has several currencies).
+    batch = compute_features(engine.with_reporting(test), engine.with_reporting(train), labels,
+                             config).set_index("transaction_id")
     assert (labels["reported_time"] >= cut).any()
 
-    engine = FraudEngine(features=config)
     engine.warm_start(train, labels[labels["reported_time"] < cut])
     stream = test.sort_values(["event_time", "transaction_id"]).reset_index(drop=True)
     later = labels[labels["reported_time"] >= cut]
