@@ -14,6 +14,7 @@ from fintech_dataops.defs.analytics.kpis import build_kpi_assets, kpi_history
 from fintech_dataops.defs.analytics.marts import build_mart_assets
 from fintech_dataops.defs.analytics.monitor import build_monitor_asset
 from fintech_dataops.defs.fraud.assets import fraud_model
+from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.realtime.assets import OP_NAME, realtime_fraud_batch
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 from fintech_dataops.lib import landing, warehouse
@@ -43,6 +44,7 @@ def remote_resources(data_dir):
     return database, {
         "data_dir": DataDirResource(data_dir=str(data_dir)),
         "warehouse": RemoteStandIn(database="md:fintech", stand_in=str(database)),
+        "money": MoneyResource(),
     }
 
 
