@@ -37,7 +37,7 @@ def _simulate(customers: int, days: int = 30, seed: int = 42):
     from fintech_dataops.lib.simulator import SimulationConfig, simulate
 
     sim = simulate(SimulationConfig(start=START, days=days, customers=customers, seed=seed))
-    return _core(sim.feeds["transactions"]), _core(sim.feeds["fraud_labels"]), sim.truth
+    return _core(sim.feeds["transactions"]), _core(sim.feeds["fraud_labels"]), sim.truth, sim.rates.fx
 
 
 def python_rule_loop(frame: pd.DataFrame, high_value: float = 800.0, max_tx: int = 3, window_s: float = 10.0) -> int:
@@ -61,14 +61,14 @@ def throughput(quick: bool) -> dict:
     from fintech_dataops.lib.fraud.model import train_model
 
     # A model fitted on a separate small month (training cost is not what is measured here).
-    train_tx, train_labels, train_truth = _simulate(800, seed=7)
+    train_tx, train_labels, train_truth, _ = _simulate(800, seed=7)
     engine = FraudEngine()
     train_features = engine.features(train_tx, labels=train_labels)
     y = train_features["transaction_id"].isin(train_truth.loc[train_truth["is_fraud"], "transaction_id"]).to_numpy()
     model = train_model(train_features, y)
 
     customers = 1_700 if quick else 17_500
-    tx, labels, _ = _simulate(customers)
+    tx, labels, _, _ = _simulate(customers)
     n = len(tx)
     scored_engine = FraudEngine(model=model)
     t0 = time.perf_counter()
@@ -148,7 +148,10 @@ def own_simulator(seed: int, customers: int, train_days: int = 30, gap_days: int
     from fintech_dataops.lib.fraud.backtest import backtest
 
     days = train_days + gap_days + test_days
-    tx, labels, truth = _simulate(customers, days=days, seed=seed)
+    # The simulated world's own reference rates (ECB, then a labelled random walk past the bundled
+    # history), exactly what the demo lands: with the bundled ECB file alone, every non-USD test
+    # transaction after its last day + staleness would be an fx_rate_missing review.
+    tx, labels, truth, fx = _simulate(customers, days=days, seed=seed)
     frame = tx.merge(truth[["transaction_id", "is_fraud", "scenario"]], on="transaction_id")
     train_end = pd.Timestamp(START) + pd.Timedelta(days=train_days)
     test_start = train_end + pd.Timedelta(days=gap_days)
@@ -158,7 +161,7 @@ def own_simulator(seed: int, customers: int, train_days: int = 30, gap_days: int
     train["label"] = train["transaction_id"].isin(known["transaction_id"])
     test["label"] = test["is_fraud"]
     return _summary(backtest(train.drop(columns=["is_fraud", "scenario"]), test, label_column="label",
-                             train_labels=known, scenario_column="scenario"))
+                             train_labels=known, scenario_column="scenario", fx=fx))
 
 
 def handbook(seed: int, customers: int, terminals: int, train_days: int = 30, gap_days: int = 7,

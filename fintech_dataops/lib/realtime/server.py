@@ -8,30 +8,13 @@ service is ready (``--port 0`` asks the OS for a free one).
 
 from __future__ import annotations
 
-import socket
 import sys
 from collections.abc import Callable
 
 import orjson
 
 from fintech_dataops.lib.realtime.app import ServiceConfig, create_app
-from fintech_dataops.lib.serving import run_uvicorn
-
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    if host not in LOOPBACK_HOSTS:
-        raise ValueError(f"the decision service binds loopback only (127.0.0.1), not {host!r}")
-    family = socket.AF_INET6 if host == "::1" else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    # Listening from here on: the "ready" line is printed from the app's startup, before uvicorn's
-    # own listen(), and a client that connects on seeing it must wait in the backlog, not be refused.
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
+from fintech_dataops.lib.serving import bind_loopback, run_uvicorn
 
 
 def guarded_httptools_protocol(*, request_timeout: float, max_connections: int, max_header_bytes: int,
@@ -108,7 +91,9 @@ def guarded_httptools_protocol(*, request_timeout: float, max_connections: int, 
 def serve(config: ServiceConfig, *, out=sys.stdout, log_level: str = "warning") -> int:
     import uvicorn
 
-    sock = bind_socket(config.host, config.port)
+    # Listening from here on: the "ready" line is printed from the app's startup, before uvicorn's
+    # own listen(), and a client that connects on seeing it must wait in the backlog, not be refused.
+    sock = bind_loopback(config.host, config.port)
     port = sock.getsockname()[1]
 
     def announce(state) -> None:
