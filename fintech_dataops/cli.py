@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "fintech_dataops.commands.fraud",
     "fintech_dataops.commands.recover",
     "fintech_dataops.commands.open_banking",
+    "fintech_dataops.commands.tenant",
 )
 
 
@@ -32,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir", default=None,
         help="Data dir (default: $FINTECH_DATA_DIR or ./data): landing zone, warehouse, models, reports",
+    )
+    parser.add_argument(
+        "--tenant", default=None,
+        help="Tenant (bank) to work for (default: $FINTECH_TENANT, else the default tenant = the data dir itself)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
@@ -47,14 +52,29 @@ def main(argv: list[str] | None = None) -> int:
 
         # Child processes (dagster run workers, services) must see the same data dir.
         os.environ["FINTECH_DATA_DIR"] = args.data_dir
+    if args.tenant:
+        import os
+
+        from fintech_dataops.lib.tenancy.paths import TENANT_ENV, TenantError, validate_tenant_name
+
+        try:
+            validate_tenant_name(args.tenant)
+        except TenantError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        os.environ[TENANT_ENV] = args.tenant  # ... and the same tenant
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
     from fintech_dataops.lib.serving import interrupted_exit_code, stop_handlers
+    from fintech_dataops.lib.tenancy.paths import UnknownTenant
 
     try:
         with stop_handlers():  # SIGTERM stops every command as SIGINT does, whatever the parent left
             return int(args.handler(args) or 0)
+    except UnknownTenant as exc:  # --tenant / $FINTECH_TENANT names no registered tenant
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return interrupted_exit_code()

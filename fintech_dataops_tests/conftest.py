@@ -8,6 +8,8 @@ import pytest
 # Tests use partition keys from 2025 on, whatever a developer's ./data holds (its first landed day would
 # otherwise start the partitions, see fintech_dataops/defs/partitions.py). Subprocesses inherit it.
 os.environ["FINTECH_PARTITIONS_START"] = "2025-01-01"
+# A developer's selected tenant must not redirect the suite: tests select tenants explicitly.
+os.environ.pop("FINTECH_TENANT", None)
 
 
 @pytest.fixture()

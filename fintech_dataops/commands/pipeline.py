@@ -58,6 +58,7 @@ def run_pipeline(start: date, end: date, job_name: str = "all_assets", echo=prin
 
     from fintech_dataops.definitions import defs
     from fintech_dataops.lib.serving import insist_on_interrupts
+    from fintech_dataops.lib.tenancy.paths import current_tenant
 
     job = defs.resolve_job_def(job_name)
     instance = dg.DagsterInstance.get()
@@ -70,6 +71,7 @@ def run_pipeline(start: date, end: date, job_name: str = "all_assets", echo=prin
                 "dagster/asset_partition_range_start": start.isoformat(),
                 "dagster/asset_partition_range_end": end.isoformat(),
                 "fintech/trigger": "cli",
+                "tenant": current_tenant(),  # the UI shows (and filters by) which bank a run was for
             },
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             raise_on_error=False,

@@ -27,10 +27,18 @@ class LandingPathError(ValueError):
 
 
 def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """The platform's data dir: explicit value, else $FINTECH_DATA_DIR, else ./data.
+    """The data dir of the selected tenant: ``<platform dir>/tenants/<name>`` with ``$FINTECH_TENANT``
+    (``--tenant``) set, else the platform dir itself (the default tenant, today's layout).
 
     Read at call time (never at import), so tests and resources can point it anywhere.
     """
+    from fintech_dataops.lib.tenancy.paths import scoped_data_dir
+
+    return scoped_data_dir(resolve_platform_dir(explicit))
+
+
+def resolve_platform_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """The platform's data dir: explicit value, else $FINTECH_DATA_DIR, else ./data."""
     raw = explicit if explicit not in (None, "") else os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
     return Path(raw).expanduser().resolve()
 

@@ -1,0 +1,179 @@
+"""``fintech-dataops tenant …``: onboard, configure, list, re-key and offboard banks.
+
+    fintech-dataops tenant create acme --display-name "Acme Bank" --logo acme.svg --color '#0a7d3b' --currency EUR
+    fintech-dataops --tenant acme simulate …      # every command works for one tenant (or FINTECH_TENANT=acme)
+    fintech-dataops tenant workspace -o deploy/tenants.workspace.yaml   # one Dagster code location per tenant
+
+The API key is printed once, in the JSON of ``create`` / ``rotate-key``; only its salted
+scrypt hash is stored. Every operation is appended to the audit log (``tenant audit``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from fintech_dataops.lib.landing import resolve_platform_dir
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("tenant", help="tenants (banks): create, configure, list, rotate-key, delete, workspace")
+    sub = p.add_subparsers(dest="tenant_command", metavar="ACTION", required=True)
+
+    c = sub.add_parser("create", help="register a tenant with its own storage; prints its API key once (JSON)")
+    c.add_argument("name", help="tenant name: lower-case letters, digits, inner hyphens (e.g. acme-bank)")
+    c.add_argument("--display-name", default=None, help="name shown on reports and pages (default: NAME)")
+    c.add_argument("--logo", type=Path, default=None, help="logo file (.svg/.png/.jpg/.webp, at most 256 KB)")
+    c.add_argument("--color", default=None, help="brand colour #RRGGBB")
+    c.add_argument("--currency", default=None, help="reporting currency (ISO 4217; default: the platform's, USD)")
+    c.add_argument("--actor", default=None, help="who does this, for the audit log (default: the OS user)")
+    c.set_defaults(handler=run_create)
+
+    g = sub.add_parser("configure", help="change a tenant's branding or settings (validated; unset = platform default)")
+    g.add_argument("name")
+    g.add_argument("--display-name", default=None)
+    g.add_argument("--logo", type=Path, default=None)
+    g.add_argument("--color", default=None)
+    g.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=JSON",
+                   help="a setting, value as JSON: reporting_currency='\"EUR\"', quarantine_error_rate=0.02, "
+                        "credit_approve_cutoff=660, fraud_rules='{\"high_value_amount\": 500}', "
+                        "alert_sinks='{\"slack_webhook_env\": \"ACME_SLACK_WEBHOOK_URL\"}' (repeatable)")
+    g.add_argument("--actor", default=None)
+    g.set_defaults(handler=run_configure)
+
+    s = sub.add_parser("show", help="a tenant's profile: branding and settings (JSON; no keys)")
+    s.add_argument("name")
+    s.set_defaults(handler=run_show)
+
+    ls = sub.add_parser("list", help="registered tenants (JSON)")
+    ls.set_defaults(handler=run_list)
+
+    r = sub.add_parser("rotate-key", help="replace the tenant's API key (the old one stops working); prints the new one")
+    r.add_argument("name")
+    r.add_argument("--actor", default=None)
+    r.set_defaults(handler=run_rotate)
+
+    d = sub.add_parser("delete", help="offboard: remove every file of the tenant and its registry entry")
+    d.add_argument("name")
+    d.add_argument("--yes", action="store_true", help="required: deletion cannot be undone")
+    d.add_argument("--actor", default=None)
+    d.set_defaults(handler=run_delete)
+
+    a = sub.add_parser("audit", help="the audit log of tenant operations (JSON lines), after checking its hash chain")
+    a.set_defaults(handler=run_audit)
+
+    w = sub.add_parser("workspace", help="write a Dagster workspace with one code location per tenant")
+    w.add_argument("-o", "--out", type=Path, default=None, help="file to write (default: print)")
+    w.add_argument("--without-default", action="store_true", help="leave out the default tenant's location")
+    w.set_defaults(handler=run_workspace)
+
+
+def _registry(args):
+    from fintech_dataops.lib.tenancy.registry import TenantRegistry
+
+    return TenantRegistry(resolve_platform_dir(args.data_dir))
+
+
+def _print(payload) -> None:
+    print(json.dumps(payload, indent=2))
+
+
+def _guarded(action):
+    """Refusals (bad name, unknown tenant, invalid setting) are one error line and exit code 2."""
+    def run(args: argparse.Namespace) -> int:
+        from pydantic import ValidationError
+
+        from fintech_dataops.lib.tenancy.paths import TenantError
+
+        try:
+            return action(args)
+        except (TenantError, ValidationError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return run
+
+
+@_guarded
+def run_create(args) -> int:
+    row, api_key = _registry(args).create(args.name, display_name=args.display_name, color=args.color,
+                                          currency=args.currency, logo=args.logo, actor=args.actor)
+    _print({**row, "api_key": api_key,
+            "note": "the API key is shown this once and stored only as a salted hash: keep it in a secret store"})
+    return 0
+
+
+@_guarded
+def run_configure(args) -> int:
+    from fintech_dataops.lib.tenancy.paths import TenantError
+
+    settings = {}
+    for item in args.settings:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise TenantError(f"--set wants KEY=JSON, got {item!r}")
+        try:
+            settings[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key.strip()] = value  # a bare word (EUR) is a string
+    profile = _registry(args).configure(args.name, actor=args.actor, display_name=args.display_name,
+                                        color=args.color, logo=args.logo, settings=settings)
+    _print(profile.model_dump(mode="json"))
+    return 0
+
+
+@_guarded
+def run_show(args) -> int:
+    _print(_registry(args).profile(args.name).model_dump(mode="json"))
+    return 0
+
+
+@_guarded
+def run_list(args) -> int:
+    _print({"tenants": _registry(args).listing()})
+    return 0
+
+
+@_guarded
+def run_rotate(args) -> int:
+    key_id, api_key = _registry(args).rotate_key(args.name, actor=args.actor)
+    _print({"tenant": args.name, "key_id": key_id, "api_key": api_key,
+            "note": "every previous key of this tenant stopped working"})
+    return 0
+
+
+@_guarded
+def run_delete(args) -> int:
+    from fintech_dataops.lib.tenancy.paths import TenantError
+
+    if not args.yes:
+        raise TenantError(f"deleting {args.name!r} removes all of its data for good: add --yes")
+    _print(_registry(args).delete(args.name, actor=args.actor))
+    return 0
+
+
+@_guarded
+def run_audit(args) -> int:
+    from fintech_dataops.lib.tenancy.registry import verify_audit_log
+
+    registry = _registry(args)
+    verify_audit_log(registry.audit_path)
+    if registry.audit_path.is_file():
+        sys.stdout.write(registry.audit_path.read_text())
+    return 0
+
+
+@_guarded
+def run_workspace(args) -> int:
+    from fintech_dataops.lib.tenancy.workspace import workspace_yaml
+
+    text = workspace_yaml(_registry(args).names(), include_default=not args.without_default)
+    if args.out:
+        from fintech_dataops.lib.landing import write_atomic
+
+        write_atomic(args.out, text.encode())
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

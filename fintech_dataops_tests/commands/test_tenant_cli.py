@@ -1,0 +1,65 @@
+"""``fintech-dataops tenant …`` and the global ``--tenant`` option, as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from fintech_dataops_tests.processes import ROOT
+
+
+def cli(data_dir: Path, *args: str, tenant_env: str | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "FINTECH_TENANT"}
+    if tenant_env:
+        env["FINTECH_TENANT"] = tenant_env
+    return subprocess.run([sys.executable, "-m", "fintech_dataops.cli", "--data-dir", str(data_dir), *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_tenant_lifecycle_from_the_command_line(data_dir: Path, tmp_path: Path):
+    logo = tmp_path / "acme.svg"
+    logo.write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    created = cli(data_dir, "tenant", "create", "acme", "--display-name", "Acme Bank", "--logo", str(logo),
+                  "--color", "#0a7d3b", "--currency", "EUR", "--actor", "onboarding-bot")
+    assert created.returncode == 0, created.stderr
+    payload = json.loads(created.stdout)
+    assert payload["tenant"] == "acme" and payload["api_key"].startswith("fdo_")
+    assert payload["data_dir"] == str(data_dir.resolve() / "tenants" / "acme")
+
+    listed = json.loads(cli(data_dir, "tenant", "list").stdout)["tenants"]
+    assert [t["tenant"] for t in listed] == ["acme"] and "api_key" not in listed[0]
+
+    refused = cli(data_dir, "tenant", "delete", "acme")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert cli(data_dir, "tenant", "create", "../etc").returncode == 2
+    unknown = cli(data_dir, "--tenant", "globex", "summary")
+    assert unknown.returncode == 2 and "not registered" in unknown.stderr
+    assert cli(data_dir, "summary", tenant_env="globex").returncode == 2  # $FINTECH_TENANT too
+
+    rotated = json.loads(cli(data_dir, "tenant", "rotate-key", "acme").stdout)
+    assert rotated["api_key"] != payload["api_key"]
+    deleted = cli(data_dir, "tenant", "delete", "acme", "--yes")
+    assert deleted.returncode == 0 and json.loads(deleted.stdout)["deleted"] is True
+    assert not (data_dir / "tenants" / "acme").exists()
+
+    audit = cli(data_dir, "tenant", "audit")
+    entries = [json.loads(line) for line in audit.stdout.splitlines()]
+    assert [(e["action"], e["tenant"]) for e in entries] == [("create", "acme"), ("rotate-key", "acme"),
+                                                            ("delete", "acme")]
+    assert entries[0]["actor"] == "onboarding-bot"
+    assert payload["api_key"] not in audit.stdout and rotated["api_key"] not in audit.stdout
+
+
+def test_workspace_has_one_code_location_per_tenant(data_dir: Path):
+    import yaml
+
+    for name in ("acme", "globex"):
+        assert cli(data_dir, "tenant", "create", name).returncode == 0
+    out = cli(data_dir, "tenant", "workspace")
+    locations = [entry["python_module"] for entry in yaml.safe_load(out.stdout)["load_from"]]
+    assert [(loc["location_name"], loc.get("attribute")) for loc in locations] == [
+        ("fintech_dataops", None), ("tenant-acme", "acme"), ("tenant-globex", "globex")]
