@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "fintech_dataops.commands.recover",
     "fintech_dataops.commands.open_banking",
     "fintech_dataops.commands.tenant",
+    "fintech_dataops.commands.monitor",
 )
 
 

@@ -60,11 +60,18 @@ def register(subparsers) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from fintech_dataops.lib.monitor.staff import StaffKeys
     from fintech_dataops.lib.realtime.app import API_KEY_ENV, ServiceConfig
     from fintech_dataops.lib.realtime.server import serve
 
+    try:
+        staff_keys = StaffKeys.from_env()  # the monitor's case actions: separate from FINTECH_API_KEY
+        staff_keys.refuse_shared_with(os.environ.get(API_KEY_ENV))
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     config = ServiceConfig(
-        data_dir=resolve_data_dir(args.data_dir), host=args.host, port=args.port,
+        staff_keys=staff_keys, data_dir=resolve_data_dir(args.data_dir), host=args.host, port=args.port,
         batch_window_ms=args.batch_window_ms, rotate_seconds=args.rotate_seconds,
         reload_seconds=args.reload_seconds, max_body_bytes=args.max_body_bytes,
         max_batch_records=args.max_batch, max_customers=args.max_customers,

@@ -5,7 +5,8 @@
   record; if any record is malformed the whole batch is refused (422, ``rejected``: index, field,
   check and reason of each), nothing of it acknowledged.
 - ``GET /health`` liveness and the figures an operator looks at.
-- ``GET /monitor/alerts`` the latest alerts, newest first; ``GET /monitor`` the live page.
+- ``GET /monitor/alerts`` the latest alerts, newest first; ``GET /monitor`` the analyst's monitor
+  (queue, cases, dispositions: ``lib.monitor.router``).
 
 Records are judged by the validator the core quality gate uses
 (``schemas.transaction_contract``): a 2xx means every record of the request will reach
@@ -29,10 +30,13 @@ from pathlib import Path
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 
 from fintech_dataops.lib.limits import RateLimiter
-from fintech_dataops.lib.monitor_live import alerts_payload, render_live_monitor_page
+from fintech_dataops.lib.monitor.queue import MonitorData
+from fintech_dataops.lib.monitor.router import monitor_router
+from fintech_dataops.lib.monitor.staff import StaffKeys
+from fintech_dataops.lib.monitor_live import alerts_payload
 from fintech_dataops.lib.realtime.acknowledged import AcknowledgedIds, recently_acknowledged
 from fintech_dataops.lib.realtime.batcher import MicroBatcher, Overloaded
 from fintech_dataops.lib.realtime.engine_host import EngineHost, WarmStartReport, engine_for
@@ -66,6 +70,7 @@ class ServiceConfig:
     warm_start_lookback_seconds: float | None = None
     warm_start_max_rows: int = 2_000_000
     api_key: str | None = field(default=None, repr=False)
+    staff_keys: StaffKeys = field(default_factory=StaffKeys, repr=False)  # the monitor's case actions (lib/monitor)
     remember_ids: int = 1_000_000  # acknowledged transaction ids kept to refuse resends (409)
     # Connection-level limits (the uvicorn server in server.py; in-process test clients bypass them).
     request_timeout_seconds: float = 10.0   # to send a complete request, headers and body
@@ -79,6 +84,7 @@ class ServiceConfig:
             raise ValueError("request and keep-alive timeouts must be positive")
         if self.max_connections < 1 or self.max_header_bytes < 1024 or self.remember_ids < 1:
             raise ValueError("max_connections and remember_ids must be at least 1, max_header_bytes at least 1024")
+        self.staff_keys.refuse_shared_with(self.api_key)
 
     @property
     def database(self) -> Path:
@@ -108,6 +114,8 @@ class ServiceState:
         self.limiter = (RateLimiter(config.max_requests_per_second, config.request_burst)
                         if config.max_requests_per_second else None)
         self.acknowledged = AcknowledgedIds(config.remember_ids)
+        self.monitor = MonitorData(Path(config.data_dir) / "landing", config.database,
+                                   live_alerts=lambda: self.pipeline.latest_alerts(1000))
         self.ready = False
         self.shed_requests = 0
         self.refused_requests = 0
@@ -334,10 +342,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
         alerts = ({**a, "alerted_at": a["decided_at"]} for a in state.pipeline.latest_alerts(limit))
         return _json(alerts_payload(alerts, limit))
 
-    @app.get("/monitor", response_class=HTMLResponse)
-    async def monitor_page():
-        return HTMLResponse(render_live_monitor_page(endpoint="/monitor/alerts"))
-
+    app.include_router(monitor_router(lambda request: request.app.state.service.monitor, config.staff_keys))
     return app
 
 

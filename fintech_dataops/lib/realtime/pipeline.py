@@ -144,13 +144,15 @@ class DecisionPipeline:
                 "decision": decision, "risk_score": risk, "model_score": model_score,
                 "rule_ids": list(rule_ids), "reasons": [str(r) for r in reasons],
                 "model_version": version, "decided_at": decided_at,
+                "channel": record.get("channel"), "country": record.get("country"),  # the monitor's context
             }
-            for tx, customer, merchant, amount, currency, event_time, decision, risk, model_score, rule_ids, reasons
+            for tx, customer, merchant, amount, currency, event_time, decision, risk, model_score, rule_ids, reasons, record
             in zip(columns["transaction_id"].tolist(), columns["customer_id"].tolist(),
                    columns["merchant_id"].tolist(), columns["amount"].tolist(), columns["currency"].tolist(),
                    iso_utc_array(columns["event_us"]), np.asarray(decisions).tolist(),
                    np.round(np.asarray(scored["risk_score"], dtype="float64"), 6).tolist(),
-                   _none_for_nan(np.asarray(scored["model_score"])), scored["rule_ids"], scored["reasons"])
+                   _none_for_nan(np.asarray(scored["model_score"])), scored["rule_ids"], scored["reasons"],
+                   (a.record for a in accepted))
         ]
 
     def _publish_alerts(self, decisions: list[dict]) -> None:

@@ -184,7 +184,7 @@ def test_health_reports_the_engine_and_the_pipeline(data_dir):
     assert health["status"] == "ok" and health["decided"] == 1 and health["alerts"] == 1
     assert health["decisions"]["review"] == 1 and health["window_state"]["customers"] == 1
     assert health["warm_start"]["source"] == "cold"
-    assert page.status_code == 200 and "/monitor/alerts" in page.text
+    assert page.status_code == 200 and "/api/queue" in page.text and 'id="alert-queue"' in page.text
 
 
 @pytest.mark.parametrize("path", ["/v1/transactions", "/v1/transactions/batch"])
@@ -233,3 +233,27 @@ def test_remembered_ids_are_bounded_and_in_flight_ids_are_held():
     assert ids.claim(["b"]) == ["b"]
     ids.confirm(["c", "d"])  # over capacity: the oldest ("a") is forgotten
     assert len(ids) == 3 and ids.claim(["a"]) == []
+
+
+def test_the_service_monitor_queues_live_alerts_with_context_and_takes_case_actions(data_dir):
+    from fintech_dataops.lib.monitor.staff import StaffKeys, hash_key
+
+    staff = StaffKeys.from_env({"FINTECH_STAFF_KEYS": f"alice:{hash_key('alice-key')}"})
+    with _client(data_dir, staff_keys=staff) as client:
+        client.post("/v1/transactions", json={**tx("HV9", "C-high", 950.0), "channel": "ecommerce", "country": "GB"})
+        queue = client.get("/monitor/api/queue", headers={"X-Staff-Key": "alice-key"}).json()
+        closed = client.post("/monitor/api/alerts/HV9/close", json={"disposition": "confirmed_fraud"},
+                             headers={"X-Staff-Key": "alice-key"})
+    (alert,) = queue["alerts"]
+    assert (alert["transaction_id"], alert["source"], alert["channel"], alert["country"]) == ("HV9", "live", "ecommerce", "GB")
+    assert alert["alert_age_s"] is not None and alert["alert_age_s"] >= 0
+    assert closed.status_code == 200
+    assert len(list((data_dir / "landing" / "fraud_dispositions").rglob("case-*.jsonl"))) == 1
+
+
+def test_the_service_refuses_a_staff_key_equal_to_the_api_key(data_dir):
+    from fintech_dataops.lib.monitor.staff import StaffKeyConfigError, StaffKeys, hash_key
+
+    with pytest.raises(StaffKeyConfigError):
+        ServiceConfig(data_dir=data_dir, api_key="same", staff_keys=StaffKeys.from_env(
+            {"FINTECH_STAFF_KEYS": f"alice:{hash_key('same')}"}))

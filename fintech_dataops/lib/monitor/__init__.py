@@ -1,0 +1,1 @@
+"""The risk analyst's fraud monitor: alert queue, case handling, dispositions, notifications."""

@@ -1,0 +1,60 @@
+"""A tiny warehouse with alerts of known event and alert times, for the monitor's tests."""
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+NOW = datetime(2026, 11, 30, 12, 0, 0)
+STAFF = {"alice": "alice-secret-key", "bob": "bob-secret-key"}
+
+
+def staff_env() -> dict[str, str]:
+    from fintech_dataops.lib.monitor.staff import hash_key
+
+    return {"FINTECH_STAFF_KEYS": ",".join(f"{name}:{hash_key(key)}" for name, key in STAFF.items())}
+
+
+def alert_rows(now: datetime = NOW) -> list[dict]:
+    """Three alerts: a block raised 2 s after its event, a review 26 h late, one from yesterday."""
+    return [
+        {"transaction_id": "T-fast", "customer_id": "C-1", "merchant_id": "M-9", "amount": "950.00", "currency": "USD",
+         "amount_reporting": "950.00", "event_time": now - timedelta(minutes=5, seconds=2),
+         "alerted_at": now - timedelta(minutes=5), "decision": "block", "risk_score": 0.97, "model_score": 0.91,
+         "rule_ids": ["HIGH_VALUE"], "reasons": ["amount 950.00 > 800.00 USD requires review"],
+         "channel": "ecommerce", "country": "GB"},
+        {"transaction_id": "T-late", "customer_id": "C-2", "merchant_id": "M-3", "amount": "120.00", "currency": "EUR",
+         "amount_reporting": "130.50", "event_time": now - timedelta(hours=27), "alerted_at": now - timedelta(hours=1),
+         "decision": "review", "risk_score": 0.71, "model_score": 0.71, "rule_ids": [],
+         "reasons": ["model score 0.71 >= 0.60"], "channel": "pos", "country": "FR"},
+        {"transaction_id": "T-old", "customer_id": "C-1", "merchant_id": "M-1", "amount": "15.00", "currency": "USD",
+         "amount_reporting": "15.00", "event_time": now - timedelta(days=1, minutes=1),
+         "alerted_at": now - timedelta(days=1), "decision": "review", "risk_score": 0.62, "model_score": 0.62,
+         "rule_ids": ["VELOCITY"], "reasons": ["velocity: 6 tx in 60 s"], "channel": "ecommerce", "country": "GB"},
+    ]
+
+
+def build_alert_warehouse(path: Path, now: datetime = NOW) -> Path:
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA fraud")
+    con.execute("""CREATE TABLE fraud.alerts (transaction_id VARCHAR, customer_id VARCHAR, merchant_id VARCHAR,
+        amount DECIMAL(18,3), currency VARCHAR, amount_reporting DECIMAL(18,3), event_time TIMESTAMP,
+        risk_score DOUBLE, model_score DOUBLE, decision VARCHAR, reasons VARCHAR[], rule_ids VARCHAR[],
+        partition_date DATE, alerted_at TIMESTAMP)""")
+    con.execute("""CREATE TABLE fraud.scored_transactions (transaction_id VARCHAR, customer_id VARCHAR,
+        merchant_id VARCHAR, amount DECIMAL(18,3), currency VARCHAR, amount_reporting DECIMAL(18,3),
+        event_time TIMESTAMP, channel VARCHAR, country VARCHAR, decision VARCHAR, risk_score DOUBLE,
+        reasons VARCHAR[], partition_date DATE)""")
+    for a in alert_rows(now):
+        con.execute("INSERT INTO fraud.alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [a["transaction_id"], a["customer_id"], a["merchant_id"], a["amount"], a["currency"],
+                     a["amount_reporting"], a["event_time"], a["risk_score"], a["model_score"], a["decision"],
+                     a["reasons"], a["rule_ids"], a["event_time"].date(), a["alerted_at"]])
+        con.execute("INSERT INTO fraud.scored_transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [a["transaction_id"], a["customer_id"], a["merchant_id"], a["amount"], a["currency"],
+                     a["amount_reporting"], a["event_time"], a["channel"], a["country"], a["decision"],
+                     a["risk_score"], a["reasons"], a["event_time"].date()])
+    con.execute("""INSERT INTO fraud.scored_transactions VALUES ('T-calm', 'C-1', 'M-2', 12.5, 'USD', 12.5,
+        TIMESTAMP '2026-11-30 10:00:00', 'pos', 'GB', 'approve', 0.01, [], DATE '2026-11-30')""")
+    con.close()
+    return path
