@@ -44,6 +44,9 @@ def register(subparsers) -> None:
     p.add_argument("--forwarded-allow-ips", default="",
                    help="comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto are "
                         "believed (default: none, so a client cannot pick its own address)")
+    p.add_argument("--tenants", default=None, metavar="all|NAME,NAME",
+                   help="serve these registered tenants in one process; each request's tenant comes from its "
+                        "API key (default: the --tenant selected, else the default tenant alone)")
     p.add_argument("--no-warm-start", action="store_true", help="start with empty windows")
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     p.set_defaults(handler=run_serve)
@@ -83,10 +86,28 @@ def run_serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=tuple(ip.strip() for ip in args.forwarded_allow_ips.split(",") if ip.strip()),
     )
     try:
+        tenants = served_tenants(args)
+        if tenants is not None:
+            from fintech_dataops.lib.landing import resolve_platform_dir
+            from fintech_dataops.lib.tenancy.service import TenantRouter
+
+            platform_dir = resolve_platform_dir(args.data_dir)
+            return serve(config, log_level=args.log_level, build_app=lambda on_ready: TenantRouter(
+                platform_dir, config, tenants, on_ready=on_ready))
         return serve(config, log_level=args.log_level)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def served_tenants(args: argparse.Namespace) -> list[str] | None:
+    """Tenants served by key (``--tenants``, or the selected ``--tenant``); None = the default tenant alone."""
+    from fintech_dataops.lib.tenancy.paths import DEFAULT_TENANT, current_tenant
+
+    if args.tenants:
+        return [] if args.tenants == "all" else [t.strip() for t in args.tenants.split(",") if t.strip()]
+    tenant = current_tenant()
+    return None if tenant == DEFAULT_TENANT else [tenant]
 
 
 def run_replay(args: argparse.Namespace) -> int:

@@ -88,7 +88,8 @@ def guarded_httptools_protocol(*, request_timeout: float, max_connections: int, 
     return GuardedHttpToolsProtocol
 
 
-def serve(config: ServiceConfig, *, out=sys.stdout, log_level: str = "warning") -> int:
+def serve(config: ServiceConfig, *, out=sys.stdout, log_level: str = "warning", build_app=None) -> int:
+    """``build_app(on_ready)`` replaces the one-tenant app (``lib.tenancy.service`` serves many tenants)."""
     import uvicorn
 
     # Listening from here on: the "ready" line is printed from the app's startup, before uvicorn's
@@ -96,16 +97,21 @@ def serve(config: ServiceConfig, *, out=sys.stdout, log_level: str = "warning") 
     sock = bind_loopback(config.host, config.port)
     port = sock.getsockname()[1]
 
+    def details(state) -> dict:
+        return {"model_version": state.host.model_version, "warm_start_transactions": state.warm.transactions_kept,
+                "wal_segments_recovered": len(state.recovered)}
+
     def announce(state) -> None:
         line = {
             "event": "ready", "url": f"http://{config.host}:{port}", "port": port,
-            "model_version": state.host.model_version, "warm_start_transactions": state.warm.transactions_kept,
-            "wal_segments_recovered": len(state.recovered), "data_dir": str(config.data_dir),
+            **({"tenants": {name: details(s) for name, s in state.items()}} if isinstance(state, dict)
+               else details(state)),
+            "data_dir": str(config.data_dir),
         }
         out.write(orjson.dumps(line).decode() + "\n")
         out.flush()
 
-    app = create_app(config, on_ready=announce)
+    app = create_app(config, on_ready=announce) if build_app is None else build_app(announce)
 
     refusals: dict[str, int] = {}
     app.state.connection_refusals = refusals  # shown by /health
