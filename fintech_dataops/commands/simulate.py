@@ -53,6 +53,11 @@ def simulate_into(out: Path, *, start: date, days: int, customers: int, seed: in
     from fintech_dataops.lib.credit.validation import write_truth
 
     write_truth(out.parent, sim.loan_truth)
+    # Likewise which transactions are fraud (chargebacks land late and not for every fraud): the demo's
+    # fraud evaluation reports against it next to the labels that have arrived.
+    from fintech_dataops.lib.fraud.evaluation import write_truth as write_fraud_truth
+
+    write_fraud_truth(out.parent, sim.truth)
     echo(f"  landed {len(report.files)} file(s) in {time.perf_counter() - t1:.1f}s"
          + (f" ({report.skipped_existing} already there, unchanged)" if report.skipped_existing else ""))
     width = max(len(f) for f in report.lines_per_feed)

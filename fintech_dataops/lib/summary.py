@@ -104,22 +104,29 @@ def _section_fraud(con: duckdb.DuckDBPyConnection) -> list[str]:
             + (", ".join(f"{rule} {n:,}" for rule, n in by_rule) or "none")
         )
     if table_exists(con, "fraud.evaluation"):
+        has_labels = "labels" in {c for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'fraud' "
+            "AND table_name = 'evaluation'").fetchall()}
         rows = con.execute(
-            "SELECT strategy, recall, false_positive_rate, false_positive_rate_discretionary, auc_roc, average_precision "
-            "FROM fraud.evaluation ORDER BY strategy"
+            "SELECT " + ("labels" if has_labels else "'labels to date'") + ", strategy, recall, false_positive_rate, "
+            "false_positive_rate_discretionary, auc_roc, average_precision "
+            "FROM fraud.evaluation ORDER BY 1, strategy"
         ).fetchall()
-        if rows:
-            lines.append("  evaluation against labels (out of sample): strategy, recall, FPR all alerts, "
-                         "FPR discretionary, AUC, AP")
-            for strategy, recall, fpr, fpr_disc, auc, ap in rows:
-                def pct(v):
-                    return "n/a" if v is None else f"{100 * v:.3f} %"
+        def pct(v):
+            return "n/a" if v is None else f"{100 * v:.3f} %"
 
-                def num(v):
-                    return "n/a" if v is None else f"{v:.3f}"
+        def num(v):
+            return "n/a" if v is None else f"{v:.3f}"
 
-                lines.append(f"    {strategy:<11} recall {pct(recall):>9}  FPR {pct(fpr):>9}  "
-                             f"FPR disc. {pct(fpr_disc):>9}  AUC {num(auc)}  AP {num(ap)}")
+        shown = None
+        for labels, strategy, recall, fpr, fpr_disc, auc, ap in rows:
+            if labels != shown:
+                shown = labels
+                what = ("labels to date (a fraud not charged back yet counts as legitimate)"
+                        if labels == "labels to date" else labels)
+                lines.append(f"  out of sample vs {what}: recall, FPR all alerts, FPR discretionary, AUC, AP")
+            lines.append(f"    {strategy:<11} recall {pct(recall):>9}  FPR {pct(fpr):>9}  "
+                         f"FPR disc. {pct(fpr_disc):>9}  AUC {num(auc)}  AP {num(ap)}")
     return lines
 
 

@@ -276,7 +276,7 @@ def fraud_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 def fraud_evaluation(context: dg.AssetExecutionContext, warehouse: WarehouseResource, data_dir: DataDirResource):
     from datetime import date
 
-    from fintech_dataops.lib.fraud.evaluation import metrics_markdown, svg_markdown
+    from fintech_dataops.lib.fraud.evaluation import metrics_markdown, read_truth, svg_markdown
     from fintech_dataops.lib.fraud.model import current_version, read_manifest
     from fintech_dataops.lib.fraud.pipeline import EVALUATION_TABLE, evaluate_scored, save_report
     from fintech_dataops.lib.warehouse import replace_table
@@ -285,7 +285,8 @@ def fraud_evaluation(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     after = date.fromisoformat(manifest["training_window"]["end"][:10]) if manifest else None
     review = manifest["thresholds"]["review"] if manifest else None
     with warehouse.get_connection() as con:
-        result = evaluate_scored(con, out_of_sample_after=after, review_threshold=review)
+        result = evaluate_scored(con, out_of_sample_after=after, review_threshold=review,
+                                 truth=read_truth(data_dir.root))
         rows = 0
         if len(result.table):
             con.register("_evaluation", result.table)
@@ -301,6 +302,10 @@ def fraud_evaluation(context: dg.AssetExecutionContext, warehouse: WarehouseReso
                      "auc_roc", "average_precision", "alerts_per_day", "fraud_value_caught"):
             if metrics.get(name) is not None:
                 metadata[f"{strategy}/{name}"] = dg.MetadataValue.float(float(metrics[name]))
+    for strategy, metrics in result.truth_comparison.items():  # a simulation's ground truth (demo)
+        for name in ("false_positive_rate_discretionary", "recall"):
+            if metrics.get(name) is not None:
+                metadata[f"ground_truth/{strategy}/{name}"] = dg.MetadataValue.float(float(metrics[name]))
     if result.svg:
         path = save_report(data_dir.reports_dir, "evaluation_curves.svg", result.svg)
         metadata["curves"] = dg.MetadataValue.md(svg_markdown(result.svg))

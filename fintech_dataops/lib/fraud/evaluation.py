@@ -14,6 +14,33 @@ import numpy as np
 import pandas as pd
 
 ALERT_DECISIONS = ("review", "block")
+LABELS_TO_DATE = "labels to date"
+GROUND_TRUTH = "simulator ground truth"
+TRUTH_FILE = "simulation/fraud_truth.parquet"
+
+
+def write_truth(data_dir, truth: pd.DataFrame) -> None:
+    """Store the simulator's fraud truth (``transaction_id, is_fraud, scenario``) under ``<data dir>/simulation/``.
+
+    Never landed as a feed and never read by training or scoring: chargebacks arrive 1–20 days late
+    (and not for every fraud), so on the newest days an alert on a fraud whose chargeback has not come
+    yet counts as a false positive against the labels; the demo also reports against this truth.
+    """
+    from pathlib import Path
+
+    path = Path(data_dir) / TRUTH_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    truth[["transaction_id", "is_fraud", "scenario"]].to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def read_truth(data_dir) -> pd.DataFrame | None:
+    """The simulator's fraud truth written by :func:`write_truth` (None outside a simulation)."""
+    from pathlib import Path
+
+    path = Path(data_dir) / TRUTH_FILE
+    return pd.read_parquet(path) if path.exists() else None
 
 
 def _clean(y_true, scores=None):

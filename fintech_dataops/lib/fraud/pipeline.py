@@ -20,6 +20,8 @@ import pandas as pd
 from fintech_dataops.lib.fraud.engine import FraudEngine
 from fintech_dataops.lib.fraud.evaluation import (
     ALERT_DECISIONS,
+    GROUND_TRUTH,
+    LABELS_TO_DATE,
     compare_strategies,
     curves_svg,
     pr_points,
@@ -216,14 +218,18 @@ class EvaluationResult:
     days: int
     svg: str = ""
     notes: list[str] = field(default_factory=list)
+    truth_comparison: dict = field(default_factory=dict)  # against a simulation's ground truth (demo only)
 
 
 def evaluate_scored(con: duckdb.DuckDBPyConnection, *, out_of_sample_after: date | None,
-                    review_threshold: float | None) -> EvaluationResult:
+                    review_threshold: float | None, truth: pd.DataFrame | None = None) -> EvaluationResult:
     """Rules / model / combined metrics of fraud.scored_transactions against every fraud-label source.
 
     Only days after the model's training window (out of sample) are evaluated when
-    there are any; otherwise every scored day (flagged as in-sample).
+    there are any; otherwise every scored day (flagged as in-sample). Rows carry ``labels``:
+    ``labels to date`` (a fraud whose chargeback has not arrived counts as legitimate — on the
+    newest days that is most of them) and, when ``truth`` is given (a simulation's
+    ``transaction_id, is_fraud``; ``evaluation.read_truth``), the same metrics against it.
     """
     notes: list[str] = []
     if not table_exists(con, SCORED_TABLE):
@@ -243,12 +249,20 @@ def evaluate_scored(con: duckdb.DuckDBPyConnection, *, out_of_sample_after: date
     for column in ("rule_ids", "reasons"):
         scored[column] = scored[column].map(lambda v: [] if v is None else list(v))
     comparison = compare_strategies(scored, y, review_threshold=review_threshold)
-    rows = [{"strategy": name, "scope": scope, **{k: v for k, v in metrics.items()}}
+    rows = [{"strategy": name, "labels": LABELS_TO_DATE, "scope": scope, **{k: v for k, v in metrics.items()}}
             for name, metrics in comparison.items()]
+    truth_comparison = {}
+    if truth is not None and len(truth):
+        true_ids = set(truth.loc[truth["is_fraud"].astype(bool), "transaction_id"].astype(str))
+        # A transaction the simulation has no truth for (open banking) keeps its label.
+        y_truth = scored["transaction_id"].astype(str).isin(true_ids).to_numpy() | y
+        truth_comparison = compare_strategies(scored, y_truth, review_threshold=review_threshold)
+        rows += [{"strategy": name, "labels": GROUND_TRUTH, "scope": scope, **metrics}
+                 for name, metrics in truth_comparison.items()]
     table = pd.DataFrame(rows)
     # A metric no strategy has a value for (no label yet: recall, AUC) is still a number: typed
     # DOUBLE, not a column of type NULL in fraud.evaluation.
-    for column in table.columns.drop(["strategy", "scope"]):
+    for column in table.columns.drop(["strategy", "labels", "scope"]):
         if table[column].isna().all():
             table[column] = table[column].astype("float64")
     table["evaluated_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -265,7 +279,7 @@ def evaluate_scored(con: duckdb.DuckDBPyConnection, *, out_of_sample_after: date
                   for n, m in comparison.items() if n in ("model_only", "combined")}
         svg = curves_svg(curves, operating_points=points) if curves else ""
     days = int(pd.to_datetime(scored["event_time"]).dt.date.nunique())
-    return EvaluationResult(table, comparison, scope, days, svg, notes)
+    return EvaluationResult(table, comparison, scope, days, svg, notes, truth_comparison)
 
 
 def save_report(reports_dir: Path, name: str, text: str) -> Path:
