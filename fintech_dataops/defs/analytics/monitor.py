@@ -1,10 +1,12 @@
-"""The monitor report asset: ``<data dir>/reports/monitor.html``, linked from its metadata.
+"""The monitor report asset: ``<data dir>/reports/monitor.html`` (the static export), and the link to the
+live monitor served over HTTP (``url``: the decision service's or ``fintech-dataops monitor``'s ``/monitor``).
 
 After rendering it also re-publishes the PM view (``lib/pm_view.py``) so
 ``fintech-dataops sql`` sees this run's tables without waiting for a refresh.
 """
 
 import dagster as dg
+from pydantic import Field
 
 from fintech_dataops.defs.analytics.kpis import KPI_SOURCES
 from fintech_dataops.defs.analytics.marts import upstream_keys
@@ -13,6 +15,13 @@ from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 
 REPORT_SOURCES = ["fraud.alerts", "fraud.scored_transactions", "core.fraud_labels", "quality.dq_scores",
                   "credit.scores"]
+
+
+class MonitorReportConfig(dg.Config):
+    monitor_url: str = Field(
+        default="http://127.0.0.1:8700/monitor",  # lib.monitor.router.DEFAULT_MONITOR_URL (a test keeps them equal)
+        description="Where analysts open the live monitor (the service's /monitor, or `fintech-dataops monitor`)",
+    )
 
 
 def build_monitor_asset(known_keys: set[dg.AssetKey] | None = None) -> dg.AssetsDefinition:
@@ -28,7 +37,8 @@ def build_monitor_asset(known_keys: set[dg.AssetKey] | None = None) -> dg.Assets
     )(monitor_report)
 
 
-def monitor_report(context: dg.AssetExecutionContext, data_dir: DataDirResource, warehouse: WarehouseResource):
+def monitor_report(context: dg.AssetExecutionContext, config: MonitorReportConfig, data_dir: DataDirResource,
+                   warehouse: WarehouseResource):
     from fintech_dataops.lib.monitor_report import render_report
     from fintech_dataops.lib.pm_view import publish_snapshot, snapshot_path_for
     from fintech_dataops.lib.warehouse import WarehouseLockTimeout
@@ -40,8 +50,9 @@ def monitor_report(context: dg.AssetExecutionContext, data_dir: DataDirResource,
     for section, reason in empty.items():
         context.log.warning(f"monitor section {section}: {reason}")
     metadata = {
+        # A browser opens http://, not file:// links from the Dagster UI: the live monitor; the file is the export.
+        "url": dg.MetadataValue.url(config.monitor_url),
         "path": dg.MetadataValue.path(str(result.path)),
-        "url": dg.MetadataValue.url(result.path.resolve().as_uri()),
         "bytes": result.bytes,
         "seconds": round(result.seconds, 3),
         "sections_rendered": len(result.sections) - len(empty),

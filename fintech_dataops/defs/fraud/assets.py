@@ -38,7 +38,20 @@ def open_banking_keys() -> set[dg.AssetKey]:
 
 
 _OPEN_BANKING = open_banking_keys()
-LABEL_KEYS = [CORE_FRAUD_LABELS] + [k for k in (STRIPE_FRAUD_LABELS,) if k in _OPEN_BANKING]
+# Analysts' dispositions from the fraud monitor are a label source too (defs/monitor), when that domain is here.
+CORE_FRAUD_DISPOSITIONS = dg.AssetKey(["core", "fraud_dispositions"])
+MONITOR_DOMAIN = "fintech_dataops.defs.monitor"
+
+
+def monitor_keys() -> set[dg.AssetKey]:
+    from fintech_dataops.defs import domain_asset_keys
+
+    return domain_asset_keys(only=(MONITOR_DOMAIN,))
+
+
+_MONITOR = monitor_keys()
+LABEL_KEYS = [CORE_FRAUD_LABELS] + [k for k in (STRIPE_FRAUD_LABELS,) if k in _OPEN_BANKING] + \
+    [k for k in (CORE_FRAUD_DISPOSITIONS,) if k in _MONITOR]
 TRANSACTION_KEYS = [CORE_TRANSACTIONS] + [k for k in (OPEN_BANKING_TRANSACTIONS,) if k in _OPEN_BANKING]
 
 

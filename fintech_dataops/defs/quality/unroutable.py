@@ -23,13 +23,14 @@ _EXAMPLES = 20
 def routable_feeds() -> list[RoutableFeed]:
     """Feed folders the platform reads, with the days the daily partitions can load."""
     from fintech_dataops.lib.money.feed import FX_RATES_FEED
+    from fintech_dataops.lib.monitor.cases import DISPOSITIONS_FEED
     from fintech_dataops.lib.open_banking.feeds import OPEN_BANKING_FEEDS
     from fintech_dataops.lib.realtime.wal import DECISIONS_FEED
 
     first = date.fromisoformat(daily_partitions.get_first_partition_key())
     last = date.fromisoformat(daily_partitions.get_last_partition_key())
     # Day-partitioned feeds are loaded one partition at a time: a day outside the partitions is never read.
-    feeds = [RoutableFeed(name, first, last) for name in (*FEEDS, FX_RATES_FEED.name)]
+    feeds = [RoutableFeed(name, first, last) for name in (*FEEDS, FX_RATES_FEED.name, DISPOSITIONS_FEED.name)]
     # Open-banking raw steps reload every landed day; the decision record of the online service is kept as landed.
     feeds += [RoutableFeed(name) for name in OPEN_BANKING_FEEDS]
     feeds.append(RoutableFeed(DECISIONS_FEED))

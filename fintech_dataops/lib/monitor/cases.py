@@ -83,7 +83,9 @@ class CaseEvent:
     analyst: str
     assignee: str | None
     note: str | None
-    amount: str | None  # decimal text: stored money is exact
+    # A JSON number, as the contract of every feed wants it: the shortest text of the float of an amount
+    # with at most the currency's minor units is that amount exactly, and core stores it as DECIMAL.
+    amount: float | None
     currency: str | None
     event_time: str | None
     alerted_time: str | None
@@ -120,7 +122,7 @@ def new_event(alert: dict, *, action: str, analyst: str, disposition: str | None
         analyst=analyst,
         assignee=assignee if action == "assign" else None,
         note=note,
-        amount=None if amount is None else str(Decimal(str(amount))),
+        amount=None if amount is None else float(Decimal(str(amount))),
         currency=alert.get("currency"),
         event_time=alert.get("event_time"),
         alerted_time=alert.get("alerted_at"),

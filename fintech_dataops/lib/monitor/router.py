@@ -28,6 +28,8 @@ from fintech_dataops.lib.monitor.queue import MonitorData, select
 from fintech_dataops.lib.monitor.staff import HEADER, StaffKeys
 
 MAX_ACTION_BYTES = 16 * 1024
+# Where the monitor is served: the decision service (`serve`) and `fintech-dataops monitor` both default to it.
+DEFAULT_MONITOR_URL = "http://127.0.0.1:8700/monitor"
 
 
 def _json(payload, status: int = 200) -> Response:

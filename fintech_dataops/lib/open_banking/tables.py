@@ -192,11 +192,16 @@ def build_stripe_fraud_labels(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def fraud_labels_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """A SELECT over every fraud-label source in this warehouse (``core.fraud_labels`` + Stripe), same columns."""
+    """A SELECT over every fraud-label source in this warehouse (``core.fraud_labels``, Stripe, analysts), same columns."""
     columns = ", ".join(FRAUD_LABEL_COLUMNS)
     parts = [f"SELECT {columns}, '{source}' AS source FROM {table}"
              for table, source in (("core.fraud_labels", "card"), (STRIPE_FRAUD_LABELS, "stripe"))
              if table_exists(con, table)]
+    # Analysts' closed cases from the fraud monitor (their current disposition; lib/monitor/dispositions.py).
+    from fintech_dataops.lib.monitor.dispositions import CORE_TABLE, LABEL_SOURCE, disposition_labels_sql
+
+    if table_exists(con, CORE_TABLE):
+        parts.append(f"SELECT {columns}, '{LABEL_SOURCE}' AS source FROM ({disposition_labels_sql()})")
     if not parts:
         raise LookupError("no fraud label table yet: materialize core/fraud_labels or open_banking/stripe_fraud_labels")
     return " UNION ALL ".join(parts)

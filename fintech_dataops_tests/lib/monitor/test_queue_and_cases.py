@@ -66,7 +66,7 @@ def test_case_actions_are_landed_first_then_folded_and_rebuilt_from_the_landing_
     assert len(files) == 3  # one immutable file per action
     events = read_landed_events(landing)
     assert [e["action"] for e in events] == ["assign", "note", "close"]
-    assert events[-1]["amount"] == "950.00" and events[-1]["reported_time"] == event.reported_time
+    assert events[-1]["amount"] == 950.0 and events[-1]["reported_time"] == event.reported_time
     assert all(len(f.read_bytes().splitlines()) == 1 for f in files)
     assert orjson.loads(files[0].read_bytes())["analyst"] in {"alice"}
     rebuilt = CaseBook.from_landing(landing).get("T-fast")
