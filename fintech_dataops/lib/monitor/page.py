@@ -20,14 +20,14 @@ body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin
 header{background:#14213d;color:#fff;padding:12px 24px;display:flex;gap:16px;align-items:center;flex-wrap:wrap}
 header h1{margin:0;font-size:19px;flex:1}#status{font-size:12px;opacity:.85}
 header input{padding:4px 6px;border-radius:4px;border:0;width:150px}#who{font-size:13px}
-main{display:flex;gap:16px;padding:12px 24px;align-items:flex-start}#queue-pane{flex:3;min-width:0}
-#case-pane{flex:2;background:#fff;box-shadow:0 1px 2px #0002;padding:12px 16px;display:none;font-size:13px}
+main{display:flex;gap:16px;padding:12px 24px;align-items:flex-start}#queue-pane{flex:1;min-width:0;overflow-x:auto}
+#case-pane{flex:0 0 420px;background:#fff;box-shadow:0 1px 2px #0002;padding:12px 16px;display:none;font-size:13px}
 .controls{display:flex;gap:8px;flex-wrap:wrap;margin-bottom:8px;align-items:center}
 .tabs button{border:1px solid #c5cad3;background:#fff;padding:5px 10px;cursor:pointer;border-radius:4px}
 .tabs button.active{background:#14213d;color:#fff}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:12.5px;box-shadow:0 1px 2px #0001}
 th,td{padding:5px 7px;border-bottom:1px solid #e3e6eb;text-align:left;vertical-align:top}
-th{background:#eef0f4;white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th{background:#eef0f4;white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.time{white-space:nowrap}td.reasons{min-width:220px}
 tr.alert{cursor:pointer}tr.alert:hover{background:#f0f4ff}tr.selected{background:#dde6ff}
 tr.decision-block td.decision{color:#b00020;font-weight:600}tr.decision-review td.decision{color:#b26a00;font-weight:600}
 tr.new{animation:flash 1.5s ease-out}@keyframes flash{from{background:#fff3bf}to{background:#fff}}
@@ -64,6 +64,9 @@ _SCRIPT = r"""
     try { return Number(amount).toLocaleString("en-US", {style: "currency", currency: currency || "USD"}); }
     catch (e) { return Number(amount).toFixed(2) + " " + (currency || ""); }
   }
+  function short(time) {  // "2026-12-01T00:29:51.768" -> "12-01 00:29:51" (the full time in the tooltip)
+    return time ? String(time).slice(5, 19).replace("T", " ") : "";
+  }
   function cell(tr, text, cls, title) {
     const td = document.createElement("td");
     td.textContent = text == null ? "" : String(text);
@@ -85,8 +88,8 @@ _SCRIPT = r"""
         + (a.transaction_id === state.selected ? " selected" : "");
       tr.dataset.transactionId = a.transaction_id;
       tr.dataset.status = a.status;
-      cell(tr, a.event_time, "event-time");
-      cell(tr, a.alerted_at, "alerted-at");
+      cell(tr, short(a.event_time), "time event-time", a.event_time).dataset.value = a.event_time;
+      cell(tr, short(a.alerted_at), "time alerted-at", a.alerted_at).dataset.value = a.alerted_at;
       const late = cell(tr, duration(a.alert_age_s), "num alert-age" + (a.alert_age_s > 60 ? " late" : ""),
                         "alert time - event time");
       late.dataset.seconds = a.alert_age_s == null ? "" : String(a.alert_age_s);
