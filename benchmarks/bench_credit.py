@@ -37,7 +37,7 @@ from fintech_dataops.lib.credit.lookup import live_score, stored_score
 from fintech_dataops.lib.credit.sample import write_core_tables
 from fintech_dataops.lib.credit.scoring import score_portfolio, scores_select
 from fintech_dataops.lib.credit.validation import auc, ks
-from fintech_dataops.lib.simulator import SimulationConfig, simulate
+from fintech_dataops.lib.simulator.world import SimulationConfig, simulate
 from fintech_dataops.lib.warehouse import replace_table
 
 START = dt.date(2026, 10, 1)

@@ -34,7 +34,7 @@ def _core(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _simulate(customers: int, days: int = 30, seed: int = 42):
-    from fintech_dataops.lib.simulator import SimulationConfig, simulate
+    from fintech_dataops.lib.simulator.world import SimulationConfig, simulate
 
     sim = simulate(SimulationConfig(start=START, days=days, customers=customers, seed=seed))
     return _core(sim.feeds["transactions"]), _core(sim.feeds["fraud_labels"]), sim.truth, sim.rates.fx

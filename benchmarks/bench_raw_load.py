@@ -13,8 +13,8 @@ from pathlib import Path
 
 import duckdb
 
-from fintech_dataops.lib.raw_layer import load_raw_partitions
-from fintech_dataops.lib.simulator import SimulationConfig, land_simulation, simulate
+from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
+from fintech_dataops.lib.simulator.world import SimulationConfig, land_simulation, simulate
 
 DAY = date(2026, 10, 1)
 

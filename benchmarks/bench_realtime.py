@@ -66,7 +66,7 @@ def _stop(process: subprocess.Popen) -> int:
 def _unbatched_engine_eps(records: list[dict], models_dir: Path, seconds: float = 2.0) -> float:
     """Peer: one FraudEngine.score_batch call per event (same model), as a service without micro-batching would."""
     from fintech_dataops.lib.realtime.engine_host import engine_for
-    from fintech_dataops.lib.realtime.pipeline import iso_utc
+    from fintech_dataops.lib.realtime.scoring_thread import iso_utc
 
     engine = engine_for(models_dir)
     stamp = iso_utc(datetime.now(timezone.utc))
@@ -97,7 +97,7 @@ def production_like_data_dir(data_dir: Path, *, customers: int, history_days: in
 
     from fintech_dataops.lib.fraud.features import compute_features
     from fintech_dataops.lib.fraud.model import ModelConfig, save_model, train_model
-    from fintech_dataops.lib.simulator import SimulationConfig, simulate
+    from fintech_dataops.lib.simulator.world import SimulationConfig, simulate
 
     started = time.perf_counter()
     today = datetime.now(timezone.utc).date()

@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fintech_dataops.lib import warehouse
-from fintech_dataops.lib.landing import partition_dir, write_atomic
-from fintech_dataops.lib.raw_layer import load_raw_days, load_raw_partitions
+from fintech_dataops.lib.ingestion.landing import partition_dir, write_atomic
+from fintech_dataops.lib.ingestion.raw_layer import load_raw_days, load_raw_partitions
 
 READER = r"""
 import json, sys, time

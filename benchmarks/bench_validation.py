@@ -19,8 +19,8 @@ from pathlib import Path
 
 import duckdb
 
-from fintech_dataops.lib.quality import load_core_partitions
-from fintech_dataops.lib.raw_layer import load_raw_partitions
+from fintech_dataops.lib.quality.core_gate import load_core_partitions
+from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
 from fintech_dataops.schemas import vocabulary as v
 
 DAY = "2026-10-01"

@@ -3,7 +3,7 @@
 Re-implemented from the published description of the simulator in the *Reproducible Machine
 Learning for Credit Card Fraud Detection — Practical Handbook* (Le Borgne, Siblini, Lebichot,
 Bontempi; chapter 3, "Transaction data simulator"), not from our own simulator
-(``fintech_dataops/lib/simulator*``) and not tuned to our features. Nothing in the product imports
+(``fintech_dataops/lib/simulator/``) and not tuned to our features. Nothing in the product imports
 it: it lives in ``benchmarks/`` so that every fraud figure has a column "on data we did not tune to".
 
 Design (deliberately unlike ``lib/simulator``, which draws personas, merchants by category,

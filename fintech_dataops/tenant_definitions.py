@@ -31,7 +31,7 @@ def __getattr__(name: str):
                              f"not {tenant!r}: one tenant per code location")
     os.environ[TENANT_ENV] = tenant  # before any resource resolves its data dir
     from fintech_dataops.defs import build_defs
-    from fintech_dataops.lib.landing import resolve_data_dir
+    from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 
     resolve_data_dir()  # an unregistered tenant fails the location load with a clear message
     _built[tenant] = build_defs()

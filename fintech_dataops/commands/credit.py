@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-from fintech_dataops.lib.landing import resolve_data_dir
+from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 
 
 def register(subparsers) -> None:

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from fintech_dataops.lib.landing import resolve_data_dir
+from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 
 
 def register(subparsers) -> None:

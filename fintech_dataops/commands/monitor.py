@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fintech_dataops.lib.landing import resolve_data_dir
+from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 
 
 def register(subparsers) -> None:

@@ -14,7 +14,7 @@ import os
 import sys
 from datetime import date, timedelta
 
-from fintech_dataops.lib.landing import resolve_data_dir
+from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 
 WEBHOOK_SECRET_ENV = "STRIPE_WEBHOOK_SECRET"
 

@@ -10,8 +10,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from fintech_dataops.lib import landing
-from fintech_dataops.lib.landing import resolve_data_dir
+from fintech_dataops.lib.ingestion import landing
+from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 
 INSTANCE_TEMPLATE = Path(__file__).resolve().parent.parent / "instance" / "dagster.yaml"
 
@@ -86,7 +86,7 @@ def run_pipeline(start: date, end: date, job_name: str = "all_assets", echo=prin
 
 
 def print_summary(data_dir: Path, echo=print) -> None:
-    from fintech_dataops.lib.summary import platform_summary
+    from fintech_dataops.lib.analytics.run_summary import platform_summary
     from fintech_dataops.lib.warehouse import connection
 
     database = data_dir / "warehouse.duckdb"

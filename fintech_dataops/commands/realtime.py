@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from fintech_dataops.lib.landing import resolve_data_dir
+from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 
 
 def register(subparsers) -> None:
@@ -88,7 +88,7 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         tenants = served_tenants(args)
         if tenants is not None:
-            from fintech_dataops.lib.landing import resolve_platform_dir
+            from fintech_dataops.lib.ingestion.landing import resolve_platform_dir
             from fintech_dataops.lib.tenancy.service import TenantRouter
 
             platform_dir = resolve_platform_dir(args.data_dir)

@@ -17,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-from fintech_dataops.lib.landing import resolve_data_dir
+from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 
 STALE_TEMP_SECONDS = 3600
 

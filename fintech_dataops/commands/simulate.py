@@ -8,7 +8,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from fintech_dataops.lib.landing import resolve_data_dir
+from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 
 
 def default_start(days: int) -> date:
@@ -35,7 +35,7 @@ def register(subparsers) -> None:
 def simulate_into(out: Path, *, start: date, days: int, customers: int, seed: int = 42,
                   malformed_rate: float = 0.002, thin_file_fraction: float = 0.2,
                   bad_days: tuple[date, ...] = (), bad_day_rate: float = 0.04, echo=print):
-    from fintech_dataops.lib.simulator import SimulationConfig, land_simulation, simulate
+    from fintech_dataops.lib.simulator.world import SimulationConfig, land_simulation, simulate
 
     config = SimulationConfig(
         start=start, days=days, customers=customers, seed=seed,

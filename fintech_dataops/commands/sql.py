@@ -4,7 +4,7 @@
     fintech-dataops sql --format csv "FROM marts.daily_fraud_summary" > fraud.csv
     fintech-dataops sql            # interactive prompt; end a query with ';', quit with \\q
 
-Queries run on ``<data dir>/published/pm_view.duckdb`` (see ``lib/pm_view.py``), so a
+Queries run on ``<data dir>/published/pm_view.duckdb`` (see ``lib/self_service/pm_view.py``), so a
 running pipeline never shows up as a lock error.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fintech_dataops.lib.landing import resolve_data_dir
+from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 
 
 def register(subparsers) -> None:
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
 
 
 def _prepare(args: argparse.Namespace):
-    from fintech_dataops.lib.pm_view import ensure_snapshot, snapshot_path_for
+    from fintech_dataops.lib.self_service.pm_view import ensure_snapshot, snapshot_path_for
 
     data_dir = resolve_data_dir(args.data_dir)
     status = ensure_snapshot(
@@ -52,8 +52,8 @@ def _prepare(args: argparse.Namespace):
 def _run_one(args: argparse.Namespace, sql: str) -> int:
     from pathlib import Path
 
-    from fintech_dataops.lib.sql_guard import RefusedQuery, check_query
-    from fintech_dataops.lib.sql_runner import (
+    from fintech_dataops.lib.self_service.sql_guard import RefusedQuery, check_query
+    from fintech_dataops.lib.self_service.sql_runner import (
         QueryFailed,
         QueryOutOfMemory,
         QueryTimeout,
@@ -124,7 +124,7 @@ def _interactive(args: argparse.Namespace, prompt: bool = True) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fintech_dataops.lib.pm_view import NoWarehouseYet
+    from fintech_dataops.lib.self_service.pm_view import NoWarehouseYet
 
     try:
         if args.query is None:

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from fintech_dataops.lib.landing import resolve_platform_dir
+from fintech_dataops.lib.ingestion.landing import resolve_platform_dir
 
 
 def register(subparsers) -> None:
@@ -170,7 +170,7 @@ def run_workspace(args) -> int:
 
     text = workspace_yaml(_registry(args).names(), include_default=not args.without_default)
     if args.out:
-        from fintech_dataops.lib.landing import write_atomic
+        from fintech_dataops.lib.ingestion.landing import write_atomic
 
         write_atomic(args.out, text.encode())
         print(f"wrote {args.out}", file=sys.stderr)

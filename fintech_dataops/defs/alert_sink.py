@@ -17,7 +17,7 @@ import dagster as dg
 from pydantic import Field
 
 from fintech_dataops.lib import alerts
-from fintech_dataops.lib.landing import resolve_data_dir
+from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 
 SLACK_WEBHOOK_ENV = "FINTECH_SLACK_WEBHOOK_URL"
 _log = logging.getLogger("fintech_dataops.alerts")

@@ -12,7 +12,7 @@ from datetime import date
 
 import dagster as dg
 
-from fintech_dataops.lib.landing import LandingPathError, landed_days, resolve_data_dir
+from fintech_dataops.lib.ingestion.landing import LandingPathError, landed_days, resolve_data_dir
 from fintech_dataops.schemas.vocabulary import FIRST_EVENT_DAY
 
 PARTITIONS_START_ENV = "FINTECH_PARTITIONS_START"

@@ -19,8 +19,8 @@ from pydantic import Field
 from fintech_dataops.defs.alert_sink import AlertSink
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.lib import warehouse
-from fintech_dataops.lib.landing import resolve_data_dir
-from fintech_dataops.lib.limits import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, IngestLimits
+from fintech_dataops.lib.ingestion.landing import resolve_data_dir
+from fintech_dataops.lib.ingestion.limits import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, IngestLimits
 
 
 class DataDirResource(dg.ConfigurableResource):

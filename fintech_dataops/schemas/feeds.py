@@ -5,7 +5,7 @@ by ``Feed.core_types``): pandas dtypes, nullability, ranges, allowed values and
 id uniqueness. Lineage columns are not part of the contract (``strict=False``).
 Field descriptions become the Dagster column schema of the core table.
 Parsing (valid JSON, required field present, JSON type) happens before the
-frame exists, in ``lib.quality``; these models judge the values.
+frame exists, in ``lib.quality.core_gate``; these models judge the values.
 """
 
 from __future__ import annotations

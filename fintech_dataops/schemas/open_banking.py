@@ -1,6 +1,6 @@
 """pandera contracts of the open-banking feeds (Plaid, Stripe), registered with the feed registry.
 
-Importing this module registers the feeds, so ``lib.quality`` validates
+Importing this module registers the feeds, so ``lib.quality.core_gate`` validates
 ``raw.<feed>`` into ``core.<feed>`` / ``quarantine.<feed>`` like any other feed.
 """
 

@@ -1,8 +1,8 @@
 """Which contract validates which feed, and the typed-frame conventions around it.
 
-The ten landing-zone feeds of ``lib.feeds.FEEDS`` are registered here. Another
+The ten landing-zone feeds of ``lib.ingestion.feeds.FEEDS`` are registered here. Another
 domain adds a feed with :func:`register_feed` (its ``Feed`` plus its
-``DataFrameModel``); ``lib.quality`` and the core-asset factory then treat it
+``DataFrameModel``); ``lib.quality.core_gate`` and the core-asset factory then treat it
 exactly like the built-in ones.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
-from fintech_dataops.lib.feeds import FEEDS, Feed
+from fintech_dataops.lib.ingestion.feeds import FEEDS, Feed
 from fintech_dataops.schemas.feeds import FEED_SCHEMAS
 
 # DuckDB core type → the pandas dtype of that column in a validated frame.

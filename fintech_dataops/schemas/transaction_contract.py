@@ -13,7 +13,7 @@ Contract (what a partner file line or a service request must carry):
   is refused; a line longer than ``MAX_RECORD_BYTES`` is refused.
 
 :func:`judge_line` is what the online service calls on every record before it acknowledges it,
-and what the core quality gate (``lib.quality``) calls on every raw line of ``transactions``:
+and what the core quality gate (``lib.quality.core_gate``) calls on every raw line of ``transactions``:
 whatever one path refuses, the other does too, and a property test holds them to it. The pandera
 model (``schemas.feeds.TransactionsSchema``) stays the contract of the stored table; this module
 decides record by record, fast enough for a request (a few µs a record).

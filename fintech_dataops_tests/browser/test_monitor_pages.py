@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from fintech_dataops.lib.monitor_live import alerts_payload, render_live_monitor_page
-from fintech_dataops.lib.monitor_report import render_report
+from fintech_dataops.lib.monitor.live import alerts_payload, render_live_monitor_page
+from fintech_dataops.lib.monitor.report import render_report
 from fintech_dataops_tests.analytics_data import build_tiny_warehouse
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -42,7 +42,7 @@ def chromium(url: str, profile: Path, *extra: str) -> str:
 
 def test_monitor_report_renders_plots_tiles_and_alerts(tmp_path):
     con = duckdb.connect(str(build_tiny_warehouse(tmp_path / "w.duckdb", with_latency=True)))
-    from fintech_dataops.lib import kpis
+    from fintech_dataops.lib.analytics import kpis
 
     for name, compute in kpis.KPI_FUNCTIONS.items():
         kpis.write_kpi(con, compute(con, []) if name == "ingest_rate" else compute(con))
@@ -114,7 +114,7 @@ def test_live_monitor_page_polls_the_alert_endpoint_newest_first(tmp_path):
 def test_save_the_report_screenshot_for_the_readme(tmp_path):
     """Regenerates docs/monitor.png from the deterministic data (kept small: the README shows it)."""
     con = duckdb.connect(str(build_tiny_warehouse(tmp_path / "w.duckdb", with_latency=True)))
-    from fintech_dataops.lib import kpis
+    from fintech_dataops.lib.analytics import kpis
 
     for name, compute in kpis.KPI_FUNCTIONS.items():
         kpis.write_kpi(con, compute(con, []) if name == "ingest_rate" else compute(con))

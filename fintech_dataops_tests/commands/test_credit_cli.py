@@ -12,7 +12,7 @@ from fintech_dataops.cli import main
 from fintech_dataops.lib.credit.features import default_as_of, features_sql
 from fintech_dataops.lib.credit.sample import write_core_tables
 from fintech_dataops.lib.credit.scoring import score_portfolio, scores_select
-from fintech_dataops.lib.simulator import SimulationConfig, simulate
+from fintech_dataops.lib.simulator.world import SimulationConfig, simulate
 from fintech_dataops.lib.warehouse import replace_table
 
 

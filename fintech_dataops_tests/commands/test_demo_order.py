@@ -6,7 +6,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from fintech_dataops.lib.feeds import FEEDS
+from fintech_dataops.lib.ingestion.feeds import FEEDS
 
 START = dt.date(2026, 10, 1)
 

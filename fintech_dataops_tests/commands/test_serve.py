@@ -184,7 +184,7 @@ def test_a_new_current_model_is_hot_reloaded_without_failing_a_request(data_dir)
 
     from fintech_dataops.lib.fraud.features import compute_features
     from fintech_dataops.lib.fraud.model import save_model, train_model
-    from fintech_dataops.lib.simulator import SimulationConfig, simulate
+    from fintech_dataops.lib.simulator.world import SimulationConfig, simulate
 
     sim = simulate(SimulationConfig(start=dt.date(2026, 1, 1), days=4, customers=300, malformed_rate=0))
     model = train_model(compute_features(sim.feeds["transactions"]), None)

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from fintech_dataops.cli import main
-from fintech_dataops.lib.pm_view import read_snapshot_meta, snapshot_path_for
+from fintech_dataops.lib.self_service.pm_view import read_snapshot_meta, snapshot_path_for
 from fintech_dataops_tests.analytics_data import build_tiny_warehouse
 
 WRITER = textwrap.dedent(

@@ -8,7 +8,7 @@ import pytest
 
 from fintech_dataops.defs.credit.assets import CREDIT_AUTOMATION, WEEKLY_REFIT, credit_assets
 from fintech_dataops.lib.credit.sample import write_core_tables
-from fintech_dataops.lib.simulator import SimulationConfig, simulate
+from fintech_dataops.lib.simulator.world import SimulationConfig, simulate
 
 CUSTOMERS = 400
 

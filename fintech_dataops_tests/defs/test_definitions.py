@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from fintech_dataops.lib.feeds import FEEDS
+from fintech_dataops.lib.ingestion.feeds import FEEDS
 
 ROOT = Path(__file__).resolve().parents[2]
 

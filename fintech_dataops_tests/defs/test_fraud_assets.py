@@ -13,7 +13,7 @@ from fintech_dataops.defs.fraud.assets import (
     fraud_model,
     fraud_scored_transactions,
 )
-from fintech_dataops.lib.feeds import FEEDS
+from fintech_dataops.lib.ingestion.feeds import FEEDS
 from fintech_dataops.lib.fraud.model import current_version, list_versions, read_manifest
 from fintech_dataops.lib.money.fx import bundled_rates
 from fintech_dataops.lib.warehouse import connection

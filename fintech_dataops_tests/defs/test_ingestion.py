@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from fintech_dataops.defs.ingestion.assets import raw_assets
-from fintech_dataops.lib import landing
+from fintech_dataops.lib.ingestion import landing
 
 ROOT = Path(__file__).resolve().parents[2]
 

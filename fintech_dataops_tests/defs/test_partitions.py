@@ -3,7 +3,7 @@
 import pytest
 
 from fintech_dataops.defs.partitions import DEFAULT_PARTITIONS_START, PARTITIONS_START_ENV, partitions_start
-from fintech_dataops.lib import landing
+from fintech_dataops.lib.ingestion import landing
 
 
 def test_partitions_start_at_the_first_landed_day(data_dir, landing_dir, monkeypatch):

@@ -13,8 +13,9 @@ from fintech_dataops.defs.ingestion.assets import raw_assets
 from fintech_dataops.defs.quality.assets import build_core_asset
 from fintech_dataops.defs.quality.checks import build_referential_checks
 from fintech_dataops.defs.quality.sensors import asset_check_failure_alerts, run_failure_alerts
-from fintech_dataops.lib import alerts, landing
-from fintech_dataops.lib.feeds import FEEDS
+from fintech_dataops.lib import alerts
+from fintech_dataops.lib.ingestion import landing
+from fintech_dataops.lib.ingestion.feeds import FEEDS
 
 RAW = next(a for a in raw_assets if a.key == dg.AssetKey(["raw", "transactions"]))
 CORE = build_core_asset(FEEDS["transactions"])

@@ -15,8 +15,8 @@ from fintech_dataops.defs.resources import WarehouseResource
 from fintech_dataops.defs.quality.checks import build_referential_checks
 from fintech_dataops.defs.quality.dq_scores import build_dq_scores_asset
 from fintech_dataops.defs.quality.freshness import DAILY_FRESHNESS, with_platform_freshness
-from fintech_dataops.lib import landing
-from fintech_dataops.lib.feeds import FEEDS
+from fintech_dataops.lib.ingestion import landing
+from fintech_dataops.lib.ingestion.feeds import FEEDS
 
 DAY = "2026-10-01"
 GOOD = {

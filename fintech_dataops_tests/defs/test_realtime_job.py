@@ -4,7 +4,8 @@ import orjson
 import dagster as dg
 
 from fintech_dataops.defs.realtime.assets import OP_NAME, realtime_fraud_batch
-from fintech_dataops.lib import landing, warehouse
+from fintech_dataops.lib import warehouse
+from fintech_dataops.lib.ingestion import landing
 from fintech_dataops_tests.lib.realtime.helpers import tx
 
 

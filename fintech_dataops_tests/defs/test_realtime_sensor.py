@@ -8,7 +8,7 @@ import orjson
 from fintech_dataops.defs.realtime.assets import OP_NAME
 from fintech_dataops.defs.realtime.sensors import realtime_batch_sensor
 from fintech_dataops.defs.resources import DataDirResource
-from fintech_dataops.lib import landing
+from fintech_dataops.lib.ingestion import landing
 from fintech_dataops_tests.lib.realtime.helpers import tx
 
 

@@ -17,7 +17,8 @@ from fintech_dataops.defs.fraud.assets import fraud_model
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.realtime.assets import OP_NAME, realtime_fraud_batch
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
-from fintech_dataops.lib import landing, warehouse
+from fintech_dataops.lib import warehouse
+from fintech_dataops.lib.ingestion import landing
 from fintech_dataops_tests import analytics_data as data
 from fintech_dataops_tests.lib.realtime.helpers import tx
 

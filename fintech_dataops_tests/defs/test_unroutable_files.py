@@ -9,7 +9,9 @@ from fintech_dataops.defs import build_defs
 from fintech_dataops.defs.alert_sink import AlertSink
 from fintech_dataops.defs.quality.sensors import asset_check_failure_alerts
 from fintech_dataops.defs.quality.unroutable import UNROUTABLE_CHECK, UNROUTABLE_KEY, unroutable_files
-from fintech_dataops.lib import alerts, kpis, landing
+from fintech_dataops.lib import alerts
+from fintech_dataops.lib.analytics import kpis
+from fintech_dataops.lib.ingestion import landing
 
 DAY = "2026-11-04"
 LINE = json.dumps({"transaction_id": "T1"})

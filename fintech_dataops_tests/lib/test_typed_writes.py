@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from fintech_dataops.lib.fraud.pipeline import SCORED_TABLE, write_partitions
+from fintech_dataops.lib.fraud.warehouse_io import SCORED_TABLE, write_partitions
 from fintech_dataops.lib.warehouse import replace_frame_partitions, replace_partitions, stored_column_types
 
 DAY = date(2026, 11, 27)
@@ -110,7 +110,7 @@ def test_an_empty_frame_clears_the_days(con):
 
 def test_evaluation_of_days_without_labels_has_no_untyped_metric(con):
     """fraud.evaluation is rewritten whole, but an all-None metric (no label yet) became a column of type NULL."""
-    from fintech_dataops.lib.fraud.pipeline import EVALUATION_TABLE, evaluate_scored
+    from fintech_dataops.lib.fraud.warehouse_io import EVALUATION_TABLE, evaluate_scored
     from fintech_dataops.lib.warehouse import replace_table
 
     frame = _scored(DAY, 40, model_version=None, rule_every=7)

@@ -14,7 +14,7 @@ INSTANCE_TEMPLATE = ROOT / "fintech_dataops" / "instance" / "dagster.yaml"
 
 def write_jsonl(path: Path, lines: int, tag: str) -> None:
     """A landed batch of ``lines`` transaction-shaped records, written fast and atomically."""
-    from fintech_dataops.lib.landing import write_atomic
+    from fintech_dataops.lib.ingestion.landing import write_atomic
 
     row = ('{"transaction_id": "%s-%%d", "customer_id": "C%%d", "merchant_id": "M1", "amount": 12.5, '
            '"currency": "USD", "event_time": "2026-10-01T10:00:00Z"}\n' % tag)
@@ -41,7 +41,7 @@ class Platform:
         self.database = self.data_dir / "warehouse.duckdb"
 
     def land(self, feed: str, day: str, batch: str, lines: int) -> Path:
-        from fintech_dataops.lib.landing import partition_dir
+        from fintech_dataops.lib.ingestion.landing import partition_dir
 
         path = partition_dir(self.landing_dir, feed, day) / f"{batch}.jsonl"
         write_jsonl(path, lines, f"{feed}-{day}-{batch}")

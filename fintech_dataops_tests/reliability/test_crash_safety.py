@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from fintech_dataops.lib import warehouse
-from fintech_dataops.lib.raw_layer import load_raw_partitions
+from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
 
 DAY = "2026-10-01"
 OLD_LINES, NEW_LINES = 60_000, 120_000

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fintech_dataops.lib import landing
-from fintech_dataops.lib.limits import (
+from fintech_dataops.lib.ingestion import landing
+from fintech_dataops.lib.ingestion.limits import (
     FILE_TOO_LARGE, LINE_TOO_LONG, UNREADABLE_FILE, IngestLimits, truncate_line,
 )
-from fintech_dataops.lib.raw_layer import load_raw_partitions
+from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
 
 DAY = "2026-10-01"
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
-from fintech_dataops.lib import landing
+from fintech_dataops.lib.ingestion import landing
 
 DAY = "2026-10-01"
 RAW = dg.AssetKey(["raw", "transactions"])

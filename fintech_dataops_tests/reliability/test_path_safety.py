@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fintech_dataops.lib import landing
-from fintech_dataops.lib.limits import SYMLINK_REFUSED
-from fintech_dataops.lib.raw_layer import load_raw_partitions
+from fintech_dataops.lib.ingestion import landing
+from fintech_dataops.lib.ingestion.limits import SYMLINK_REFUSED
+from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
 
 DAY = "2026-10-01"
 

@@ -13,9 +13,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from fintech_dataops.lib import landing, pii
-from fintech_dataops.lib.feeds import FEEDS
-from fintech_dataops.lib.pm_view import publish_snapshot, snapshot_path_for
+from fintech_dataops.lib.ingestion import landing
+from fintech_dataops.lib.self_service import pii
+from fintech_dataops.lib.ingestion.feeds import FEEDS
+from fintech_dataops.lib.self_service.pm_view import publish_snapshot, snapshot_path_for
 
 NAME, FIRST, LAST = "Quillon Zamberwick", "Quillon", "Zamberwick"
 EMAIL, EMAIL_LOCAL = "quillon.zamberwick@canary-pii.test", "quillon.zamberwick"
@@ -35,7 +36,7 @@ def _address() -> dict:
 
 
 def land_simulator_with_canaries(landing_dir, start: date) -> list[str]:
-    from fintech_dataops.lib.simulator import SimulationConfig, land_simulation, simulate
+    from fintech_dataops.lib.simulator.world import SimulationConfig, land_simulation, simulate
 
     sim = simulate(SimulationConfig(start=start, days=2, customers=40, seed=5))
     customers = sim.feeds["customers"]
@@ -139,8 +140,8 @@ def test_no_canary_reaches_any_published_table(data_dir, landing_dir, resources,
     from fintech_dataops.defs.open_banking.resources import PlaidResource, StripeResource
     from fintech_dataops.lib.open_banking.emulator import SandboxEmulator
     from fintech_dataops.lib.open_banking.emulator_data import EmulatorConfig
-    from fintech_dataops.lib.quality import load_core_partitions
-    from fintech_dataops.lib.raw_layer import load_raw_partitions
+    from fintech_dataops.lib.quality.core_gate import load_core_partitions
+    from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
 
     today = datetime.now(timezone.utc).date()
     config = EmulatorConfig(start=today - timedelta(days=5), days=5, plaid_items=2, stripe_customers=5,

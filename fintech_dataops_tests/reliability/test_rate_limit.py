@@ -1,10 +1,10 @@
-"""The online service's request rate bound: token buckets per client (lib/limits.py)."""
+"""The online service's request rate bound: token buckets per client (lib/ingestion/limits.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from fintech_dataops.lib.limits import RateLimiter
+from fintech_dataops.lib.ingestion.limits import RateLimiter
 
 
 class FakeClock:

@@ -75,7 +75,7 @@ def crash_in_write(argv: list[str]) -> int:
 
 
 def crash_after_commit(argv: list[str]) -> int:
-    from fintech_dataops.lib import raw_layer
+    from fintech_dataops.lib.ingestion import raw_layer
 
     feed, day, marker = argv[:3]
     original = raw_layer.replace_partitions
@@ -91,7 +91,7 @@ def crash_after_commit(argv: list[str]) -> int:
 
 
 def read(argv: list[str]) -> int:
-    from fintech_dataops.lib.landing import resolve_data_dir
+    from fintech_dataops.lib.ingestion.landing import resolve_data_dir
     from fintech_dataops.lib.warehouse import connection
 
     stop = Path(argv[0])

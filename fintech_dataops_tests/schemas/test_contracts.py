@@ -9,10 +9,10 @@ import pandera.pandas as pa
 import pytest
 from pandera.typing import Series
 
-from fintech_dataops.lib import landing
-from fintech_dataops.lib.feeds import FEEDS, Feed
-from fintech_dataops.lib.quality import load_core_partitions
-from fintech_dataops.lib.raw_layer import load_raw_partitions
+from fintech_dataops.lib.ingestion import landing
+from fintech_dataops.lib.ingestion.feeds import FEEDS, Feed
+from fintech_dataops.lib.quality.core_gate import load_core_partitions
+from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
 from fintech_dataops.schemas import (
     column_descriptions,
     feed_for,

@@ -17,9 +17,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fintech_dataops.lib import landing
-from fintech_dataops.lib.quality import load_core_partitions
-from fintech_dataops.lib.raw_layer import load_raw_partitions
+from fintech_dataops.lib.ingestion import landing
+from fintech_dataops.lib.quality.core_gate import load_core_partitions
+from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
 from fintech_dataops.lib.realtime.records import MalformedRequest, classify, read_body
 from fintech_dataops.schemas.vocabulary import CHANNELS, CURRENCY_CODES
 

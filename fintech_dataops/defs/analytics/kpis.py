@@ -1,6 +1,6 @@
 """KPI assets ``["kpis", <name>]`` and ``["kpis", "history"]``.
 
-Each KPI asset computes one ``lib.kpis`` function, replaces the one-row table
+Each KPI asset computes one ``lib.analytics.kpis`` function, replaces the one-row table
 ``kpis.<name>`` and records ``value`` (a float) plus its components as metadata,
 so the Dagster UI plots the KPI over materializations. ``kpis.history`` appends
 every KPI's current row per run, for trends in SQL.
@@ -13,7 +13,7 @@ from fintech_dataops.defs.automation import ON_INPUT_CHANGE
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import WarehouseResource
-from fintech_dataops.lib.feeds import FEED_NAMES
+from fintech_dataops.lib.ingestion.feeds import FEED_NAMES
 
 KPI_SOURCES: dict[str, list[str]] = {
     "value_at_risk_protected": ["fraud.alerts", "core.fraud_labels", "credit.loan_decisions"],
@@ -57,7 +57,7 @@ def _metadata(kpi) -> dict:
 
 
 def _raw_loads(context: dg.AssetExecutionContext):
-    from fintech_dataops.lib.kpis import LoadMeasurement
+    from fintech_dataops.lib.analytics.kpis import LoadMeasurement
 
     loads = []
     for feed in FEED_NAMES:
@@ -84,7 +84,7 @@ def build_kpi_asset(name: str, known_keys: set[dg.AssetKey] | None = None) -> dg
         metadata={"dagster/table_name": f"kpis.{name}"},
     )
     def kpi_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource, money: MoneyResource):
-        from fintech_dataops.lib import kpis
+        from fintech_dataops.lib.analytics import kpis
 
         compute = kpis.KPI_FUNCTIONS[name]
         with warehouse.get_connection() as con:
@@ -116,7 +116,7 @@ def build_kpi_assets(known_keys: set[dg.AssetKey] | None = None) -> list[dg.Asse
     metadata={"dagster/table_name": "kpis.history"},
 )
 def kpi_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    from fintech_dataops.lib.kpis import append_history
+    from fintech_dataops.lib.analytics.kpis import append_history
 
     with warehouse.get_connection() as con:
         appended = append_history(con, list(KPI_SOURCES), context.run.run_id)

@@ -13,7 +13,7 @@ import dagster as dg
 from fintech_dataops.defs.automation import ON_INPUT_CHANGE
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
 from fintech_dataops.defs.resources import WarehouseResource
-from fintech_dataops.lib.marts import MARTS_DIR, MartSpec, build_mart, discover_marts
+from fintech_dataops.lib.analytics.marts import MARTS_DIR, MartSpec, build_mart, discover_marts
 
 
 def upstream_keys(tables, known_keys: set[dg.AssetKey] | None) -> list[dg.AssetKey]:

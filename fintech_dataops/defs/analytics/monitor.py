@@ -1,7 +1,7 @@
 """The monitor report asset: ``<data dir>/reports/monitor.html`` (the static export), and the link to the
 live monitor served over HTTP (``url``: the decision service's or ``fintech-dataops monitor``'s ``/monitor``).
 
-After rendering it also re-publishes the PM view (``lib/pm_view.py``) so
+After rendering it also re-publishes the PM view (``lib/self_service/pm_view.py``) so
 ``fintech-dataops sql`` sees this run's tables without waiting for a refresh.
 """
 
@@ -39,8 +39,8 @@ def build_monitor_asset(known_keys: set[dg.AssetKey] | None = None) -> dg.Assets
 
 def monitor_report(context: dg.AssetExecutionContext, config: MonitorReportConfig, data_dir: DataDirResource,
                    warehouse: WarehouseResource):
-    from fintech_dataops.lib.monitor_report import render_report
-    from fintech_dataops.lib.pm_view import publish_snapshot, snapshot_path_for
+    from fintech_dataops.lib.monitor.report import render_report
+    from fintech_dataops.lib.self_service.pm_view import publish_snapshot, snapshot_path_for
     from fintech_dataops.lib.warehouse import WarehouseLockTimeout
 
     path = data_dir.reports_dir / "monitor.html"

@@ -30,7 +30,7 @@ def open_banking_keys() -> set[dg.AssetKey]:
     """Asset keys of the open-banking domain when it is part of this code location (empty otherwise).
 
     Fraud reads ``open_banking.platform_transactions`` and ``open_banking.stripe_fraud_labels`` when
-    they exist (lib/sources, lib/open_banking/tables); it depends on their assets only if they are defined.
+    they exist (lib/ingestion/sources, lib/open_banking/tables); it depends on their assets only if they are defined.
     """
     from fintech_dataops.defs import domain_asset_keys
 
@@ -117,7 +117,7 @@ def _preview(frame, columns, rows: int = 8) -> str:
 def fraud_features(context: dg.AssetExecutionContext, config: FraudFeaturesConfig, warehouse: WarehouseResource,
                    money: MoneyResource):
     from fintech_dataops.lib.fraud.features import FeatureConfig
-    from fintech_dataops.lib.fraud.pipeline import FEATURES_TABLE, features_for_days, write_partitions
+    from fintech_dataops.lib.fraud.warehouse_io import FEATURES_TABLE, features_for_days, write_partitions
 
     feature_config = FeatureConfig(velocity_window_s=config.velocity_window_s, label_delay_days=config.label_delay_days)
     with warehouse.get_connection() as con:
@@ -153,7 +153,7 @@ def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, war
     import numpy as np
     import pandas as pd
 
-    from fintech_dataops.lib.fraud.pipeline import TrainingData, training_data
+    from fintech_dataops.lib.fraud.warehouse_io import TrainingData, training_data
 
     started = time.perf_counter()
     if warehouse.is_local_file and not warehouse.path.exists():
@@ -225,7 +225,7 @@ def _engine(config: FraudRulesConfig, data_dir: DataDirResource, log, fx=None):
 )
 def fraud_scored_transactions(context: dg.AssetExecutionContext, config: FraudRulesConfig,
                               warehouse: WarehouseResource, data_dir: DataDirResource, money: MoneyResource):
-    from fintech_dataops.lib.fraud.pipeline import SCORED_TABLE, score_days, write_partitions
+    from fintech_dataops.lib.fraud.warehouse_io import SCORED_TABLE, score_days, write_partitions
     from fintech_dataops.lib.money.fx import FxRates
 
     started = time.perf_counter()
@@ -258,7 +258,7 @@ def fraud_scored_transactions(context: dg.AssetExecutionContext, config: FraudRu
     metadata={"dagster/table_name": "fraud.alerts"},
 )
 def fraud_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    from fintech_dataops.lib.fraud.pipeline import ALERTS_TABLE, alerts_from_scored, read_scored, write_partitions
+    from fintech_dataops.lib.fraud.warehouse_io import ALERTS_TABLE, alerts_from_scored, read_scored, write_partitions
 
     with warehouse.get_connection() as con:
         alerts = alerts_from_scored(read_scored(con, context.partition_keys))
@@ -291,7 +291,7 @@ def fraud_evaluation(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 
     from fintech_dataops.lib.fraud.evaluation import metrics_markdown, read_truth, svg_markdown
     from fintech_dataops.lib.fraud.model import current_version, read_manifest
-    from fintech_dataops.lib.fraud.pipeline import EVALUATION_TABLE, evaluate_scored, save_report
+    from fintech_dataops.lib.fraud.warehouse_io import EVALUATION_TABLE, evaluate_scored, save_report
     from fintech_dataops.lib.warehouse import replace_table
 
     manifest = read_manifest(data_dir.models_dir) if current_version(data_dir.models_dir) else None

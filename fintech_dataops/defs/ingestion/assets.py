@@ -5,8 +5,8 @@ import dagster as dg
 
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
-from fintech_dataops.lib.feeds import FEEDS, Feed
-from fintech_dataops.lib.raw_layer import load_raw_days
+from fintech_dataops.lib.ingestion.feeds import FEEDS, Feed
+from fintech_dataops.lib.ingestion.raw_layer import load_raw_days
 
 RAW_COLUMN_SCHEMA = dg.TableSchema(
     columns=[
@@ -20,7 +20,7 @@ RAW_COLUMN_SCHEMA = dg.TableSchema(
         dg.TableColumn(
             "ingest_issue", "VARCHAR",
             description="NULL, or why the row is not the whole line: line_too_long, file_too_large, "
-                        "symlink_refused, unreadable_file (see lib/limits.py)",
+                        "symlink_refused, unreadable_file (see lib/ingestion/limits.py)",
         ),
     ]
 )

@@ -54,7 +54,7 @@ def _raw_fx_rates() -> dg.AssetsDefinition:
         metadata={"dagster/column_schema": RAW_COLUMN_SCHEMA, "dagster/table_name": "raw.fx_rates"},
     )
     def raw_fx_rates(context: dg.AssetExecutionContext, data_dir: DataDirResource, warehouse: WarehouseResource):
-        from fintech_dataops.lib.raw_layer import load_raw_days
+        from fintech_dataops.lib.ingestion.raw_layer import load_raw_days
 
         result = load_raw_days(warehouse.get_connection, data_dir.landing_dir, FX_RATES_FEED.name,
                                context.partition_keys, data_dir.ingest_limits, between_days=warehouse.yield_to_waiters)

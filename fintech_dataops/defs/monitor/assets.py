@@ -30,7 +30,7 @@ def _raw_dispositions() -> dg.AssetsDefinition:
     )
     def raw_fraud_dispositions(context: dg.AssetExecutionContext, data_dir: DataDirResource,
                                warehouse: WarehouseResource):
-        from fintech_dataops.lib.raw_layer import load_raw_days
+        from fintech_dataops.lib.ingestion.raw_layer import load_raw_days
 
         result = load_raw_days(warehouse.get_connection, data_dir.landing_dir, DISPOSITIONS_FEED.name,
                                context.partition_keys, data_dir.ingest_limits, between_days=warehouse.yield_to_waiters)
@@ -78,7 +78,7 @@ def dispositions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     metadata={"dagster/table_name": "kpis.analyst_precision"},
 )
 def analyst_precision_kpi(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    from fintech_dataops.lib.kpis import write_kpi
+    from fintech_dataops.lib.analytics.kpis import write_kpi
     from fintech_dataops.lib.monitor.dispositions import analyst_precision
 
     with warehouse.get_connection() as con:

@@ -209,11 +209,11 @@ def plaid_balances(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     deps=[dg.AssetKey(["open_banking", "plaid_transactions"]), dg.AssetKey(["core", "stripe_charges"])],
     group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_WRITE_POOL,
     description="Plaid transactions and succeeded Stripe charges in the platform transaction contract "
-                "(read by fraud and credit through lib.sources.transactions_sql).",
+                "(read by fraud and credit through lib.ingestion.sources.transactions_sql).",
 )
 def platform_transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     from fintech_dataops.lib.open_banking.tables import build_platform_transactions
-    from fintech_dataops.lib.sources import OPEN_BANKING_TRANSACTIONS
+    from fintech_dataops.lib.ingestion.sources import OPEN_BANKING_TRANSACTIONS
 
     return _publish(context, warehouse, build_platform_transactions, OPEN_BANKING_TRANSACTIONS)
 

@@ -30,7 +30,7 @@ class _EmulatorSettings(dg.ConfigurableResource):
     _emulator = PrivateAttr(default=None)
 
     def _emulator_config(self):
-        from fintech_dataops.lib.landing import resolve_data_dir
+        from fintech_dataops.lib.ingestion.landing import resolve_data_dir
         from fintech_dataops.lib.open_banking.emulator_data import EmulatorConfig, landed_population
 
         customers = self.emulator_customers or landed_population(resolve_data_dir() / "landing") or 3000

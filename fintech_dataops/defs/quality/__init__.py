@@ -12,7 +12,7 @@ from fintech_dataops.defs.quality.assets import build_core_assets
 from fintech_dataops.defs.quality.checks import build_referential_checks
 from fintech_dataops.defs.quality.dq_scores import build_dq_scores_asset
 from fintech_dataops.defs.quality.table_checks import build_all_table_checks
-from fintech_dataops.lib.feeds import FEEDS
+from fintech_dataops.lib.ingestion.feeds import FEEDS
 from fintech_dataops.defs.quality.sensors import asset_check_failure_alerts, run_failure_alerts
 from fintech_dataops.defs.quality.unroutable import unroutable_files
 

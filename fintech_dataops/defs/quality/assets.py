@@ -7,8 +7,8 @@ from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitio
 from fintech_dataops.defs.quality.checks import core_check_specs, evaluate_core_checks
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import WarehouseResource
-from fintech_dataops.lib.feeds import FEEDS, LINEAGE_COLUMNS, Feed
-from fintech_dataops.lib.quality_checks import QuarantineThresholds
+from fintech_dataops.lib.ingestion.feeds import FEEDS, LINEAGE_COLUMNS, Feed
+from fintech_dataops.lib.quality.core_checks import QuarantineThresholds
 
 LINEAGE_DESCRIPTIONS = {
     "partition_date": "Landing-zone day of the raw line",
@@ -87,7 +87,7 @@ def build_core_asset(feed: Feed, group_name: str = "quality") -> dg.AssetsDefini
     )
     def core_feed(context: dg.AssetExecutionContext, config: CoreLoadConfig, warehouse: WarehouseResource,
                   money: MoneyResource):
-        from fintech_dataops.lib.quality import load_core_partitions
+        from fintech_dataops.lib.quality.core_gate import load_core_partitions
 
         days = context.partition_keys
         with warehouse.get_connection() as con:

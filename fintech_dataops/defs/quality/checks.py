@@ -3,7 +3,7 @@
 - ``schema`` (blocking): the stored partitions pass the full pandera contract;
 - ``reconciliation`` (blocking): ``count(raw) = count(core) + count(quarantine)`` per partition;
 - ``quarantine_rate``, per day: WARN above 1 %, ERROR above 5 % of a day's lines quarantined, on days with
-  at least 10 quarantined lines (``QuarantineThresholds`` in ``lib/quality_checks.py``; run config);
+  at least 10 quarantined lines (``QuarantineThresholds`` in ``lib/quality/core_checks.py``; run config);
 - ``referential_<column>`` (WARN, separate checks that run after the parent table): the row's parent
   (customer, transaction, ...) is known in core.
 
@@ -15,8 +15,8 @@ import dagster as dg
 import duckdb
 
 from fintech_dataops.defs.resources import WarehouseResource
-from fintech_dataops.lib.feeds import Feed
-from fintech_dataops.lib.quality_checks import QuarantineThresholds
+from fintech_dataops.lib.ingestion.feeds import Feed
+from fintech_dataops.lib.quality.core_checks import QuarantineThresholds
 from fintech_dataops.schemas.references import REFERENCES
 
 SCHEMA_CHECK = "schema"
@@ -42,7 +42,7 @@ def core_check_specs(feed: Feed, asset_key: dg.AssetKey) -> list[dg.AssetCheckSp
 
 
 def _schema_result(con: duckdb.DuckDBPyConnection, feed: Feed, days: list[str]) -> dg.AssetCheckResult:
-    from fintech_dataops.lib.quality_checks import revalidate_core
+    from fintech_dataops.lib.quality.core_checks import revalidate_core
 
     outcome = revalidate_core(con, feed.name, days)
     return dg.AssetCheckResult(
@@ -60,7 +60,7 @@ def _schema_result(con: duckdb.DuckDBPyConnection, feed: Feed, days: list[str]) 
 
 
 def _reconciliation_result(con: duckdb.DuckDBPyConnection, feed: Feed, days: list[str]) -> dg.AssetCheckResult:
-    from fintech_dataops.lib.quality_checks import reconcile
+    from fintech_dataops.lib.quality.core_checks import reconcile
 
     rows = reconcile(con, feed.name, days)
     unbalanced = [r for r in rows if not r.balanced]
@@ -82,7 +82,7 @@ def _reconciliation_result(con: duckdb.DuckDBPyConnection, feed: Feed, days: lis
 
 def _quarantine_rate_result(con: duckdb.DuckDBPyConnection, feed: Feed, days: list[str],
                             thresholds: QuarantineThresholds) -> dg.AssetCheckResult:
-    from fintech_dataops.lib.quality_checks import judge_quarantine_days
+    from fintech_dataops.lib.quality.core_checks import judge_quarantine_days
 
     judged = judge_quarantine_days(con, feed.name, days, thresholds)
     raw = sum(d.raw_rows for d in judged.days)
@@ -123,7 +123,7 @@ def _referential_check(feed: Feed, column: str, parent: str) -> dg.AssetChecksDe
         description=f"{column} is known in {parent} (WARN: events may arrive before master data).",
     )
     def referential(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        from fintech_dataops.lib.quality_checks import referential_orphans
+        from fintech_dataops.lib.quality.core_checks import referential_orphans
 
         if warehouse.is_local_file and not warehouse.path.exists():
             return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,

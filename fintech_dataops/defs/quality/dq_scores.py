@@ -10,7 +10,7 @@ import dagster as dg
 
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions, per_partition_metadata
 from fintech_dataops.defs.resources import WarehouseResource
-from fintech_dataops.lib.feeds import FEEDS
+from fintech_dataops.lib.ingestion.feeds import FEEDS
 
 DQ_COLUMNS = dg.TableSchema(columns=[
     dg.TableColumn("partition_date", "DATE", description="Landing-zone day"),
@@ -39,7 +39,7 @@ def build_dq_scores_asset(feed_names: list[str] | None = None) -> dg.AssetsDefin
         metadata={"dagster/table_name": "quality.dq_scores", "dagster/column_schema": DQ_COLUMNS},
     )
     def dq_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        from fintech_dataops.lib.quality import DQ_TABLE, write_dq_scores
+        from fintech_dataops.lib.quality.core_gate import DQ_TABLE, write_dq_scores
 
         started = time.perf_counter()
         days = context.partition_keys

@@ -1,13 +1,13 @@
 """Asset checks on the tables people read (fraud, credit, marts, KPIs): one step per table.
 
-The rules are SQL in ``lib/table_checks.py``; each table's checks run together after it is
+The rules are SQL in ``lib/quality/table_checks.py``; each table's checks run together after it is
 written, on a read-only connection (a check never takes the writer's lock).
 """
 
 import dagster as dg
 
 from fintech_dataops.defs.resources import WarehouseResource
-from fintech_dataops.lib.table_checks import TableCheck, checks_by_table
+from fintech_dataops.lib.quality.table_checks import TableCheck, checks_by_table
 
 
 def _key(table: str) -> dg.AssetKey:
@@ -26,7 +26,7 @@ def build_table_checks(table: str, checks: list[TableCheck]) -> dg.AssetChecksDe
         ],
     )
     def table_checks(warehouse: WarehouseResource):
-        from fintech_dataops.lib.table_checks import run_table_checks
+        from fintech_dataops.lib.quality.table_checks import run_table_checks
 
         with warehouse.read_connection() as con:
             outcomes = run_table_checks(con, checks)

@@ -3,7 +3,7 @@
 Not partitioned: it is the current state of the whole landing zone, rescanned on each run of the
 daily pipeline. Its check ``no_unroutable_files`` fails (ERROR when records are stranded, WARN for
 empty entries), so the ``asset_check_failure_alerts`` sensor sends an alert through the alert sink;
-the ``dq_score`` KPI counts the stranded records (``lib/kpis.py``).
+the ``dq_score`` KPI counts the stranded records (``lib/analytics/kpis.py``).
 """
 
 from datetime import date
@@ -12,8 +12,8 @@ import dagster as dg
 
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
-from fintech_dataops.lib.feeds import FEEDS
-from fintech_dataops.lib.landing_audit import UNROUTABLE_TABLE, RoutableFeed
+from fintech_dataops.lib.ingestion.feeds import FEEDS
+from fintech_dataops.lib.ingestion.landing_audit import UNROUTABLE_TABLE, RoutableFeed
 
 UNROUTABLE_KEY = dg.AssetKey(UNROUTABLE_TABLE.split("."))
 UNROUTABLE_CHECK = "no_unroutable_files"
@@ -53,7 +53,7 @@ def routable_feeds() -> list[RoutableFeed]:
     metadata={"dagster/table_name": UNROUTABLE_TABLE},
 )
 def unroutable_files(context: dg.AssetExecutionContext, data_dir: DataDirResource, warehouse: WarehouseResource):
-    from fintech_dataops.lib.landing_audit import scan_unroutable, write_unroutable
+    from fintech_dataops.lib.ingestion.landing_audit import scan_unroutable, write_unroutable
 
     entries = scan_unroutable(data_dir.landing_dir, routable_feeds(), max_count_bytes=data_dir.max_file_bytes)
     with warehouse.get_connection() as con:

@@ -116,7 +116,7 @@ realtime_fraud_job = dg.define_asset_job(
 def _pending_batches(warehouse: WarehouseResource, data_dir: DataDirResource) -> list[str]:
     """Landed micro-batches with no ``realtime.batch_latency`` row yet, on a local or a remote warehouse."""
     from fintech_dataops.lib import warehouse as wh
-    from fintech_dataops.lib.realtime.batches import scan_batches
+    from fintech_dataops.lib.realtime.landed_batches import scan_batches
     from fintech_dataops.lib.realtime.nearline import LATENCY_TABLE, unprocessed_batches
 
     if warehouse.is_local_file:

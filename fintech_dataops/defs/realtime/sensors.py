@@ -4,7 +4,7 @@ import dagster as dg
 
 from fintech_dataops.defs.realtime.assets import OP_NAME, RealtimeBatchConfig, realtime_fraud_job
 from fintech_dataops.defs.resources import DataDirResource
-from fintech_dataops.lib.realtime.batches import BatchCursor, new_batches
+from fintech_dataops.lib.realtime.landed_batches import BatchCursor, new_batches
 
 
 @dg.sensor(
@@ -16,7 +16,7 @@ from fintech_dataops.lib.realtime.batches import BatchCursor, new_batches
     description="Ticks every 5 s (each loop of Dagster's sensor daemon, whose period is fixed; the ~1 sec "
     "interval only keeps any loop from skipping it). Watches landing/transactions for closed micro-batches "
     "of the decision service (rt-*.jsonl); one run per batch, run_key = batch key, cursor = landing order "
-    "(see lib/realtime/batches.py).",
+    "(see lib/realtime/landed_batches.py).",
 )
 def realtime_batch_sensor(context: dg.SensorEvaluationContext, data_dir: DataDirResource):
     batches, cursor = new_batches(data_dir.landing_dir, BatchCursor.from_json(context.cursor))

@@ -19,7 +19,7 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from fintech_dataops.lib.sources import transactions_sql
+from fintech_dataops.lib.ingestion.sources import transactions_sql
 from fintech_dataops.lib.warehouse import table_exists
 
 # Columns each source must provide (name → DuckDB type), used for empty stand-ins.

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import duckdb
 import pandas as pd
 
-from fintech_dataops.lib.feeds import FEEDS, LINEAGE_COLUMNS
+from fintech_dataops.lib.ingestion.feeds import FEEDS, LINEAGE_COLUMNS
 
 CREDIT_FEEDS = (
     "customers", "transactions", "public_records", "partner_loans", "utility_payments",

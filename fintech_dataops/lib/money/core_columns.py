@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
-from fintech_dataops.lib.feeds import Feed
+from fintech_dataops.lib.ingestion.feeds import Feed
 from fintech_dataops.lib.money.currencies import is_money_type
 from fintech_dataops.lib.money.fx import FX_RATES_TABLE, MoneyConfig, reporting_amount_sql
 from fintech_dataops.lib.warehouse import qualified, table_exists

@@ -17,7 +17,7 @@ MINOR_UNITS_NOT_TWO = {
 DEFAULT_MINOR_UNITS = 2
 # The most decimals any accepted currency allows: money columns store this many (DECIMAL(18, 3)).
 MAX_MINOR_UNITS = 3
-from fintech_dataops.lib.feeds import MONEY_SQL_TYPE  # noqa: E402  (one definition)
+from fintech_dataops.lib.ingestion.feeds import MONEY_SQL_TYPE  # noqa: E402  (one definition)
 
 
 def minor_units(currency: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fintech_dataops.lib.feeds import Feed
+from fintech_dataops.lib.ingestion.feeds import Feed
 
 RATE_SQL_TYPE = "DECIMAL(18,8)"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from fintech_dataops.lib.landing import land_lines, landed_files
+from fintech_dataops.lib.ingestion.landing import land_lines, landed_files
 from fintech_dataops.lib.money.feed import FX_RATES_FEED
 from fintech_dataops.lib.money.rates import RATE_DECIMALS, RateHistory, day_records
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import orjson
 
-from fintech_dataops.lib.feeds import Feed
-from fintech_dataops.lib.landing import land_batch, landed_days, landed_files
+from fintech_dataops.lib.ingestion.feeds import Feed
+from fintech_dataops.lib.ingestion.landing import land_batch, landed_days, landed_files
 
 FEED_NAME = "fraud_dispositions"
 ACTIONS = ("assign", "note", "close")

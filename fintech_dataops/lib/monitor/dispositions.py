@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import duckdb
 
-from fintech_dataops.lib.kpis import KpiValue, NOT_MEASURED
+from fintech_dataops.lib.analytics.kpis import KpiValue, NOT_MEASURED
 from fintech_dataops.lib.warehouse import replace_table, table_exists
 
 CORE_TABLE = "core.fraud_dispositions"

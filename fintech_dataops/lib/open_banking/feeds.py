@@ -1,4 +1,4 @@
-"""The open-banking landing-zone feeds (kept out of ``lib.feeds.FEEDS``: the simulator does not produce them).
+"""The open-banking landing-zone feeds (kept out of ``lib.ingestion.feeds.FEEDS``: the simulator does not produce them).
 
 Every landed record is an *envelope*: the contract fields below, extracted and
 normalised (money in major units, times ISO-8601 UTC), plus ``api_object`` —
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fintech_dataops.lib.feeds import Feed
+from fintech_dataops.lib.ingestion.feeds import Feed
 
 
 @dataclass(frozen=True)

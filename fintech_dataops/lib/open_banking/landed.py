@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from fintech_dataops.lib import landing
+from fintech_dataops.lib.ingestion import landing
 
 
 def to_json_line(record: dict) -> str:

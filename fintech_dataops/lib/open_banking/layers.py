@@ -12,8 +12,8 @@ from pathlib import Path
 
 import duckdb
 
-from fintech_dataops.lib import landing
-from fintech_dataops.lib.raw_layer import RawLoadResult, load_raw_partitions
+from fintech_dataops.lib.ingestion import landing
+from fintech_dataops.lib.ingestion.raw_layer import RawLoadResult, load_raw_partitions
 from fintech_dataops.lib.warehouse import table_exists
 
 
@@ -27,9 +27,9 @@ def load_raw_feed(con: duckdb.DuckDBPyConnection, landing_dir: Path, feed: str,
 
 
 def load_core_feed(con: duckdb.DuckDBPyConnection, feed: str, *, now: datetime | None = None):
-    """Validate every raw partition of ``feed`` into core / quarantine (returns ``lib.quality.QualityResult``)."""
+    """Validate every raw partition of ``feed`` into core / quarantine (returns ``lib.quality.core_gate.QualityResult``)."""
     import fintech_dataops.schemas.open_banking  # noqa: F401 - registers the open-banking contracts
-    from fintech_dataops.lib.quality import QualityResult, load_core_partitions
+    from fintech_dataops.lib.quality.core_gate import QualityResult, load_core_partitions
 
     days = []
     if table_exists(con, f"raw.{feed}"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fintech_dataops.lib.landing import safe_name, write_atomic
+from fintech_dataops.lib.ingestion.landing import safe_name, write_atomic
 
 
 class SyncStateStore:

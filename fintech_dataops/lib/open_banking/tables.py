@@ -5,8 +5,8 @@
   transaction shows its latest version and a removed one is gone.
 - ``open_banking.platform_transactions``: Plaid transactions and succeeded
   Stripe charges in the platform transaction contract
-  (``lib.sources.PLATFORM_TRANSACTION_COLUMNS``), read by fraud and credit
-  features through ``lib.sources.transactions_sql``.
+  (``lib.ingestion.sources.PLATFORM_TRANSACTION_COLUMNS``), read by fraud and credit
+  features through ``lib.ingestion.sources.transactions_sql``.
 - ``open_banking.stripe_fraud_labels``: fraud labels from Stripe disputes and
   fraudulent refunds, in the ``fraud_labels`` feed's columns.
 - ``open_banking.plaid_balances``: one balance per account per day (the day's latest
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import duckdb
 
-from fintech_dataops.lib.sources import OPEN_BANKING_TRANSACTIONS, PLATFORM_TRANSACTION_COLUMNS
+from fintech_dataops.lib.ingestion.sources import OPEN_BANKING_TRANSACTIONS, PLATFORM_TRANSACTION_COLUMNS
 from fintech_dataops.lib.warehouse import replace_table, table_exists
 
 PLAID_CURRENT = "open_banking.plaid_transactions"

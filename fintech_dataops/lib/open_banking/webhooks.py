@@ -44,7 +44,7 @@ from pathlib import Path
 
 import stripe
 
-from fintech_dataops.lib import landing
+from fintech_dataops.lib.ingestion import landing
 from fintech_dataops.lib.open_banking.feeds import STRIPE_EVENTS
 from fintech_dataops.lib.open_banking.landed import to_json_line
 from fintech_dataops.lib.open_banking.stripe_sync import _fraud_report, major_units

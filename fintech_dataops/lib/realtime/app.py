@@ -32,16 +32,16 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from fintech_dataops.lib.limits import RateLimiter
+from fintech_dataops.lib.ingestion.limits import RateLimiter
 from fintech_dataops.lib.monitor.queue import MonitorData
 from fintech_dataops.lib.monitor.router import monitor_router
 from fintech_dataops.lib.monitor.staff import StaffKeys
-from fintech_dataops.lib.monitor_live import alerts_payload
+from fintech_dataops.lib.monitor.live import alerts_payload
 from fintech_dataops.lib.realtime.acknowledged import AcknowledgedIds, recently_acknowledged
-from fintech_dataops.lib.realtime.batcher import MicroBatcher, Overloaded
+from fintech_dataops.lib.realtime.request_coalescer import MicroBatcher, Overloaded
 from fintech_dataops.lib.realtime.engine_host import EngineHost, WarmStartReport, engine_for
-from fintech_dataops.lib.realtime.heap import HeapKeeper
-from fintech_dataops.lib.realtime.pipeline import ALERTS_STREAM_FILE, DecisionPipeline, ScoreJob
+from fintech_dataops.lib.realtime.gc_tuning import HeapKeeper
+from fintech_dataops.lib.realtime.scoring_thread import ALERTS_STREAM_FILE, DecisionPipeline, ScoreJob
 from fintech_dataops.lib.realtime.records import MalformedRequest, Rejected, classify, read_body
 from fintech_dataops.lib.realtime.wal import BATCH_PREFIX, DurableLog
 from fintech_dataops.schemas.transaction_contract import REFUSED_MARKER, refused_line

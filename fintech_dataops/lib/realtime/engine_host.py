@@ -56,7 +56,7 @@ def recent_history(database: Path, *, lookback_seconds: float, max_rows: int,
     Anchored at the newest event (a replayed or simulated month works the same as live
     data). Returns (None, None) when there is no warehouse or no transaction table yet.
     """
-    from fintech_dataops.lib.fraud.pipeline import scorable_transactions_sql
+    from fintech_dataops.lib.fraud.warehouse_io import scorable_transactions_sql
     from fintech_dataops.lib.open_banking.tables import fraud_labels_sql
 
     if not Path(database).exists():

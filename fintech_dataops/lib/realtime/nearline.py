@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 from fintech_dataops.lib import warehouse
-from fintech_dataops.lib.raw_layer import stage_partition
-from fintech_dataops.lib.realtime.batches import batch_key
+from fintech_dataops.lib.ingestion.raw_layer import stage_partition
+from fintech_dataops.lib.realtime.landed_batches import batch_key
 from fintech_dataops.lib.realtime.wal import EVENTS_FEED
 
 TRANSACTIONS_TABLE = "realtime.transactions"
@@ -80,7 +80,7 @@ class BatchResult:
 
 def _validated_batch(path: Path, landing_dir: Path, day: str, now: datetime) -> tuple[pd.DataFrame, object]:
     """Stage and validate one batch file in a private in-memory DuckDB; return core rows + quality result."""
-    from fintech_dataops.lib.quality import validate_partition
+    from fintech_dataops.lib.quality.core_gate import validate_partition
 
     con = duckdb.connect(":memory:")
     try:
@@ -147,7 +147,7 @@ def _engine(models_dir: Path):
 def process_batch(database: Path, landing_dir: Path, models_dir: Path, key: str, *,
                   lock_wait_seconds: float = 300.0) -> BatchResult:
     """Run one micro-batch (``date=D/<id>.jsonl``) through the near-real-time path; idempotent."""
-    from fintech_dataops.lib.realtime.batches import parse_batch_key
+    from fintech_dataops.lib.realtime.landed_batches import parse_batch_key
 
     day, batch_id = parse_batch_key(key)
     path = Path(landing_dir) / EVENTS_FEED / key
@@ -299,7 +299,7 @@ def _latency_row(result: BatchResult) -> pd.DataFrame:
 
 def unprocessed_batches(database: Path, landing_dir: Path) -> list[str]:
     """Keys of landed service batches with no ``realtime.batch_latency`` row yet (catch-up)."""
-    from fintech_dataops.lib.realtime.batches import scan_batches
+    from fintech_dataops.lib.realtime.landed_batches import scan_batches
 
     landed = [b.key for b in scan_batches(landing_dir)]
     if not landed or not Path(database).exists():

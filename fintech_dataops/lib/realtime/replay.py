@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 import orjson
 
-from fintech_dataops.lib.realtime.pipeline import iso_utc
+from fintech_dataops.lib.realtime.scoring_thread import iso_utc
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class ReplayConfig:
 
 def simulated_records(customers: int, seed: int) -> list[dict]:
     """One simulated day of transactions (clean records, event-time order)."""
-    from fintech_dataops.lib.simulator import SimulationConfig, simulate
+    from fintech_dataops.lib.simulator.world import SimulationConfig, simulate
 
     sim = simulate(SimulationConfig(start=date.today() - timedelta(days=1), days=1, customers=customers,
                                     seed=seed, malformed_rate=0.0))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import orjson
 
-from fintech_dataops.lib import landing
+from fintech_dataops.lib.ingestion import landing
 
 EVENTS_FEED = "transactions"
 DECISIONS_FEED = "fraud_decisions"

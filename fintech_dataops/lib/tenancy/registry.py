@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fintech_dataops.lib.landing import write_atomic
+from fintech_dataops.lib.ingestion.landing import write_atomic
 from fintech_dataops.lib.tenancy import keys
 from fintech_dataops.lib.tenancy.paths import (
     DEFAULT_TENANT,

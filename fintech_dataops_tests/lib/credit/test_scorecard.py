@@ -19,7 +19,7 @@ from fintech_dataops.lib.credit.scorecard import (
     split_out_of_time, stability, training_frame,
 )
 from fintech_dataops.lib.credit.scoring import score_portfolio
-from fintech_dataops.lib.simulator import SimulationConfig, simulate
+from fintech_dataops.lib.simulator.world import SimulationConfig, simulate
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +185,7 @@ def test_a_reason_for_a_missing_source_says_the_data_is_missing(book):
 
 def test_monitor_report_shows_psi_per_scoring_run_and_auc_per_vintage(book, tmp_path):
     from fintech_dataops.lib.credit.scorecard import record_stability
-    from fintech_dataops.lib.monitor_report import _sections
+    from fintech_dataops.lib.monitor.report import _sections
 
     _, features, _, card = book
     con = duckdb.connect()

@@ -39,7 +39,7 @@ def to_core(frame: pd.DataFrame, time_columns: tuple[str, ...] = ("event_time", 
 @lru_cache(maxsize=2)
 def simulated_month(customers: int = 300, days: int = 30, seed: int = 7):
     """(transactions, fraud_labels, truth) of a small simulated month, in core types (cached; do not mutate)."""
-    from fintech_dataops.lib.simulator import SimulationConfig, simulate
+    from fintech_dataops.lib.simulator.world import SimulationConfig, simulate
 
     sim = simulate(SimulationConfig(start=dt.date(2026, 3, 1), days=days, customers=customers, seed=seed))
     return to_core(sim.feeds["transactions"]), to_core(sim.feeds["fraud_labels"]), sim.truth.copy()

@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 
 from fintech_dataops.lib.fraud.evaluation import GROUND_TRUTH, LABELS_TO_DATE, read_truth, write_truth
-from fintech_dataops.lib.fraud.pipeline import SCORED_TABLE, evaluate_scored, write_partitions
+from fintech_dataops.lib.fraud.warehouse_io import SCORED_TABLE, evaluate_scored, write_partitions
 from fintech_dataops.lib.open_banking.tables import FRAUD_LABEL_COLUMNS
 
 DAY = date(2026, 11, 20)

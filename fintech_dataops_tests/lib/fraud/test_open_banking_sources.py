@@ -6,9 +6,9 @@ from datetime import date, datetime
 import dagster as dg
 
 from fintech_dataops.lib.fraud.features import FeatureConfig
-from fintech_dataops.lib.fraud.pipeline import features_for_days, read_labels, scorable_transactions_sql
+from fintech_dataops.lib.fraud.warehouse_io import features_for_days, read_labels, scorable_transactions_sql
 from fintech_dataops.lib.open_banking.tables import FRAUD_LABEL_COLUMNS
-from fintech_dataops.lib.sources import PLATFORM_TRANSACTION_COLUMNS
+from fintech_dataops.lib.ingestion.sources import PLATFORM_TRANSACTION_COLUMNS
 from fintech_dataops.lib.warehouse import connection
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)

@@ -10,14 +10,14 @@ import json
 
 import duckdb
 
-from fintech_dataops.lib import landing
+from fintech_dataops.lib.ingestion import landing
 from fintech_dataops.lib.fraud.engine import FraudEngine
 from fintech_dataops.lib.fraud.features import FeatureConfig
-from fintech_dataops.lib.fraud.pipeline import (
+from fintech_dataops.lib.fraud.warehouse_io import (
     FEATURES_TABLE, SCORED_TABLE, features_for_days, score_days, write_partitions,
 )
-from fintech_dataops.lib.quality import load_core_partitions
-from fintech_dataops.lib.raw_layer import load_raw_partitions
+from fintech_dataops.lib.quality.core_gate import load_core_partitions
+from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
 
 DAY = "2026-10-01"
 

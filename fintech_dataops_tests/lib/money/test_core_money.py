@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fintech_dataops.schemas.money  # noqa: F401 - registers the fx_rates contract
-from fintech_dataops.lib import landing
+from fintech_dataops.lib.ingestion import landing
 from fintech_dataops.lib.money.fx import MoneyConfig
 from fintech_dataops.lib.money.landing import land_day
 from fintech_dataops.lib.money.rates import load_bundled_history
-from fintech_dataops.lib.quality import load_core_partitions
-from fintech_dataops.lib.raw_layer import load_raw_partitions
+from fintech_dataops.lib.quality.core_gate import load_core_partitions
+from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
 
 FRIDAY, SATURDAY = dt.date(2026, 10, 23), dt.date(2026, 10, 24)
 

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 import fintech_dataops.schemas.dispositions  # noqa: F401 - registers the fraud_dispositions contract
-from fintech_dataops.lib.fraud.pipeline import read_labels, training_data
-from fintech_dataops.lib.landing import land_lines, landed_days
+from fintech_dataops.lib.fraud.warehouse_io import read_labels, training_data
+from fintech_dataops.lib.ingestion.landing import land_lines, landed_days
 from fintech_dataops.lib.monitor.cases import FEED_NAME, CaseBook, record_action
 from fintech_dataops.lib.monitor.dispositions import analyst_precision, build_dispositions
-from fintech_dataops.lib.quality import load_core_partitions
-from fintech_dataops.lib.raw_layer import load_raw_partitions
+from fintech_dataops.lib.quality.core_gate import load_core_partitions
+from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
 from fintech_dataops_tests.lib.monitor.helpers import alert_rows
 
 NOW = datetime(2026, 11, 30, 12, 0, 0)

@@ -8,7 +8,7 @@ from datetime import timedelta
 import duckdb
 import pytest
 
-from fintech_dataops.lib.landing import landed_files
+from fintech_dataops.lib.ingestion.landing import landed_files
 from fintech_dataops.lib.open_banking import layers, tables
 from fintech_dataops.lib.open_banking.errors import CredentialsRejected, OpenBankingError, SyncRestartLimit
 from fintech_dataops.lib.open_banking.plaid_sync import PlaidSyncer, plaid_client
@@ -22,7 +22,7 @@ def syncer(emulator, landing, state, *, secret=None, sleep=None, page_size=15, l
 
 
 def landed_changes(landing) -> list[dict]:
-    from fintech_dataops.lib.landing import landed_days
+    from fintech_dataops.lib.ingestion.landing import landed_days
 
     rows = []
     for day in landed_days(landing, "plaid_transactions"):

@@ -8,11 +8,11 @@ from datetime import timedelta
 import duckdb
 import pytest
 
-from fintech_dataops.lib.landing import landed_days, landed_files
+from fintech_dataops.lib.ingestion.landing import landed_days, landed_files
 from fintech_dataops.lib.open_banking import layers, tables
 from fintech_dataops.lib.open_banking.errors import CredentialsRejected, OpenBankingError
 from fintech_dataops.lib.open_banking.stripe_sync import StripeSyncer, major_units, stripe_client
-from fintech_dataops.lib.sources import PLATFORM_TRANSACTION_COLUMNS, transactions_sql
+from fintech_dataops.lib.ingestion.sources import PLATFORM_TRANSACTION_COLUMNS, transactions_sql
 from fintech_dataops_tests.lib.open_banking.conftest import FAST_RETRY, START, STRIPE_KEY, at, end_of
 
 KINDS = ("charges", "payment_intents", "balance_transactions", "disputes")

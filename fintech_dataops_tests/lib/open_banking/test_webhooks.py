@@ -7,7 +7,7 @@ import time
 import urllib.error
 import urllib.request
 
-from fintech_dataops.lib.landing import landed_days, landed_files
+from fintech_dataops.lib.ingestion.landing import landed_days, landed_files
 from fintech_dataops.lib.open_banking.emulator_data import stripe_event
 from fintech_dataops.lib.open_banking.webhooks import (
     STATS_FIELDS,

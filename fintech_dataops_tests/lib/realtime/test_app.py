@@ -56,8 +56,8 @@ def _core(data_dir) -> tuple[list[str], list[tuple[str, list[str]]]]:
     """Run every landed transactions day through raw → core: (core ids, quarantine (record, checks))."""
     import duckdb
 
-    from fintech_dataops.lib.quality import load_core_partitions
-    from fintech_dataops.lib.raw_layer import load_raw_partitions
+    from fintech_dataops.lib.quality.core_gate import load_core_partitions
+    from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
 
     landing_dir = data_dir / "landing"
     days = sorted(p.name.split("=", 1)[1] for p in (landing_dir / "transactions").glob("date=*"))

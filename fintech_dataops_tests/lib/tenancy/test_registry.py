@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fintech_dataops.lib.landing import resolve_data_dir
+from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 from fintech_dataops.lib.tenancy import keys
 from fintech_dataops.lib.tenancy.paths import (
     TENANT_ENV,

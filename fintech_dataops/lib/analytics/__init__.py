@@ -1,0 +1,1 @@
+"""Analytics: KPIs, marts and the run summary printed after a pipeline run."""

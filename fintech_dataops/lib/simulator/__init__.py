@@ -1,0 +1,1 @@
+"""The simulated world: population, transactions, rendering to landing-zone feed files."""

@@ -1,0 +1,1 @@
+"""Tests of fintech_dataops.lib.simulator."""
