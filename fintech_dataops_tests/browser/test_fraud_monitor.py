@@ -97,12 +97,12 @@ def test_queue_filters_opens_a_case_and_closes_it_into_a_training_label(data_dir
 
     # The disposition lands in fraud.dispositions (landing → raw → core → fraud) and is a training label.
     import fintech_dataops.schemas.dispositions  # noqa: F401 - registers the contract
-    from fintech_dataops.lib.fraud.pipeline import training_data
-    from fintech_dataops.lib.landing import landed_days
+    from fintech_dataops.lib.fraud.warehouse_io import training_data
+    from fintech_dataops.lib.ingestion.landing import landed_days
     from fintech_dataops.lib.monitor.cases import FEED_NAME
     from fintech_dataops.lib.monitor.dispositions import build_dispositions
-    from fintech_dataops.lib.quality import load_core_partitions
-    from fintech_dataops.lib.raw_layer import load_raw_partitions
+    from fintech_dataops.lib.quality.core_gate import load_core_partitions
+    from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
 
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
     days = [d.isoformat() for d in landed_days(data_dir / "landing", FEED_NAME)]

@@ -1,1 +1,1 @@
-"""Tests of fintech_dataops.lib.quality."""
+"""Tests of fintech_dataops.lib.quality.core_gate."""

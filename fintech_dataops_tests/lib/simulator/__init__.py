@@ -1,1 +1,1 @@
-"""Tests of fintech_dataops.lib.simulator."""
+"""Tests of fintech_dataops.lib.simulator.world."""
