@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "fintech_dataops.commands.open_banking",
     "fintech_dataops.commands.tenant",
     "fintech_dataops.commands.monitor",
+    "fintech_dataops.commands.ledger",
 )
 
 

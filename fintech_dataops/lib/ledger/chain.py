@@ -19,6 +19,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -213,3 +215,20 @@ class LocalChain(Chain):
         if not self._lock.closed:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
+
+
+@contextmanager
+def open_chain(rpc_url: str = "", private_key: str = "", data_dir: str | Path = "") -> Iterator[Chain]:
+    """The configured chain: RPC when ``rpc_url`` is set (then a key is required), else the local one."""
+    if rpc_url:
+        if not private_key:
+            raise ValueError("a chain RPC URL needs the settlement account's private key (FINTECH_CHAIN_PRIVATE_KEY)")
+        chain: Chain = RpcChain(rpc_url, private_key)
+    else:
+        from fintech_dataops.lib.landing import resolve_data_dir
+
+        chain = LocalChain(resolve_data_dir(str(data_dir) if data_dir else None) / "chain")
+    try:
+        yield chain
+    finally:
+        chain.close()

@@ -1,0 +1,166 @@
+"""Ledger wiring: book each day (ledger/entries), close and settle batches on the chain (ledger/batches),
+and the checks that keep it honest. Logic lives in fintech_dataops/lib/ledger."""
+
+import time
+from datetime import date
+
+import dagster as dg
+
+from fintech_dataops.defs.automation import ON_INPUT_CHANGE
+from fintech_dataops.defs.ledger.resources import ChainResource
+from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
+from fintech_dataops.defs.resources import WarehouseResource
+from fintech_dataops.lib.ledger.booking import LedgerConfig as _Defaults
+
+GROUP = "ledger"
+ENTRIES = dg.AssetKey(["ledger", "entries"])
+BATCHES = dg.AssetKey(["ledger", "batches"])
+_SOURCES = [dg.AssetKey(k) for k in (["fraud", "scored_transactions"], ["core", "fraud_labels"],
+                                     ["core", "partner_loans"], ["core", "stripe_charges"],
+                                     ["core", "stripe_disputes"])]
+_SOURCE_DOMAINS = ("ingestion", "quality", "fraud", "open_banking")  # upstream only: no import cycle
+_MAX_LISTED = 50  # differences listed in a check's metadata table (the count is always complete)
+
+
+def _source_keys() -> list[dg.AssetKey]:
+    """The sources that are part of this code location (never a dangling dependency)."""
+    from fintech_dataops.defs import domain_asset_keys
+
+    defined = domain_asset_keys(only=tuple(f"fintech_dataops.defs.{d}" for d in _SOURCE_DOMAINS))
+    return [key for key in _SOURCES if key in defined]
+
+
+class LedgerConfig(dg.Config):
+    fee_bps: int = _Defaults.fee_bps
+    batch_max_entries: int = _Defaults.batch_max_entries
+
+    def to_lib(self) -> _Defaults:
+        return _Defaults(fee_bps=self.fee_bps, batch_max_entries=self.batch_max_entries)
+
+
+def _table(rows: list[dict]) -> dg.MetadataValue:
+    if not rows:
+        return dg.MetadataValue.md("none")
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows[:_MAX_LISTED]]
+    if len(rows) > _MAX_LISTED:
+        lines.append(f"\n… and {len(rows) - _MAX_LISTED} more")
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+@dg.asset(
+    key=ENTRIES, deps=_source_keys(), partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(), group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_WRITE_POOL,
+    description="The double-entry ledger (ledger.entries, ledger.postings, ledger.accounts): the day's approved card "
+                "payments (with the platform fee), refunds, chargebacks (fraud labels, Stripe disputes) and partner "
+                "loan disbursements/repayments, in integer minor units, balanced per currency, hash-chained, "
+                "idempotent by business event id (a rerun or backfill books nothing twice).",
+    metadata={"dagster/table_name": "ledger.entries"},
+)
+def ledger_entries(context: dg.AssetExecutionContext, config: LedgerConfig, warehouse: WarehouseResource):
+    from fintech_dataops.lib.ledger.booking import entries_for_day
+    from fintech_dataops.lib.ledger.store import book, record_unbookable
+
+    started = time.perf_counter()
+    booked = already = unbookable = 0
+    kinds: dict[str, int] = {}
+    for day in context.partition_keys:
+        with warehouse.get_connection() as con:
+            day_entries = entries_for_day(con, date.fromisoformat(day), config.to_lib())
+            result = book(con, day_entries.entries, business_date=date.fromisoformat(day))
+            unbookable += record_unbookable(con, day_entries.unbookable)
+        booked, already = booked + result.booked, already + result.already_booked
+        for kind, n in day_entries.by_kind().items():
+            kinds[kind] = kinds.get(kind, 0) + n
+        warehouse.yield_to_waiters()
+    context.log.info(f"ledger: {booked} entries booked, {already} already booked, {unbookable} unbookable")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": booked, "already_booked": already, "unbookable": unbookable,
+        "events_by_kind": dg.MetadataValue.json(kinds), "seconds": round(time.perf_counter() - started, 3),
+    })
+
+
+@dg.asset_check(asset=ENTRIES, name="entries_balance", blocking=True,
+                description="Every stored entry's postings sum to zero in each currency (re-read from storage).")
+def entries_balance(warehouse: WarehouseResource):
+    from fintech_dataops.lib.ledger.checks import unbalanced_entries
+
+    with warehouse.get_connection() as con:
+        rows = unbalanced_entries(con)
+    return dg.AssetCheckResult(passed=not rows, metadata={"unbalanced": len(rows), "entries": _table(rows)})
+
+
+@dg.asset_check(asset=ENTRIES, name="approved_payments_booked_once", blocking=False,
+                description="Every approved card payment of the booked days is booked exactly once, for its amount; "
+                            "every difference is listed.")
+def approved_payments_booked_once(warehouse: WarehouseResource):
+    from fintech_dataops.lib.ledger.checks import booked_days
+    from fintech_dataops.lib.ledger.reconcile import booking_differences
+
+    with warehouse.get_connection() as con:
+        days = booked_days(con)
+        rows = booking_differences(con, days) if days else []
+    return dg.AssetCheckResult(passed=not rows, severity=dg.AssetCheckSeverity.ERROR,
+                               metadata={"differences": len(rows), "days_checked": len(days), "listed": _table(rows)})
+
+
+@dg.asset(
+    key=BATCHES, deps=[ENTRIES], group_name=GROUP, kinds={"duckdb", "ethereum"}, pool=WAREHOUSE_WRITE_POOL,
+    automation_condition=ON_INPUT_CHANGE,
+    description="Settlement batches (ledger.batches): unbatched entries grouped under a Merkle root, anchored on the "
+                "EVM chain (batch number, root, net-positions digest in the transaction data) and synced back "
+                "(closed → signed → settled with tx hash and block; a failed send is retried with the same signed "
+                "transaction, so a batch is never settled twice).",
+    metadata={"dagster/table_name": "ledger.batches"},
+)
+def ledger_batches(context: dg.AssetExecutionContext, config: LedgerConfig, warehouse: WarehouseResource,
+                   chain: ChainResource):
+    from fintech_dataops.lib.ledger.settle import settle_batches
+    from fintech_dataops.lib.ledger.store import close_batches
+
+    started = time.perf_counter()
+    with warehouse.get_connection() as con:
+        closed = close_batches(con, max_entries=config.batch_max_entries)
+    with chain.open() as opened:
+        report = settle_batches(warehouse.get_connection, opened, receipt_timeout=chain.receipt_timeout_seconds)
+        chain_id = opened.chain_id
+    with warehouse.get_connection() as con:
+        total, settled = con.execute("SELECT count(*), count(*) FILTER (WHERE status = 'settled') "
+                                     "FROM ledger.batches").fetchone()
+    if report.failed:
+        context.log.warning(f"ledger: settlement stopped at {report.failed[0][0]}: {report.failed[0][1]}")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": int(total), "closed_now": len(closed), "settled_now": len(report.settled),
+        "settled_total": int(settled), "failed": dg.MetadataValue.json([list(f) for f in report.failed]),
+        "chain_id": chain_id, "seconds": round(time.perf_counter() - started, 3),
+    })
+
+
+@dg.asset_check(asset=BATCHES, name="chain_matches_ledger", blocking=False,
+                description="Every settled batch's transaction is on chain and anchors the Merkle root and net "
+                            "positions of the batch's stored entries; no batch anchored twice. Differences listed.")
+def chain_matches_ledger(warehouse: WarehouseResource, chain: ChainResource):
+    from fintech_dataops.lib.ledger.reconcile import chain_differences
+
+    with chain.open() as opened, warehouse.get_connection() as con:
+        rows = chain_differences(con, opened)
+    return dg.AssetCheckResult(passed=not rows, severity=dg.AssetCheckSeverity.ERROR,
+                               metadata={"differences": len(rows), "listed": _table(rows)})
+
+
+@dg.asset_check(asset=BATCHES, name="ledger_verifies", blocking=True,
+                description="Hash chains and batch Merkle roots recomputed from the stored rows (`ledger verify`).")
+def ledger_verifies(warehouse: WarehouseResource):
+    from fintech_dataops.lib.ledger.verify import verify_ledger
+
+    with warehouse.get_connection() as con:
+        report = verify_ledger(con)
+    rows = [{"problem": f.problem, "stream": f.stream, "seq": f.seq, "entry_id": f.entry_id, "detail": f.detail}
+            for f in report.findings]
+    return dg.AssetCheckResult(passed=report.ok, metadata={"entries": report.entries, "batches": report.batches,
+                                                          "findings": len(rows), "listed": _table(rows)})
+
+
+ledger_assets = [ledger_entries, ledger_batches]
+ledger_checks = [entries_balance, approved_payments_booked_once, chain_matches_ledger, ledger_verifies]
