@@ -1,0 +1,52 @@
+"""The ledger's Dagster wiring: daily booking is idempotent, batches settle on the local chain, and the
+checks pass on an honest ledger and fail (listing the rows) on a planted difference."""
+
+import dagster as dg
+import duckdb
+
+from fintech_dataops.defs.ledger.assets import (
+    approved_payments_booked_once, chain_matches_ledger, entries_balance, ledger_batches, ledger_entries,
+    ledger_verifies,
+)
+from fintech_dataops.defs.ledger.resources import ChainResource
+from fintech_dataops.defs.resources import WarehouseResource
+from fintech_dataops_tests.lib.ledger.conftest import make_sources
+
+
+def _resources(data_dir):
+    return {"warehouse": WarehouseResource(data_dir=str(data_dir)), "chain": ChainResource(data_dir=str(data_dir))}
+
+
+def _row_count(result):
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == ledger_entries.key]
+    return event.materialization.metadata["dagster/row_count"].value
+
+
+def _checks(result):
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def test_daily_booking_is_idempotent_and_batches_settle_with_passing_checks(data_dir):
+    with duckdb.connect(str(data_dir / "warehouse.duckdb")) as con:
+        make_sources(con)
+    assets = [ledger_entries, ledger_batches, entries_balance, approved_payments_booked_once,
+              chain_matches_ledger, ledger_verifies]
+    first = dg.materialize(assets, resources=_resources(data_dir), partition_key="2026-11-01",
+                           selection=[ledger_entries.key])
+    assert first.success and _checks(first) == {"entries_balance": True, "approved_payments_booked_once": True}
+    booked = _row_count(first)
+    again = dg.materialize(assets, resources=_resources(data_dir), partition_key="2026-11-01",
+                           selection=[ledger_entries.key])
+    assert booked == 12
+    assert _row_count(again) == 0
+
+    settled = dg.materialize(assets, resources=_resources(data_dir), selection=[ledger_batches.key])
+    assert settled.success and _checks(settled) == {"chain_matches_ledger": True, "ledger_verifies": True}
+    with duckdb.connect(str(data_dir / "warehouse.duckdb")) as con:
+        assert con.execute("SELECT status, entry_count FROM ledger.batches").fetchall() == [("settled", 12)]
+        con.execute("UPDATE ledger.postings SET amount_minor = amount_minor + 1 WHERE line_no = 0 AND entry_id = "
+                    "(SELECT entry_id FROM ledger.entries WHERE seq = 3)")
+    balance = entries_balance(warehouse=WarehouseResource(data_dir=str(data_dir)))
+    assert balance.passed is False and balance.metadata["unbalanced"].value == 1
+    verified = ledger_verifies(warehouse=WarehouseResource(data_dir=str(data_dir)))
+    assert verified.passed is False and "hash_mismatch" in verified.metadata["listed"].value
