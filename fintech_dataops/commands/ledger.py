@@ -20,7 +20,7 @@ import sys
 from contextlib import contextmanager
 from datetime import date, timedelta
 
-from fintech_dataops.lib.landing import resolve_data_dir
+from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 
 EXIT_PROBLEM = 1
 

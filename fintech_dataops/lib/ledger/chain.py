@@ -225,7 +225,7 @@ def open_chain(rpc_url: str = "", private_key: str = "", data_dir: str | Path = 
             raise ValueError("a chain RPC URL needs the settlement account's private key (FINTECH_CHAIN_PRIVATE_KEY)")
         chain: Chain = RpcChain(rpc_url, private_key)
     else:
-        from fintech_dataops.lib.landing import resolve_data_dir
+        from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 
         chain = LocalChain(resolve_data_dir(str(data_dir) if data_dir else None) / "chain")
     try:
