@@ -74,7 +74,8 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     config = ServiceConfig(
-        staff_keys=staff_keys, data_dir=resolve_data_dir(args.data_dir), host=args.host, port=args.port,
+        staff_keys=staff_keys, slack_webhook_url=os.environ.get("FINTECH_SLACK_WEBHOOK_URL") or None,
+        data_dir=resolve_data_dir(args.data_dir), host=args.host, port=args.port,
         batch_window_ms=args.batch_window_ms, rotate_seconds=args.rotate_seconds,
         reload_seconds=args.reload_seconds, max_body_bytes=args.max_body_bytes,
         max_batch_records=args.max_batch, max_customers=args.max_customers,

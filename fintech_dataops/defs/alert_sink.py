@@ -8,10 +8,7 @@ Slack; unset, Slack is off. The URL is a secret: it is never logged, put in meta
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.error
-import urllib.request
 
 import dagster as dg
 from pydantic import Field
@@ -50,16 +47,8 @@ class AlertSink(dg.ConfigurableResource):
         return self.slack_webhook_url or dg.EnvVar(SLACK_WEBHOOK_ENV).get_value() or ""
 
     def _post_to_slack(self, alert: alerts.Alert, logger: logging.Logger) -> None:
-        # urllib, not httpx: httpx logs every request URL at INFO, and this URL is a secret.
-        request = urllib.request.Request(
-            self.webhook_url, data=json.dumps(alerts.slack_payload(alert)).encode("utf-8"),
-            headers={"Content-Type": "application/json"}, method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.slack_timeout_seconds) as response:
-                response.read()
-        except urllib.error.HTTPError as exc:
-            logger.error(f"Slack webhook refused alert {alert.dedup_key}: HTTP {exc.code}")
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            # The exception text can contain the URL (a secret): log only its type.
-            logger.error(f"Slack webhook unreachable for alert {alert.dedup_key}: {type(exc).__name__}")
+        error = alerts.post_to_slack(self.webhook_url, alert, timeout=self.slack_timeout_seconds)
+        if error and error.startswith("HTTP"):
+            logger.error(f"Slack webhook refused alert {alert.dedup_key}: {error}")
+        elif error:
+            logger.error(f"Slack webhook {error} for alert {alert.dedup_key}")

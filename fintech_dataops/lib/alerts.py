@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.error
+import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -91,3 +93,20 @@ def slack_payload(alert: Alert) -> dict:
     if alert.run_id:
         text += f"\nrun `{alert.run_id}`"
     return {"text": text}
+
+
+def post_to_slack(url: str, alert: Alert, timeout: float = 5.0) -> str | None:
+    """POST ``alert`` to a Slack incoming webhook; None when accepted, else why (never the URL: a secret).
+
+    urllib, not httpx: httpx logs every request URL at INFO, and this URL is a secret.
+    """
+    request = urllib.request.Request(url, data=json.dumps(slack_payload(alert)).encode("utf-8"),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return f"unreachable ({type(exc).__name__})"  # the exception text can contain the URL
+    return None

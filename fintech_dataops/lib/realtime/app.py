@@ -33,6 +33,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from fintech_dataops.lib.ingestion.limits import RateLimiter
+from fintech_dataops.lib.monitor.notify import FraudAlertNotifier, NotifyConfig
 from fintech_dataops.lib.monitor.queue import MonitorData
 from fintech_dataops.lib.monitor.router import monitor_router
 from fintech_dataops.lib.monitor.staff import StaffKeys
@@ -71,6 +72,8 @@ class ServiceConfig:
     warm_start_max_rows: int = 2_000_000
     api_key: str | None = field(default=None, repr=False)
     staff_keys: StaffKeys = field(default_factory=StaffKeys, repr=False)  # the monitor's case actions (lib/monitor)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)  # block / high-score review → alerts.log (+ Slack)
+    slack_webhook_url: str | None = field(default=None, repr=False)  # a secret; None = log only
     remember_ids: int = 1_000_000  # acknowledged transaction ids kept to refuse resends (409)
     # Connection-level limits (the uvicorn server in server.py; in-process test clients bypass them).
     request_timeout_seconds: float = 10.0   # to send a complete request, headers and body
@@ -114,6 +117,9 @@ class ServiceState:
         self.limiter = (RateLimiter(config.max_requests_per_second, config.request_burst)
                         if config.max_requests_per_second else None)
         self.acknowledged = AcknowledgedIds(config.remember_ids)
+        self.notifier = FraudAlertNotifier(Path(config.data_dir) / "alerts.log", config.slack_webhook_url or "",
+                                           config.notify)
+        self.pipeline.on_alerts = self.notifier.observe
         self.monitor = MonitorData(Path(config.data_dir) / "landing", config.database,
                                    live_alerts=lambda: self.pipeline.latest_alerts(1000))
         self.ready = False
@@ -218,6 +224,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
                                          prefix=BATCH_PREFIX)
         state.acknowledged.confirm(seeded)  # a resend across a restart is still refused
         state.pipeline.heap.settle()  # the warm-started window state leaves the collector's sight
+        state.notifier.start()
         state.wal.start()
         state.batcher.start()
         reloader = asyncio.create_task(_reload_loop(state), name="model-reload")
@@ -234,6 +241,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
             await state.batcher.drain_and_stop()  # every queued request is answered and logged
             state.wal.close()                     # ... and landed
             state.pipeline.close()
+            state.notifier.close()
             state.pipeline.heap.release()
 
     app = FastAPI(title="fintech_dataops fraud decisions", version="1", lifespan=lifespan)
@@ -316,6 +324,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
             "decisions": pipeline.decision_counts,
             "malformed": pipeline.malformed,
             "alerts": pipeline.alerts,
+            "notifications": dict(state.notifier.counts),
             "queued_requests": state.batcher.queued,
             "queued_events": state.batcher.queued_events,
             "shed_requests": state.shed_requests,

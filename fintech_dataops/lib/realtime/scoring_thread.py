@@ -99,6 +99,7 @@ class DecisionPipeline:
         self.malformed = 0
         self.alerts = 0
         self.decision_counts = {"approve": 0, "review": 0, "block": 0}
+        self.on_alerts = None  # called with each micro-batch's new alerts (the service's notifier: lib/monitor/notify)
 
     def process(self, jobs: list[ScoreJob]) -> list[list[dict]]:
         accepted = [a for job in jobs for a in job.accepted]
@@ -166,6 +167,8 @@ class DecisionPipeline:
         with self._recent_lock:
             self.recent_alerts.extend(alerts)
         self.alerts += len(alerts)
+        if self.on_alerts is not None:
+            self.on_alerts(alerts)
 
     def _rotate_alerts(self) -> None:
         """Close the stream as ``alerts_stream.<UTC time>.jsonl`` and start a new one; keep the newest few.

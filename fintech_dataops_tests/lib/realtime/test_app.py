@@ -257,3 +257,17 @@ def test_the_service_refuses_a_staff_key_equal_to_the_api_key(data_dir):
     with pytest.raises(StaffKeyConfigError):
         ServiceConfig(data_dir=data_dir, api_key="same", staff_keys=StaffKeys.from_env(
             {"FINTECH_STAFF_KEYS": f"alice:{hash_key('same')}"}))
+
+
+def test_new_alerts_notify_the_alert_sink_once_per_customer(data_dir):
+    from fintech_dataops.lib.alerts import read_alerts
+    from fintech_dataops.lib.monitor.notify import NotifyConfig
+
+    with _client(data_dir, notify=NotifyConfig(review_score_at_least=0.0)) as client:
+        client.post("/v1/transactions", json=tx("N1", "C-note", 950.0))
+        client.post("/v1/transactions", json=tx("N2", "C-note", 960.0))
+        client.post("/v1/transactions", json=tx("N3", "C-calm", 12.0))
+        health = client.get("/health").json()
+    logged = [a for a in read_alerts(data_dir / "alerts.log") if a["kind"] == "fraud_alert"]
+    assert [a["details"]["transaction_id"] for a in logged] == ["N1"]  # N2: same customer, folded; N3 approved
+    assert health["notifications"]["folded"] == 1
