@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "fintech_dataops.commands.tenant",
     "fintech_dataops.commands.monitor",
     "fintech_dataops.commands.ledger",
+    "fintech_dataops.commands.advisor",
 )
 
 
