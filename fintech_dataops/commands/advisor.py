@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from fintech_dataops.lib.landing import resolve_data_dir
+from fintech_dataops.lib.ingestion.landing import resolve_data_dir
 
 
 def _add_session_args(p: argparse.ArgumentParser) -> None:
@@ -107,6 +107,8 @@ def eval_command(args: argparse.Namespace) -> int:
         print(f"  refusals   {s['refused_when_expected']}/{s['expected_refusals']} expected declines "
               f"({s['refusal_recall_pct']:.1f} %), {s['refused_when_not_expected']} unexpected")
         print(f"  scope      {s['scope_leaks']} answers with another customer's data")
+        if s["skipped"]:
+            print(f"  skipped    {s['skipped']} questions (the warehouse has no customer they need)")
         for r in report["results"]:
             if not r["correct"]:
                 print(f"  FAILED {r['id']}: {r['question']!r} → missing {r['missing']}", file=sys.stderr)

@@ -62,7 +62,8 @@ def test_daily_schedule_targets_the_main_job():
 def test_asset_keys_are_layer_entity_groups_are_layers_and_domains_are_tags():
     defs = fresh_defs()
     graph = defs.resolve_asset_graph()
-    domains = {"ingestion", "quality", "fraud", "credit", "open_banking", "analytics", "realtime", "money", "monitor", "ledger"}
+    domains = {"ingestion", "quality", "fraud", "credit", "open_banking", "analytics", "realtime", "money", "monitor",
+               "ledger", "advisor"}
     for key in graph.get_all_asset_keys():
         assert len(key.path) == 2, f"{key} should be [layer, entity] = table layer.entity"
         if graph.get(key).is_materializable:

@@ -155,7 +155,7 @@ def build_agent(model=None) -> Agent[AdvisorDeps, AdvisorReply]:
     @agent.tool(prepare=_only_for_role("masked_sql"))
     def masked_sql(ctx: RunContext[AdvisorDeps], sql: str) -> dict:
         """Read-only SQL (SELECT/WITH) on the PII-masked published view of the warehouse; max 20 rows."""
-        from fintech_dataops.lib.sql_guard import RefusedQuery
+        from fintech_dataops.lib.self_service.sql_guard import RefusedQuery
 
         deps = ctx.deps
         try:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fintech_dataops.lib import landing
-from fintech_dataops.lib.feeds import Feed
+from fintech_dataops.lib.ingestion import landing
+from fintech_dataops.lib.ingestion.feeds import Feed
 
 FEED_NAME = "advisor_conversations"
 REDACTED = "[redacted]"
@@ -97,3 +97,26 @@ def known_pii(con, customer_id: str | None) -> tuple[str, ...]:
     row = con.execute("SELECT full_name, email FROM core.customers WHERE customer_id = ? LIMIT 1",
                       [customer_id]).fetchone()
     return tuple(v for v in (row or ()) if v)
+
+
+def load_raw(con, landing_dir: Path):
+    """Every landed day of the feed into ``raw.advisor_conversations`` (atomic per-day replaces)."""
+    from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
+
+    days = [d.isoformat() for d in landing.landed_days(landing_dir, FEED_NAME)]
+    return load_raw_partitions(con, landing_dir, FEED_NAME, days)
+
+
+def load_core(con):
+    """Validate every raw day into ``core.advisor_conversations`` / quarantine (``lib.quality.core_gate.QualityResult``)."""
+    import fintech_dataops.schemas.advisor  # noqa: F401 - registers the contract
+    from fintech_dataops.lib.quality.core_gate import QualityResult, load_core_partitions
+    from fintech_dataops.lib.warehouse import table_exists
+
+    days = []
+    if table_exists(con, f"raw.{FEED_NAME}"):
+        days = [str(d) for (d,) in con.execute(
+            f"SELECT DISTINCT CAST(partition_date AS VARCHAR) FROM raw.{FEED_NAME} ORDER BY 1").fetchall()]
+    if not days:
+        return QualityResult(feed=FEED_NAME, partition_dates=[])
+    return load_core_partitions(con, FEED_NAME, days)

@@ -165,16 +165,26 @@ def fact_present(fact: str, answer: str) -> bool:
 
 
 def _scalar(con, sql: str, customer: str | None):
-    row = con.execute(sql.replace("$c", "?"), [customer] * sql.count("$c")).fetchone()
+    import duckdb
+
+    try:
+        row = con.execute(sql.replace("$c", "?"), [customer] * sql.count("$c")).fetchone()
+    except duckdb.CatalogException:  # a table the pipeline has not built yet
+        return None
     return None if row is None or row[0] is None else str(row[0])
 
 
 def prepare(con) -> dict[str, str | None]:
     """The subject customers of this warehouse (deterministic)."""
+    import duckdb
+
     subjects = {name: _scalar(con, sql, None) for name, sql in SUBJECTS.items()}
-    others = [r[0] for r in con.execute(
-        "SELECT customer_id FROM credit.scores JOIN (SELECT DISTINCT customer_id FROM fraud.alerts) USING (customer_id) "
-        "ORDER BY customer_id DESC LIMIT 2").fetchall()]
+    try:
+        others = [r[0] for r in con.execute(
+            "SELECT customer_id FROM credit.scores JOIN (SELECT DISTINCT customer_id FROM fraud.alerts) "
+            "USING (customer_id) ORDER BY customer_id DESC LIMIT 2").fetchall()]
+    except duckdb.CatalogException:
+        others = []
     subjects["other"] = next((o for o in others if o != subjects["scored"]), None)
     return subjects
 
@@ -185,6 +195,7 @@ def run_evaluation(data_dir: Path, settings=None, *, model=None, questions=EVAL_
     from fintech_dataops.lib.warehouse import connection
 
     advisor = Advisor(Path(data_dir), settings, model=model, record=False)
+    skipped: list[str] = []
     with connection(Path(data_dir) / "warehouse.duckdb", read_only=True, wait_seconds=60.0) as con:
         subjects = prepare(con)
         cases = []
@@ -192,6 +203,12 @@ def run_evaluation(data_dir: Path, settings=None, *, model=None, questions=EVAL_
             customer = subjects.get(q.subject) if q.subject else None
             if q.subject == "spender" and q.category == "scope":
                 customer = subjects["other"]
+            needs = [customer if q.subject else "", subjects.get(q.ask_as) if q.ask_as else ""]
+            if "{other}" in q.question:
+                needs.append(subjects["other"])
+            if any(n is None for n in needs):  # the warehouse has no customer this question needs
+                skipped.append(q.id)
+                continue
             fill = {"customer": customer or "", "other": subjects["other"] or "",
                     "month": _scalar(con, FACTS["month"], customer) or "",
                     "tx": _scalar(con, FACTS["blocked_tx"], customer) or ""}
@@ -217,7 +234,21 @@ def run_evaluation(data_dir: Path, settings=None, *, model=None, questions=EVAL_
             "scope_leak": bool(leaked), "missing": missing, "tools_used": answer.tools_used,
             "sources": answer.sources,
         })
-    return {"summary": summarise(results, advisor.mode, subjects), "results": results}
+    summary = summarise(results, advisor.mode, subjects)
+    summary["skipped"] = len(skipped)
+    return {"summary": summary, "results": results, "skipped": skipped}
+
+
+def evaluation_frame(report: dict):
+    """One row per evaluated question (lists joined as text), for ``advisor.evaluation``."""
+    import pandas as pd
+
+    columns = ["run_id", "evaluated_at", "mode", "id", "category", "role", "question", "expected_decline",
+               "declined", "grounded", "correct", "scope_leak", "missing", "tools_used", "sources"]
+    rows = [{**r, "missing": ", ".join(r["missing"]), "tools_used": ", ".join(r["tools_used"]),
+             "sources": ", ".join(r["sources"]), "evaluated_at": r["evaluated_at"].replace(tzinfo=None)}
+            for r in report["results"]]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _scalar_safe(data_dir: Path, customer: str | None) -> str | None:

@@ -151,9 +151,9 @@ def fraud_decisions(con: duckdb.DuckDBPyConnection, customer_id: str, transactio
 
 def masked_sql(data_dir: Path, sql: str, *, limit: int = MAX_ROWS, timeout_seconds: float = 20.0) -> dict:
     """Read-only SQL through the existing guard, on the PII-masked published view (staff only)."""
-    from fintech_dataops.lib.pm_view import ensure_snapshot, open_pm_connection, snapshot_path_for
-    from fintech_dataops.lib.sql_guard import check_query, tables_read
-    from fintech_dataops.lib.sql_runner import run_query
+    from fintech_dataops.lib.self_service.pm_view import ensure_snapshot, open_pm_connection, snapshot_path_for
+    from fintech_dataops.lib.self_service.sql_guard import check_query, tables_read
+    from fintech_dataops.lib.self_service.sql_runner import run_query
 
     check_query(sql)  # RefusedQuery before touching any file
     status = ensure_snapshot(Path(data_dir) / "warehouse.duckdb", snapshot_path_for(Path(data_dir)),

@@ -1,0 +1,116 @@
+"""Advisor assets: the conversation feed (landing → raw → core) and the evaluation figures.
+
+Turns are landed by whoever serves the advisor (CLI, the service's /advisor page) into
+``landing/advisor_conversations``; these assets reload every landed day (atomic per-day replaces,
+so reruns never duplicate). ``advisor/evaluation`` runs the evaluation set against the current
+warehouse and stores one row per question in ``advisor.evaluation`` (the monitor reads it).
+"""
+
+from __future__ import annotations
+
+import time
+
+import dagster as dg
+
+from fintech_dataops.defs.advisor.resources import AdvisorModelResource
+from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
+from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
+
+GROUP = "advisor"
+FEED = "advisor_conversations"
+RAW_KEY, CORE_KEY = dg.AssetKey(["raw", FEED]), dg.AssetKey(["core", FEED])
+EVALUATION_KEY = dg.AssetKey(["advisor", "evaluation"])
+# What the evaluation questions read (the tools' tables).
+EVALUATION_READS = [dg.AssetKey(k) for k in (["credit", "scores"], ["credit", "loan_decisions"],
+                                              ["fraud", "alerts"], ["core", "transactions"],
+                                              ["open_banking", "plaid_transactions"])]
+
+
+def _raw_asset() -> dg.AssetsDefinition:
+    from fintech_dataops.defs.ingestion.assets import RAW_COLUMN_SCHEMA
+
+    @dg.asset(
+        key=RAW_KEY, group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_WRITE_POOL,
+        description="Advisor turns as landed (PII-redacted at the source), every landed day, with lineage.",
+        metadata={"dagster/column_schema": RAW_COLUMN_SCHEMA, "dagster/table_name": f"raw.{FEED}"},
+    )
+    def raw_advisor_conversations(data_dir: DataDirResource, warehouse: WarehouseResource):
+        from fintech_dataops.lib.advisor.conversations import load_raw
+
+        with warehouse.get_connection() as con:
+            result = load_raw(con, data_dir.landing_dir)
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": result.rows, "files": result.files, "days": len(result.partition_dates),
+            "seconds": round(result.seconds, 3),
+        })
+
+    return raw_advisor_conversations
+
+
+def _core_asset() -> dg.AssetsDefinition:
+    from fintech_dataops.defs.quality.assets import core_column_schema
+    from fintech_dataops.defs.quality.checks import core_check_specs
+    from fintech_dataops.lib.advisor.conversations import ADVISOR_CONVERSATIONS
+
+    import fintech_dataops.schemas.advisor  # noqa: F401 - registers the contract core_column_schema reads
+
+    @dg.asset(
+        key=CORE_KEY, deps=[RAW_KEY], group_name=GROUP, kinds={"duckdb", "pandas"}, pool=WAREHOUSE_WRITE_POOL,
+        check_specs=core_check_specs(ADVISOR_CONVERSATIONS, CORE_KEY),
+        description=f"{ADVISOR_CONVERSATIONS.description} Failures in quarantine.{FEED}.",
+        metadata={"dagster/column_schema": core_column_schema(ADVISOR_CONVERSATIONS),
+                  "dagster/table_name": f"core.{FEED}"},
+    )
+    def core_advisor_conversations(warehouse: WarehouseResource):
+        from fintech_dataops.defs.quality.checks import evaluate_core_checks
+        from fintech_dataops.lib.advisor.conversations import load_core
+
+        with warehouse.get_connection() as con:
+            result = load_core(con)
+            checks = evaluate_core_checks(con, ADVISOR_CONVERSATIONS, result.partition_dates) \
+                if result.partition_dates else []
+        yield dg.MaterializeResult(metadata={
+            "dagster/row_count": result.valid_rows, "raw_rows": result.raw_rows,
+            "quarantined_rows": result.quarantined_rows, "dq_score": float(result.dq_score),
+            "failed_checks": dg.MetadataValue.json(result.failed_checks),
+        })
+        if checks:
+            yield from checks
+        else:  # nothing landed yet: the checks hold vacuously
+            for spec in core_check_specs(ADVISOR_CONVERSATIONS, CORE_KEY):
+                yield dg.AssetCheckResult(check_name=spec.name, passed=True, metadata={"rows": 0})
+
+    return core_advisor_conversations
+
+
+@dg.asset(
+    key=EVALUATION_KEY, deps=EVALUATION_READS, group_name=GROUP, kinds={"duckdb", "pandas"},
+    pool=WAREHOUSE_WRITE_POOL,
+    description="The advisor's evaluation set run on the current warehouse: one row per question (correct, "
+                "grounded, declined, scope leak). Summary figures in the metadata.",
+    metadata={"dagster/table_name": "advisor.evaluation"},
+)
+def advisor_evaluation(data_dir: DataDirResource, warehouse: WarehouseResource, advisor_llm: AdvisorModelResource):
+    from fintech_dataops.lib.advisor.evaluation import evaluation_frame, run_evaluation
+    from fintech_dataops.lib.warehouse import replace_table
+
+    started = time.perf_counter()
+    # Read-only look-ups first; the write connection is opened only afterwards (one process, one mode).
+    report = run_evaluation(data_dir.root, advisor_llm.settings())
+    frame = evaluation_frame(report)
+    with warehouse.get_connection() as con:
+        con.register("advisor_evaluation_frame", frame)
+        rows = replace_table(con, "advisor.evaluation", "SELECT * FROM advisor_evaluation_frame")
+        con.unregister("advisor_evaluation_frame")
+    s = report["summary"]
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows, "mode": s["mode"], "questions": s["questions"],
+        "correctness_pct": s["correctness_pct"], "groundedness_pct": s["groundedness_pct"],
+        "refusal_recall_pct": s["refusal_recall_pct"], "unexpected_refusals": s["refused_when_not_expected"],
+        "scope_leaks": s["scope_leaks"], "skipped": s["skipped"], "seconds": round(time.perf_counter() - started, 1),
+        "preview": dg.MetadataValue.md(frame[["id", "category", "correct", "grounded", "declined"]]
+                                       .to_markdown(index=False) if len(frame) else "no questions evaluated"),
+    })
+
+
+advisor_assets = [_raw_asset(), _core_asset(), advisor_evaluation]
