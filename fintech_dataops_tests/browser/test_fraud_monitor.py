@@ -58,6 +58,10 @@ def test_queue_filters_opens_a_case_and_closes_it_into_a_training_label(data_dir
             for event_time, alerted_at, seconds in ages:  # the age shown is alert time - event time
                 assert seconds == (datetime.fromisoformat(alerted_at) - datetime.fromisoformat(event_time)).total_seconds()
             assert browser.evaluate("document.querySelector('tr[data-transaction-id=\"T-late\"] .alert-age').textContent") == "26.0 h"
+            # Data is text, never markup: a reason carrying an <img onerror> stays a string.
+            assert browser.evaluate("document.querySelectorAll('#alert-rows img').length") == 0
+            assert browser.evaluate("window.pwned === undefined")
+            assert "<img src=x" in browser.evaluate("document.querySelector('tr[data-transaction-id=\"T-late\"] .reasons').textContent")
             # Filter, search and views.
             _set(browser, "search", "velocity", "input")
             _rows_become(browser, ["T-old"])

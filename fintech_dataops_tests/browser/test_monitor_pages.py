@@ -1,22 +1,18 @@
-"""The monitor report and the live alert page render in a real headless Chromium.
+"""The static monitor report renders in a real headless Chromium (the live monitor: test_fraud_monitor.py).
 
 Needs Debian's ``chromium`` (``apt-get install -y chromium``); skipped with that
 reason when it is absent. No network: pages are loaded from a file and from a
 server on 127.0.0.1.
 """
 
-import json
 import re
 import shutil
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from fintech_dataops.lib.monitor.live import alerts_payload, render_live_monitor_page
 from fintech_dataops.lib.monitor.report import render_report
 from fintech_dataops_tests.analytics_data import build_tiny_warehouse
 
@@ -66,49 +62,6 @@ def test_monitor_report_renders_plots_tiles_and_alerts(tmp_path):
     chromium(report.path.as_uri(), tmp_path / "profile-shot", f"--screenshot={screenshot}", "--window-size=1400,1800",
              "--hide-scrollbars")
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000
-
-
-class _LiveServer(BaseHTTPRequestHandler):
-    payload: dict = {}
-
-    def do_GET(self):  # noqa: N802 (http.server API)
-        if self.path == "/monitor":
-            body, kind = render_live_monitor_page().encode(), "text/html; charset=utf-8"
-        elif self.path == "/monitor/alerts":
-            body, kind = json.dumps(self.payload).encode(), "application/json"
-        else:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-def test_live_monitor_page_polls_the_alert_endpoint_newest_first(tmp_path):
-    _LiveServer.payload = alerts_payload([
-        {"transaction_id": "t-old", "customer_id": "c-1", "amount": 120.0, "risk_score": 0.61, "decision": "review",
-         "reasons": ["new device"], "alerted_at": "2026-01-02T10:00:00"},
-        {"transaction_id": "t-new", "customer_id": "c-2", "amount": 912.5, "risk_score": 0.97, "decision": "block",
-         "reasons": ["amount > $800", "<img src=x onerror=alert(1)>"], "alerted_at": "2026-01-02T10:00:05"},
-    ])
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _LiveServer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        dom = chromium(f"http://127.0.0.1:{server.server_port}/monitor", tmp_path / "profile", "--dump-dom")
-    finally:
-        server.shutdown()
-    rows = re.findall(r'<tr class="alert decision-(\w+)[^"]*" data-transaction-id="([^"]+)">(.*?)</tr>', dom)
-    assert [(decision, tx) for decision, tx, _ in rows] == [("block", "t-new"), ("review", "t-old")]
-    newest = rows[0][2]
-    assert "c-2" in newest and "$912.50" in newest and "0.970" in newest and "amount &gt; $800" in newest
-    assert "<img" not in dom  # reasons rendered as text, never markup
-    assert "2 alert(s)" in dom
 
 
 def test_save_the_report_screenshot_for_the_readme(tmp_path):

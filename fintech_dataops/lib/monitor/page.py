@@ -81,6 +81,7 @@ _SCRIPT = r"""
     return config.base + "/api/queue?" + p.toString();
   }
   function render(payload) {
+    if (payload.reporting_currency) config.reportingCurrency = payload.reporting_currency;
     const rows = [];
     for (const a of payload.alerts || []) {
       const tr = document.createElement("tr");

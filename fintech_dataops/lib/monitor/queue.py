@@ -204,6 +204,7 @@ class MonitorData:
     database: Path | None
     live_alerts: Callable[[], Iterable[Mapping]] | None = None
     refresh_seconds: float = 5.0
+    reporting_currency: str = "USD"  # of ``amount_reporting`` (the money config's; lib/money)
     cases: CaseBook = field(default=None)  # type: ignore[assignment]
     warehouse_note: str = ""
     _cache: list[dict] = field(default_factory=list)

@@ -68,7 +68,8 @@ def monitor_router(data: MonitorData | Callable[[Request], MonitorData], staff: 
         except ValueError as exc:
             return _json({"error": str(exc)}, 400)
         return _json({**payload, "generated_at": now.isoformat(timespec="milliseconds"), "analyst": analyst,
-                      "staff_keys_configured": staff.configured, "warehouse_note": source.warehouse_note})
+                      "staff_keys_configured": staff.configured, "warehouse_note": source.warehouse_note,
+                      "reporting_currency": source.reporting_currency})
 
     @router.get(base + "/api/alerts/{transaction_id}")
     def alert(request: Request, transaction_id: str):

@@ -121,7 +121,8 @@ class ServiceState:
                                            config.notify)
         self.pipeline.on_alerts = self.notifier.observe
         self.monitor = MonitorData(Path(config.data_dir) / "landing", config.database,
-                                   live_alerts=lambda: self.pipeline.latest_alerts(1000))
+                                   live_alerts=lambda: self.pipeline.latest_alerts(1000),
+                                   reporting_currency=self.host.fx_status["reporting_currency"] or "USD")
         self.ready = False
         self.shed_requests = 0
         self.refused_requests = 0

@@ -74,6 +74,13 @@ def iso_utc_array(event_us: np.ndarray) -> list[str]:
     return np.char.add(text, "Z").tolist()
 
 
+def _reporting_amounts(scored: dict, n: int) -> list:
+    """The amounts in the reporting currency, rounded to cents (None: no rate); None each if the engine has none."""
+    if "amount_reporting" not in scored:
+        return [None] * n
+    return _none_for_nan(np.round(np.asarray(scored["amount_reporting"], dtype="float64"), 2))
+
+
 def _none_for_nan(values: np.ndarray) -> list:
     rounded = np.round(values.astype("float64"), 6)
     return [None if v != v else v for v in rounded.tolist()]
@@ -146,14 +153,15 @@ class DecisionPipeline:
                 "rule_ids": list(rule_ids), "reasons": [str(r) for r in reasons],
                 "model_version": version, "decided_at": decided_at,
                 "channel": record.get("channel"), "country": record.get("country"),  # the monitor's context
+                "amount_reporting": reporting,
             }
-            for tx, customer, merchant, amount, currency, event_time, decision, risk, model_score, rule_ids, reasons, record
-            in zip(columns["transaction_id"].tolist(), columns["customer_id"].tolist(),
+            for tx, customer, merchant, amount, currency, event_time, decision, risk, model_score, rule_ids, reasons, record,
+            reporting in zip(columns["transaction_id"].tolist(), columns["customer_id"].tolist(),
                    columns["merchant_id"].tolist(), columns["amount"].tolist(), columns["currency"].tolist(),
                    iso_utc_array(columns["event_us"]), np.asarray(decisions).tolist(),
                    np.round(np.asarray(scored["risk_score"], dtype="float64"), 6).tolist(),
                    _none_for_nan(np.asarray(scored["model_score"])), scored["rule_ids"], scored["reasons"],
-                   (a.record for a in accepted))
+                   (a.record for a in accepted), _reporting_amounts(scored, n))
         ]
 
     def _publish_alerts(self, decisions: list[dict]) -> None:

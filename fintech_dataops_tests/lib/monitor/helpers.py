@@ -27,7 +27,7 @@ def alert_rows(now: datetime = NOW) -> list[dict]:
         {"transaction_id": "T-late", "customer_id": "C-2", "merchant_id": "M-3", "amount": "120.00", "currency": "EUR",
          "amount_reporting": "130.50", "event_time": now - timedelta(hours=27), "alerted_at": now - timedelta(hours=1),
          "decision": "review", "risk_score": 0.71, "model_score": 0.71, "rule_ids": [],
-         "reasons": ["model score 0.71 >= 0.60"], "channel": "pos", "country": "FR"},
+         "reasons": ["model score 0.71 >= 0.60", "<img src=x onerror=window.pwned=1>"], "channel": "pos", "country": "FR"},
         {"transaction_id": "T-old", "customer_id": "C-1", "merchant_id": "M-1", "amount": "15.00", "currency": "USD",
          "amount_reporting": "15.00", "event_time": now - timedelta(days=1, minutes=1),
          "alerted_at": now - timedelta(days=1), "decision": "review", "risk_score": 0.62, "model_score": 0.62,

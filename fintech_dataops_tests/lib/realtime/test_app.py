@@ -247,6 +247,7 @@ def test_the_service_monitor_queues_live_alerts_with_context_and_takes_case_acti
     (alert,) = queue["alerts"]
     assert (alert["transaction_id"], alert["source"], alert["channel"], alert["country"]) == ("HV9", "live", "ecommerce", "GB")
     assert alert["alert_age_s"] is not None and alert["alert_age_s"] >= 0
+    assert alert["amount_reporting"] == 950.0 and queue["reporting_currency"] == "USD"
     assert closed.status_code == 200
     assert len(list((data_dir / "landing" / "fraud_dispositions").rglob("case-*.jsonl"))) == 1
 
