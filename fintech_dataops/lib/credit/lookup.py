@@ -126,7 +126,7 @@ def _explain_scorecard(features: pd.DataFrame, card) -> dict:
     import numpy as np
 
     from fintech_dataops.lib.credit.components import FACTORS, factor_matrix
-    from fintech_dataops.lib.credit.scorecard import _factor_points, raw_score
+    from fintech_dataops.lib.credit.scorecard import THIN_FILE, _factor_points, raw_score, row_calibration, thin_file_rows
 
     row = features.iloc[[0]].reset_index(drop=True)
     factors = factor_matrix(row)
@@ -154,10 +154,13 @@ def _explain_scorecard(features: pd.DataFrame, card) -> dict:
             })
         out[name] = detail
     s = card.scaling
+    (a,), (b,) = row_calibration(card, factors)
+    segment = THIN_FILE if card.segments.get(THIN_FILE) and thin_file_rows(factors)[0] else "main"
     return {
         "formula": "score = round(offset + factor × (a + b × Σ_k weight_k × Σ_f β_f × WoE_f)), clipped to 300-850; "
                    f"factor = PDO / ln 2 = {s['factor']:.3f} (PDO {s['pdo']:g}), offset = {s['offset']:.3f}, "
-                   f"a = {card.calibration['a']}, b = {card.calibration['b']}",
+                   f"a = {a:g}, b = {b:g} (calibration segment: {segment})",
+        "segment": segment,
         "model_version": card.version, "unrounded_score": _plain(score[0]),
         "as_of": _plain(row.at[0, "as_of"]) if "as_of" in row else None,
         "components": out,

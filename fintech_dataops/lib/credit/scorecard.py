@@ -15,12 +15,19 @@ How fitted parts and fixed weights combine (exactly):
    factor's monotonicity promise: a better factor value never costs points).
 4. **Fixed weights**: ``x = Σ_k w_k · L_k`` with the product's v2.0 weights ``w_k`` (normalised, 0.30 /
    0.20 / 0.10 / 0.10 / 0.15 / 0.15). The weights are not fitted.
-5. **Calibration** (fitted, two numbers): ``ln(odds good) = a + b · x`` (logistic regression, ``b > 0``).
+5. **Calibration** (fitted, segmented): ``ln(odds good) = a_s + b_s · x`` (one logistic regression,
+   ``b_s > 0``) with one intercept and slope per segment ``s``: *thin file* (no transaction and no loan
+   history: only the alternative-data components) and everyone else, as lenders segment thin- and
+   thick-file scorecards. Why: each factor's bins are fitted *marginally*, but the components overlap
+   (they all measure one customer), so twelve months of bills are worth more for a customer who has
+   nothing else than for one whose income and loans already told part of the story, and a present
+   component adds its average points while an absent one adds about none. With one calibration for
+   both, a thin file of a given risk scored lower (and less spread) than a thick file of the same risk.
 6. **Scaling**: ``score = offset + factor · ln(odds good)``, ``factor = PDO / ln 2`` (default PDO 40:
    40 points double the odds), ``offset`` puts ``BASE_SCORE`` (700) at odds ``BASE_ODDS`` (20:1, PD
    4.8 %); clipped to 300–850 and rounded half up.
 
-So each factor bin is worth ``factor · b · w_k · β_f · WoE`` points (plus a shared constant), and a
+So each factor bin is worth ``factor · b_s · w_k · β_f · WoE`` points (plus the segment's constant), and a
 factor's **points lost** are that amount at its best bin minus at the customer's bin: reason codes
 rank them. The fitted window is the *training* vintages; the latest vintages (by ``applied_time``) are
 held out as the out-of-time sample that validates the fit and decides champion vs challenger.
@@ -50,6 +57,7 @@ OOT_FRACTION = 0.25            # latest share of outcome vintages held out (out 
 MIN_BIN_SHARE = 0.05
 MAX_PVALUE = 0.05
 WOE_SMOOTHING = 0.5
+MIN_SEGMENT_DEFAULTS = 20      # the thin-file segment gets its own calibration with this many defaults on each side
 MIN_AUC_GAIN = 0.005           # a challenger replaces the champion only with at least this much more OOT AUC
 PSI_WARN, PSI_ERROR = 0.10, 0.25
 BASELINE_VERSION = "credit-v2.0"
@@ -79,6 +87,7 @@ class Scorecard:
     validation: dict = field(default_factory=dict)      # out-of-time metrics
     reference: dict = field(default_factory=dict)       # development distributions for PSI
     component_range: dict[str, list[float]] = field(default_factory=dict)  # min/max L_k (for the 0-1 view)
+    segments: dict[str, dict[str, float]] = field(default_factory=dict)  # {"thin_file": {"a", "b"}}; else calibration
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=False, default=str)
@@ -93,13 +102,35 @@ class Scorecard:
 # ----------------------------------------------------------------------------------------- scoring
 
 
+THIN_FILE = "thin_file"
+
+
+def thin_file_rows(factors: np.ndarray) -> np.ndarray:
+    """True where neither transaction history nor loan history is present (only alternative data)."""
+    tx = FACTOR_COMPONENT_INDEX == COMPONENTS.index("transaction_history")
+    loans = FACTOR_COMPONENT_INDEX == COMPONENTS.index("loan_history")
+    return np.isnan(factors[:, tx]).all(axis=1) & np.isnan(factors[:, loans]).all(axis=1)
+
+
+def row_calibration(card: Scorecard, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) of every row: its segment's calibration (thin file, or the card's main one)."""
+    n = factors.shape[0]
+    a = np.full(n, float(card.calibration["a"]))
+    b = np.full(n, float(card.calibration["b"]))
+    thin = card.segments.get(THIN_FILE)
+    if thin:
+        rows = thin_file_rows(factors)
+        a[rows], b[rows] = float(thin["a"]), float(thin["b"])
+    return a, b
+
+
 def _factor_points(card: Scorecard, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(points per factor: customers × factors, best attainable points per factor, component log-odds)."""
-    scale = card.scaling["factor"] * card.calibration["b"]
+    """(points per factor: customers × factors, best attainable points: customers × factors, component log-odds)."""
+    scale = card.scaling["factor"] * row_calibration(card, factors)[1]
     w = np.array([card.weights[c] for c in COMPONENTS])
     n = factors.shape[0]
     points = np.empty((n, len(FACTORS)))
-    best = np.empty(len(FACTORS))
+    best = np.empty((n, len(FACTORS)))
     logodds = np.zeros((n, len(COMPONENTS)))
     by_code = {f.code: f for f in card.factors}
     for j, factor in enumerate(FACTORS):
@@ -112,7 +143,7 @@ def _factor_points(card: Scorecard, factors: np.ndarray) -> tuple[np.ndarray, np
         k = FACTOR_COMPONENT_INDEX[j]
         logodds[:, k] += contribution
         points[:, j] = scale * w[k] * contribution
-        best[j] = scale * w[k] * fb.coefficient * max(float(woe_bins.max()), fb.woe_missing)
+        best[:, j] = scale * w[k] * fb.coefficient * max(float(woe_bins.max()), fb.woe_missing)
     return points, best, logodds
 
 
@@ -120,9 +151,9 @@ def raw_score(card: Scorecard, factors: np.ndarray) -> tuple[np.ndarray, np.ndar
     """(unclipped score, points lost per factor vs its best bin, component log-odds)."""
     points, best, logodds = _factor_points(card, factors)
     s = card.scaling
-    constant = s["offset"] + s["factor"] * card.calibration["a"]
+    constant = s["offset"] + s["factor"] * row_calibration(card, factors)[0]
     score = constant + points.sum(axis=1)
-    return score, best[None, :] - points, logodds
+    return score, best - points, logodds
 
 
 def probability_of_default(card: Scorecard, score) -> np.ndarray:
@@ -176,23 +207,30 @@ def _bin_factor(code: str, component: str, values: np.ndarray, bad: np.ndarray) 
                       defaults=[int(d) for d in all_defaults])
 
 
-def _logistic(x: np.ndarray, y: np.ndarray, nonnegative: bool, l2: float = 1e-3) -> tuple[float, np.ndarray]:
-    """Intercept and coefficients maximising the penalised likelihood (coefficients ≥ 0 if asked)."""
+def _logistic(x: np.ndarray, y: np.ndarray, nonnegative, l2=1e-3) -> tuple[float, np.ndarray]:
+    """Intercept and coefficients maximising the penalised likelihood.
+
+    ``nonnegative``: one bool for every coefficient or one per column (coefficient ≥ 0 where True);
+    ``l2``: one penalty or one per column.
+    """
     from scipy.optimize import minimize
 
     n, p = x.shape
+    nonnegative = np.broadcast_to(np.asarray(nonnegative, dtype=bool), (p,))
+    l2 = np.broadcast_to(np.asarray(l2, dtype="float64"), (p,))
 
     def loss(theta):
         z = theta[0] + x @ theta[1:]
         # y = 1 is good: log-likelihood of ln(odds good) = z
         ll = y * z - np.logaddexp(0.0, z)
         grad_z = y - 1.0 / (1.0 + np.exp(-z))
-        value = -ll.mean() + l2 * (theta[1:] ** 2).sum()
+        value = -ll.mean() + (l2 * theta[1:] ** 2).sum()
         grad = np.concatenate([[-grad_z.mean()], -(x.T @ grad_z) / n + 2 * l2 * theta[1:]])
         return value, grad
 
-    bounds = [(None, None)] + [(0.0, None) if nonnegative else (None, None)] * p
-    start = np.concatenate([[math.log(max(y.mean(), 1e-6) / max(1 - y.mean(), 1e-6))], np.full(p, 0.5)])
+    bounds = [(None, None)] + [(0.0, None) if positive else (None, None) for positive in nonnegative]
+    start = np.concatenate([[math.log(max(y.mean(), 1e-6) / max(1 - y.mean(), 1e-6))],
+                            np.where(nonnegative, 0.5, 0.0)])
     result = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
     return float(result.x[0]), result.x[1:]
 
@@ -258,8 +296,14 @@ def fit_scorecard(outcomes: pd.DataFrame, config: ScoringConfig | None = None, *
     )
     _, _, logodds = _factor_points(card, factors)
     x = logodds @ np.array([weights[c] for c in COMPONENTS])
-    a, (b,) = _logistic(x[:, None], good, nonnegative=True, l2=0.0)
-    card.calibration = {"a": round(a, 6), "b": round(float(max(b, 1e-6)), 6)}
+    # Calibration: one intercept and slope per segment (thin file / the rest) when both have enough defaults.
+    thin = thin_file_rows(factors).astype("float64")
+    segmented = MIN_SEGMENT_DEFAULTS <= bad[thin == 1].sum() and MIN_SEGMENT_DEFAULTS <= bad[thin == 0].sum()
+    design = np.column_stack([x * (1 - thin), x * thin, thin] if segmented else [x])
+    a, coef = _logistic(design, good, nonnegative=[True, True, False][: design.shape[1]], l2=0.0)
+    card.calibration = {"a": round(a, 6), "b": round(float(max(coef[0], 1e-6)), 6)}
+    if segmented:
+        card.segments = {THIN_FILE: {"a": round(a + float(coef[2]), 6), "b": round(float(max(coef[1], 1e-6)), 6)}}
     card.component_range = _component_ranges(card)
     reference_factors = factors if population is None else factor_matrix(population)
     ref_score, _, ref_logodds = raw_score(card, reference_factors)

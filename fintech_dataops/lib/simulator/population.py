@@ -153,12 +153,22 @@ def make_public_records(rng: np.random.Generator, pop: Population) -> pd.DataFra
     return _sorted(frame, as_of[idx], "record_id", "PUB", 8)
 
 
-def make_bills(rng: np.random.Generator, pop: Population, cfg, *, telco: bool) -> pd.DataFrame:
-    """Monthly bills of utility (1-2 accounts) or telco (1 plan, sometimes 2) customers.
+# Bill history the providers share: every account's bills due in the 12 months before the window.
+BILL_HISTORY_DAYS = 365
 
-    A record is the provider's payment report: ``event_time`` is the payment
-    time, or 15 days after the due date for a bill still unpaid (``paid_date``
-    null, ``amount_paid`` 0). Only reports inside the window are kept.
+
+def make_bills(rng: np.random.Generator, pop: Population, cfg, *, telco: bool) -> pd.DataFrame:
+    """Monthly bills of utility (1-2 accounts) or telco (1 plan, sometimes 2) customers, with 12 months of history.
+
+    A record is the provider's payment report (``event_time``). A bill is settled at its payment
+    time, or 15 days after the due date when still unpaid (``paid_date`` null, ``amount_paid`` 0).
+    The provider's reporting of an account starts in the window (within two days of the window's
+    start, or of the customer's signup) with a backfill: every bill due in the 12 months before the
+    window and settled by then is reported at that moment; later bills are reported as they settle.
+    Only reports inside the window are kept.
+
+    Payment behaviour is driven by the latent risk ``z`` (late, unpaid, partial, days late), like
+    a bureau's payment grid: twelve months of it say much more about a customer than one bill.
     """
     n = pop.n
     coverage = 0.9 if telco else 0.85
@@ -170,12 +180,15 @@ def make_bills(rng: np.random.Generator, pop: Population, cfg, *, telco: bool) -
     base = base * np.exp(0.25 * rng.standard_normal(len(cust))) * (pop.income[cust] / 3400) ** 0.25
     provider = rng.integers(0, 4, len(cust)) if telco else kind
     offset = rng.integers(0, 30, len(cust))
-    cycles = np.arange(-3, cfg.days // 30 + 2)
+    # When the provider starts reporting the account (its history backfill): early in the window.
+    starts_ms = np.maximum(pop.active_ms[cust], pop.start_ms) + rng.integers(0, 2 * u.MS_DAY, len(cust))
+    starts_ms = np.minimum(starts_ms, pop.end_ms - 1)
+    cycles = np.arange(-(BILL_HISTORY_DAYS // 30 + 1), cfg.days // 30 + 2)
     acc = np.repeat(np.arange(len(cust)), len(cycles))
     start_day = pop.start_ms // u.MS_DAY
     due = start_day + offset[acc] + 30 * np.tile(cycles, len(cust))
-    # Reports fall between 7 days before and 45 days after the due date: skip cycles that cannot land.
-    near = (due + 46 > start_day) & (due - 8 < start_day + cfg.days)
+    # History: due in the 12 months before the window; settled (paid, or 45 days late) before its end.
+    near = (due >= start_day - BILL_HISTORY_DAYS) & (due - 8 < start_day + cfg.days)
     acc, due = acc[near], due[near]
     c = cust[acc]
     z = pop.z[c]
@@ -185,7 +198,8 @@ def make_bills(rng: np.random.Generator, pop: Population, cfg, *, telco: bool) -
     partial = rng.random(m) < u.sigmoid(-3.6 + 1.1 * z)
     delay = np.minimum(rng.geometric(1.0 / (2.0 + 12.0 * pop.latent_risk[c])), 45)
     paid_day = np.where(late, due + delay, due - rng.integers(0, 8, m))
-    event_ms = np.where(unpaid, due + 15, paid_day) * u.MS_DAY + u.time_of_day(rng, m)
+    settled_ms = np.where(unpaid, due + 15, paid_day) * u.MS_DAY + u.time_of_day(rng, m)
+    event_ms = np.maximum(settled_ms, starts_ms[acc])
     bill = u.money(base[acc] * np.exp(0.12 * rng.standard_normal(m)))
     paid = np.where(unpaid, 0.0, np.where(partial, u.money(bill * rng.uniform(0.3, 0.9, m)), bill))
     keep = (event_ms >= pop.start_ms) & (event_ms < pop.end_ms) & (event_ms >= pop.active_ms[c])

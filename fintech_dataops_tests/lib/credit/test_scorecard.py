@@ -16,7 +16,7 @@ from fintech_dataops.lib.credit.sample import write_core_tables
 from fintech_dataops.lib.credit.scorecard import (
     BASELINE_VERSION, PSI_ERROR, PSI_WARN, Scorecard, champion_pointer, champion_vs_challenger, challenger_wins,
     fit_scorecard, load_champion, probability_of_default, promote, psi, psi_severity, raw_score, save_scorecard,
-    split_out_of_time, stability, training_frame,
+    THIN_FILE, row_calibration, split_out_of_time, stability, thin_file_rows, training_frame,
 )
 from fintech_dataops.lib.credit.scoring import score_portfolio
 from fintech_dataops.lib.simulator.world import SimulationConfig, simulate
@@ -98,9 +98,30 @@ def test_reason_codes_are_at_most_four_and_equal_points_lost_against_the_best_bi
         assert [(c, round(p, 2)) for c, p in reasons] == top
         points = [p for _, p in reasons]
         assert points == sorted(points, reverse=True)
-    # every point below the best attainable score is accounted for by some factor
+    # every point below the best attainable score (of the customer's calibration segment) is accounted for
     best = raw + lost.sum(axis=1)
-    assert np.allclose(best, best[0])
+    thin = thin_file_rows(factor_matrix(features))
+    assert thin.any() and (~thin).any() and card.segments[THIN_FILE]["b"] > 0
+    assert np.allclose(best[thin], best[thin][0]) and np.allclose(best[~thin], best[~thin][0])
+
+
+def test_thin_files_get_their_own_calibration_so_a_score_means_the_same_risk(book):
+    """Fitted on one calibration for all, thin files of a given risk scored lower than thick files (issue 17)."""
+    _, features, outcomes, card = book
+    factors = factor_matrix(outcomes)
+    thin = thin_file_rows(factors)
+    a, b = row_calibration(card, factors)
+    assert (a[thin] == card.segments[THIN_FILE]["a"]).all() and (b[thin] == card.segments[THIN_FILE]["b"]).all()
+    assert (a[~thin] == card.calibration["a"]).all() and (b[~thin] == card.calibration["b"]).all()
+    # each segment's mean predicted PD matches its observed default rate (in sample, within 1.5 points)
+    pd_hat = probability_of_default(card, raw_score(card, factors)[0])
+    bad = outcomes["defaulted"].astype(bool).to_numpy()
+    train = ~split_out_of_time(outcomes["applied_time"])
+    for rows in (thin & train, ~thin & train):
+        assert abs(pd_hat[rows].mean() - bad[rows].mean()) < 0.015
+    # a card without segments (an older champion) scores everyone with its main calibration
+    plain = dataclasses.replace(card, segments={})
+    assert (row_calibration(plain, factors)[1] == card.calibration["b"]).all()
 
 
 def test_scores_are_scaled_by_points_to_double_odds(book):

@@ -321,6 +321,41 @@ def test_alternative_data_correlates_with_latent_risk(credit_sim):
     assert (bills["amount_paid"] < bills["bill_amount"]).any()
 
 
+def test_bill_feeds_carry_twelve_months_of_payment_history_reported_in_the_window(credit_sim):
+    """Issue 17: a bureau-like payment history (12 months per account), all of it reported inside the window."""
+    window_start = pd.Timestamp(START, tz="UTC")
+    window_end = window_start + pd.Timedelta(days=30)
+    for feed in ("utility_payments", "telco_payments"):
+        bills = credit_sim.feeds[feed]
+        assert bills["event_time"].between(window_start, window_end, inclusive="left").all()
+        months_back = (pd.Timestamp(START) - bills["due_date"]).dt.days / 30.44
+        assert months_back.max() <= 12.01 and months_back.max() > 11.5
+        per_account = bills.groupby(["customer_id", "provider"])["due_date"].nunique()
+        assert per_account.median() >= 12                       # a year of bills, not one
+        settled = bills["paid_date"].fillna(bills["due_date"] + pd.Timedelta(days=15))
+        assert (settled.dt.date <= bills["event_time"].dt.date).all()   # reported once paid (or 15 days unpaid)
+
+
+def test_latent_truth_is_kept_out_of_every_feed_and_feature(credit_sim):
+    """No feed or credit feature holds the latent risk or a near copy of it; every signal is noisy."""
+    import duckdb
+
+    from fintech_dataops.lib.credit.features import build_features
+    from fintech_dataops.lib.credit.sample import write_core_tables
+
+    truth_names = {"latent_risk", "z", "default_probability", "thin_file", "fraud_victim", "is_fraud", "scenario"}
+    for name, frame in credit_sim.feeds.items():
+        assert not truth_names & set(frame.columns) - ({"is_fraud"} if name == "fraud_labels" else set()), name
+    risk = credit_sim.customer_truth.set_index("customer_id")["latent_risk"]
+    with duckdb.connect() as con:
+        write_core_tables(con, credit_sim.feeds)
+        features = build_features(con)
+    assert not truth_names & set(features.columns)
+    numeric = features.select_dtypes("number")
+    r = numeric.apply(lambda column: column.corr(features["customer_id"].map(risk), method="spearman")).abs()
+    assert r.max() < 0.8, r.sort_values().tail(3)
+
+
 # --------------------------------------------------------------------------- malformed lines
 
 
