@@ -71,13 +71,17 @@ CREATE TABLE credit.scores AS SELECT
   i <= 6 AS scorable_traditional, i <= 9 AS scorable_enhanced, 'v1' AS model_version,
   TIMESTAMP '2026-01-02 06:00:00' AS scored_at
 FROM range(1, 11) r(i);
-CREATE TABLE credit.loan_decisions AS SELECT * FROM (VALUES
-  ('a1', 'c1', 5000.0, 350, 'poor', 'approve',       FALSE, TRUE),
-  ('a2', 'c2', 2000.0, 400, 'poor', 'approve',       TRUE,  TRUE),
-  ('a3', 'c3', 1500.0, 450, 'poor', 'decline',       FALSE, TRUE),
-  ('a4', 'c4', 750.0,  500, 'fair', 'approve',       FALSE, TRUE),
-  ('a5', 'c5', 999.0,  550, 'fair', 'manual_review', FALSE, TRUE)
-) t(application_id, customer_id, requested_amount, score, band, decision, scorable_traditional, scorable_enhanced);
+CREATE TABLE credit.loan_decisions AS SELECT application_id, customer_id,
+  CAST(requested_amount AS DECIMAL(18,3)) AS requested_amount, currency,
+  CAST(requested_amount_reporting AS DECIMAL(18,3)) AS requested_amount_reporting, 'USD' AS reporting_currency,
+  score, band, decision, scorable_traditional, scorable_enhanced FROM (VALUES
+  ('a1', 'c1', 5000.0, 'USD', 5000.0, 350, 'poor', 'approve',       FALSE, TRUE),
+  ('a2', 'c2', 2000.0, 'USD', 2000.0, 400, 'poor', 'approve',       TRUE,  TRUE),
+  ('a3', 'c3', 1500.0, 'USD', 1500.0, 450, 'poor', 'decline',       FALSE, TRUE),
+  ('a4', 'c4', 750.0,  'USD', 750.0,  500, 'fair', 'approve',       FALSE, TRUE),
+  ('a5', 'c5', 999.0,  'USD', 999.0,  550, 'fair', 'manual_review', FALSE, TRUE)
+) t(application_id, customer_id, requested_amount, currency, requested_amount_reporting, score, band, decision,
+    scorable_traditional, scorable_enhanced);
 CREATE TABLE quality.dq_scores AS SELECT * FROM (VALUES
   (DATE '2026-01-01', 'customers',    100,  99, 1, 99.0,  TIMESTAMP '2026-01-02 00:00:00'),
   (DATE '2026-01-01', 'transactions', 1000, 1000, 0, 100.0, TIMESTAMP '2026-01-02 00:00:00'),

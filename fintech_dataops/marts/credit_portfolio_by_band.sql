@@ -1,5 +1,7 @@
 -- Credit portfolio by score band: customers, score range, how many only alternative data makes scorable,
--- and the loan decisions taken in each band.
+-- and the loan decisions taken in each band. Amounts are summed in the reporting currency only
+-- (requested_amount_reporting, converted by lib/money); an approved amount without a reference rate is
+-- counted in approved_unconverted, never added as if it were in the reporting currency.
 WITH customers AS (
     SELECT
         band,
@@ -19,7 +21,9 @@ loans AS (
         count(*) FILTER (WHERE decision = 'approve')                      AS approved,
         count(*) FILTER (WHERE decision = 'decline')                      AS declined,
         count(*) FILTER (WHERE decision = 'manual_review')                AS manual_review,
-        round(coalesce(sum(requested_amount) FILTER (WHERE decision = 'approve'), 0), 2) AS approved_amount
+        coalesce(sum(requested_amount_reporting) FILTER (WHERE decision = 'approve'), 0) AS approved_amount,
+        count(*) FILTER (WHERE decision = 'approve' AND requested_amount_reporting IS NULL) AS approved_unconverted,
+        max(reporting_currency)                                           AS reporting_currency
     FROM credit.loan_decisions
     GROUP BY band
 )
@@ -34,6 +38,8 @@ SELECT
     coalesce(l.declined, 0)                                               AS declined,
     coalesce(l.manual_review, 0)                                          AS manual_review,
     coalesce(l.approved_amount, 0)                                        AS approved_amount,
+    coalesce(l.approved_unconverted, 0)                                   AS approved_unconverted,
+    l.reporting_currency,
     round(100.0 * l.approved / nullif(l.applications, 0), 2)              AS approval_rate_pct
 FROM customers AS c
 FULL OUTER JOIN loans AS l USING (band)

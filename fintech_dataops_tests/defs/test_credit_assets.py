@@ -8,6 +8,7 @@ import pytest
 
 from fintech_dataops.defs.credit.assets import CREDIT_AUTOMATION, WEEKLY_REFIT, credit_assets
 from fintech_dataops.lib.credit.sample import write_core_tables
+from fintech_dataops.lib.credit.scorecard import champion_pointer
 from fintech_dataops.lib.simulator.world import SimulationConfig, simulate
 
 CUSTOMERS = 400
@@ -43,7 +44,9 @@ def test_credit_assets_score_decide_and_validate_the_portfolio(resources, wareho
     assert len(scores) == CUSTOMERS and scores["customer_id"].is_unique
     scored = scores.dropna(subset=["score"])
     assert scored["score"].between(300, 850).all() and len(scored) >= 0.95 * CUSTOMERS
-    assert scores["reasons"].map(len).max() <= 4 and (scores["model_version"] == "credit-v2.0").all()
+    # the champion scores: the fitted card once it beat the hand-set v2.0 formulas out of time, else v2.0
+    champion = champion_pointer(resources["data_dir"].models_dir)["version"]
+    assert scores["reasons"].map(len).max() <= 4 and (scores["model_version"] == champion).all()
     assert {"transaction_history", "spending_power", "academic", "loan_history", "utilities", "telco",
             "evidence", "scorable_traditional", "scorable_enhanced", "scored_at"} <= set(scores.columns)
     thin = set(sim.customer_truth.loc[sim.customer_truth["thin_file"], "customer_id"])
@@ -56,6 +59,18 @@ def test_credit_assets_score_decide_and_validate_the_portfolio(resources, wareho
     assert (approved["score"] >= 640).all() and approved["scorable_enhanced"].all()
     declined = decisions[decisions["decision"] == "decline"]
     assert (declined["score"] < 640 - 30).all()
+    # issue 15: money stays exact and says its currency; the reporting twin comes from core (lib/money)
+    with duckdb.connect(str(resources["warehouse"].path), read_only=True) as con:
+        types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                 "WHERE table_schema = 'credit' AND table_name = 'loan_decisions'").fetchall())
+        mismatched = con.execute("""
+            SELECT count(*) FROM credit.loan_decisions d JOIN core.loan_applications a USING (application_id)
+            WHERE d.currency IS DISTINCT FROM a.currency
+               OR d.requested_amount_reporting IS DISTINCT FROM a.requested_amount_reporting""").fetchone()[0]
+    assert types["requested_amount"].startswith("DECIMAL") and types["requested_amount_reporting"].startswith("DECIMAL")
+    assert not any(t == "DOUBLE" for c, t in types.items() if "amount" in c)
+    assert set(decisions["reporting_currency"]) == {"USD"} and decisions["currency"].notna().all()
+    assert decisions["currency"].nunique() > 1 and mismatched == 0
 
     row = validation.set_index("name").loc["score"]
     assert row["n"] == len(sim.feeds["loan_outcomes"]) and 0 <= row["auc"] <= 1

@@ -16,6 +16,7 @@ import dagster as dg
 from pydantic import Field
 
 from fintech_dataops.defs.automation import ON_INPUT_CHANGE
+from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 from fintech_dataops.lib.credit.config import DEFAULT_WEIGHTS, MODEL_VERSION, ScoringConfig
@@ -273,18 +274,22 @@ def credit_scorable_population(context: dg.AssetExecutionContext, warehouse: War
     metadata={"dagster/table_name": "credit.loan_decisions"},
 )
 def credit_loan_decisions(context: dg.AssetExecutionContext, config: CreditScoringConfig,
-                          warehouse: WarehouseResource):
+                          warehouse: WarehouseResource, money: MoneyResource):
     from fintech_dataops.lib.credit.decisions import decisions_sql
     from fintech_dataops.lib.warehouse import replace_table, table_exists
 
     scoring = config.scoring_config()
     with warehouse.get_connection() as con:
-        sql, params = decisions_sql(
-            scoring, applications_exist=table_exists(con, "core.loan_applications"), decided_at=_now()
-        )
+        exists = table_exists(con, "core.loan_applications")
+        columns = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'core' "
+            "AND table_name = 'loan_applications'").fetchall()}
+        sql, params = decisions_sql(scoring, applications_exist=exists, decided_at=_now(),
+                                    reporting_currency=money.config.reporting_currency, application_columns=columns)
         rows = replace_table(con, "credit.loan_decisions", sql, params)
         counts = dict(con.execute("SELECT decision, count(*) FROM credit.loan_decisions GROUP BY 1").fetchall())
-        preview = _preview(con, "SELECT application_id, customer_id, requested_amount, score, band, decision, "
+        preview = _preview(con, "SELECT application_id, customer_id, requested_amount, currency, "
+                                "requested_amount_reporting, score, band, decision, "
                                 "reasons[1].code AS first_reason FROM credit.loan_decisions")
     context.log.info(f"credit.loan_decisions: {rows:,} applications → {counts}")
     return dg.MaterializeResult(metadata={

@@ -2,8 +2,10 @@
 
 For tests, benchmarks and measurements of the credit domain before (or
 without) running the ingestion and quality layers: each frame is cast to
-``Feed.core_types`` (times as naive UTC) and given the lineage columns, so the
-tables look exactly like the ones the quality gates publish.
+``Feed.core_types`` (times as naive UTC) and given the lineage columns and the
+reporting-currency twins of its money fields (``lib/money``, at the rates in
+``core.fx_rates`` when that table exists), so the tables look exactly like the
+ones the quality gates publish.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from fintech_dataops.lib.ingestion.feeds import FEEDS, LINEAGE_COLUMNS
+from fintech_dataops.lib.money.core_columns import with_reporting_columns
 
 CREDIT_FEEDS = (
     "customers", "transactions", "public_records", "partner_loans", "utility_payments",
@@ -50,7 +53,8 @@ def write_core_tables(
                 "line_number": "row_number() OVER ()",
             }
             lineage_sql = ", ".join(f"CAST({expr} AS {LINEAGE_COLUMNS[col]}) AS {col}" for col, expr in lineage.items())
-            con.execute(f"CREATE OR REPLACE TABLE core.{name} AS SELECT {casts}, {lineage_sql} FROM {view}")
+            select = with_reporting_columns(con, feed, f"SELECT {casts}, {lineage_sql} FROM {view}")
+            con.execute(f"CREATE OR REPLACE TABLE core.{name} AS {select}")
         finally:
             con.unregister(view)
         rows[name] = int(con.execute(f"SELECT count(*) FROM core.{name}").fetchall()[0][0])

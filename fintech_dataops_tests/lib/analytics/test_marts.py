@@ -1,5 +1,7 @@
 """SQL-file marts: discovery, inferred sources, building, and missing sources."""
 
+from decimal import Decimal
+
 import duckdb
 import pytest
 
@@ -33,6 +35,28 @@ def test_every_shipped_mart_builds_on_the_contract_tables(tmp_path):
     assert bands == [("poor", 2, 7000.0), ("fair", 1, 750.0), ("good", 0, 0.0)]
     assert con.execute("SELECT sum(unaccounted_rows), count(*) FILTER (WHERE NOT meets_target) "
                        "FROM marts.data_quality_by_feed_day").fetchone() == (0, 2)
+    con.close()
+
+
+def test_credit_portfolio_never_sums_mixed_currencies(tmp_path):
+    """Issue 15: approved amounts add up in the reporting currency; one without a rate is counted apart."""
+    con = duckdb.connect(str(build_tiny_warehouse(tmp_path / "w.duckdb")))
+    con.execute("""
+        CREATE OR REPLACE TABLE credit.loan_decisions AS SELECT application_id, customer_id,
+          CAST(requested_amount AS DECIMAL(18,3)) AS requested_amount, currency,
+          CAST(reporting AS DECIMAL(18,3)) AS requested_amount_reporting, 'USD' AS reporting_currency,
+          band, decision, FALSE AS scorable_traditional, TRUE AS scorable_enhanced FROM (VALUES
+          ('a1', 'c1', 1000.0, 'EUR', 1100.0, 'poor', 'approve'),
+          ('a2', 'c2', 100000.0, 'JPY', 650.0, 'poor', 'approve'),
+          ('a3', 'c3', 2000.0, 'GBP', NULL, 'poor', 'approve')
+        ) t(application_id, customer_id, requested_amount, currency, reporting, band, decision)""")
+    build_mart(con, next(spec for spec in discover_marts() if spec.name == "credit_portfolio_by_band"))
+    row = con.execute("SELECT approved, approved_amount, approved_unconverted, reporting_currency "
+                      "FROM marts.credit_portfolio_by_band WHERE band = 'poor'").fetchone()
+    assert row == (3, Decimal("1750.000"), 1, "USD")          # not 103000 of three currencies
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = 'credit_portfolio_by_band'").fetchall())
+    assert types["approved_amount"].startswith("DECIMAL")
     con.close()
 
 

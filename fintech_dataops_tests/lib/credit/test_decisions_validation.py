@@ -25,7 +25,12 @@ def _warehouse(rows, applications) -> duckdb.DuckDBPyConnection:
     con.execute(f"CREATE TABLE credit.scores AS {sql}", params)
     con.register("apps", pd.DataFrame(applications, columns=[
         "application_id", "customer_id", "requested_amount", "declared_monthly_income"]).assign(event_time=NOW))
-    con.execute("CREATE TABLE core.loan_applications AS SELECT * FROM apps")
+    # the core contract: DECIMAL amounts, the currency, the reporting-currency twin (here all USD)
+    con.execute("CREATE TABLE core.loan_applications AS SELECT application_id, customer_id, "
+                "CASE WHEN isfinite(requested_amount) THEN requested_amount::DECIMAL(18,3) END AS requested_amount, "
+                "'USD' AS currency, declared_monthly_income::DECIMAL(18,3) AS declared_monthly_income, "
+                "CASE WHEN isfinite(requested_amount) THEN requested_amount::DECIMAL(18,3) END "
+                "AS requested_amount_reporting, event_time FROM apps")
     return con
 
 
