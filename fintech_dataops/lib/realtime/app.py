@@ -7,6 +7,7 @@
 - ``GET /health`` liveness and the figures an operator looks at.
 - ``GET /monitor/alerts`` the latest alerts, newest first; ``GET /monitor`` the analyst's monitor
   (queue, cases, dispositions: ``lib.monitor.router``).
+- ``GET /advisor`` the LLM financial advisor's chat page and ``POST /advisor/api/ask`` (``lib.advisor.web``).
 
 Records are judged by the validator the core quality gate uses
 (``schemas.transaction_contract``): a 2xx means every record of the request will reach
@@ -35,6 +36,7 @@ from fastapi.responses import Response
 from fintech_dataops.lib.ingestion.limits import RateLimiter
 from fintech_dataops.lib.monitor.notify import FraudAlertNotifier, NotifyConfig
 from fintech_dataops.lib.monitor.queue import MonitorData
+from fintech_dataops.lib.advisor.web import advisor_router
 from fintech_dataops.lib.monitor.router import monitor_router
 from fintech_dataops.lib.monitor.staff import StaffKeys
 from fintech_dataops.lib.monitor.live import alerts_payload
@@ -353,6 +355,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
         return _json(alerts_payload(alerts, limit))
 
     app.include_router(monitor_router(lambda request: request.app.state.service.monitor, config.staff_keys))
+    app.include_router(advisor_router(config.data_dir, config.staff_keys))  # the /advisor chat page (lib/advisor/web)
     return app
 
 
