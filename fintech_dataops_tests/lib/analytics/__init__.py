@@ -1,1 +1,1 @@
-"""Tests of fintech_dataops.lib.analytics."""
+"""Tests of fintech_dataops/lib/analytics/."""

@@ -1,1 +1,1 @@
-"""Tests of fintech_dataops.lib.ingestion."""
+"""Tests of fintech_dataops/lib/ingestion/."""

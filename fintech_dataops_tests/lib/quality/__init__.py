@@ -1,1 +1,1 @@
-"""Tests of fintech_dataops.lib.quality.core_gate."""
+"""Tests of fintech_dataops/lib/quality/."""

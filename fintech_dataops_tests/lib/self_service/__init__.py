@@ -1,1 +1,1 @@
-"""Tests of fintech_dataops.lib.self_service."""
+"""Tests of fintech_dataops/lib/self_service/."""

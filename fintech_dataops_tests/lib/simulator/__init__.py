@@ -1,1 +1,1 @@
-"""Tests of fintech_dataops.lib.simulator.world."""
+"""Tests of fintech_dataops/lib/simulator/."""
