@@ -140,3 +140,35 @@ def test_definitions_load_with_the_daily_job(data_dir):
         assert dg.AssetKey(key) in keys
     job = defs.resolve_job_def("daily_pipeline")
     assert dg.AssetKey(["open_banking", "platform_transactions"]) in job.asset_layer.asset_graph.get_all_asset_keys()
+
+
+def test_open_banking_core_money_is_exact_with_a_reporting_currency_column(emulator, resources, data_dir):
+    """Issue 15: Plaid balances / transactions and Stripe charges, refunds, disputes... are stored DECIMAL
+    (never DOUBLE) in core and downstream, each amount with its ``<field>_reporting`` twin like core.transactions."""
+    from fintech_dataops.lib.ingestion.feeds import MONEY_SQL_TYPE
+    from fintech_dataops.lib.open_banking.feeds import OPEN_BANKING_FEEDS
+    from fintech_dataops.lib.warehouse import connection
+
+    assets = [a for a in open_banking_assets() if not any(k.path == ["open_banking", "stripe_fraud_labels"] for k in a.keys)]
+    assert dg.materialize(assets, resources={**resources, **_configured(emulator)}).success
+    money = {"plaid_accounts": ("available_balance", "current_balance", "credit_limit"),
+             "plaid_transactions": ("amount",), "stripe_charges": ("amount", "amount_refunded"),
+             "stripe_payment_intents": ("amount",), "stripe_balance_transactions": ("amount", "fee", "net"),
+             "stripe_disputes": ("amount",), "stripe_events": ("amount",)}
+    assert set(money) == set(OPEN_BANKING_FEEDS)
+    with connection(data_dir / "warehouse.duckdb", read_only=True) as con:
+        types = {(s, t, c): d for s, t, c, d in con.execute(
+            "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns").fetchall()}
+        assert "DOUBLE" not in {d for (s, t, c), d in types.items() if s in ("core", "open_banking")}, types
+        for feed, fields in money.items():
+            if ("core", feed, fields[0]) not in types:
+                continue  # the emulator landed nothing of this feed (e.g. no webhook events)
+            for name in fields:
+                assert types[("core", feed, name)] == MONEY_SQL_TYPE
+                assert types[("core", feed, name + "_reporting")] == MONEY_SQL_TYPE
+        assert types[("open_banking", "platform_transactions", "amount")] == MONEY_SQL_TYPE
+        charges, usd_equal = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE upper(currency) = 'USD' AND amount_reporting = amount) "
+            "FROM core.stripe_charges").fetchone()
+        usd = con.execute("SELECT count(*) FROM core.stripe_charges WHERE upper(currency) = 'USD'").fetchone()[0]
+    assert charges > 0 and usd_equal == usd, "USD is the reporting currency: its amounts carry over exactly"

@@ -140,10 +140,14 @@ def build_core_asset(feed: OpenBankingFeed) -> dg.AssetsDefinition:
 
     import fintech_dataops.schemas.open_banking  # noqa: F401 - registers the contracts core_column_schema reads
 
+    from fintech_dataops.lib.money.core_columns import reporting_fields
+
     key = dg.AssetKey(["core", feed.name])
+    # Money is converted to the reporting currency at the day's reference rates (core.fx_rates).
+    fx = [dg.AssetKey(["core", "fx_rates"])] if reporting_fields(feed) else []
 
     @dg.asset(
-        key=key, deps=[dg.AssetKey(["raw", feed.name])], group_name=GROUP, kinds={"duckdb", "pandas"},
+        key=key, deps=[dg.AssetKey(["raw", feed.name]), *fx], group_name=GROUP, kinds={"duckdb", "pandas"},
         pool=WAREHOUSE_WRITE_POOL, check_specs=core_check_specs(feed, key),
         description=f"{feed.description} Rows passing the pandera contract; failures in quarantine.{feed.name}.",
         metadata={"dagster/column_schema": core_column_schema(feed), "dagster/table_name": f"core.{feed.name}"},

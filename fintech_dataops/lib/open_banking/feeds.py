@@ -7,14 +7,16 @@ landing stays lossless while the core contract stays small and typed.
 
 Types are declared per feed (``OpenBankingFeed.types``) instead of by field
 name, because API objects carry booleans and balances the platform-wide name
-rules do not know.
+rules do not know. Money (amounts, balances, fees) is stored exact, ``MONEY_SQL_TYPE``
+(DECIMAL, never DOUBLE), and gets its reporting-currency twin in core like every feed
+with a ``currency`` (``lib.money.core_columns``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fintech_dataops.lib.ingestion.feeds import Feed
+from fintech_dataops.lib.ingestion.feeds import MONEY_SQL_TYPE, Feed
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class OpenBankingFeed(Feed):
         return {name: explicit.get(name, "VARCHAR") for name in self.fields}
 
 
-_TS, _DOUBLE, _BOOL, _DATE = "TIMESTAMP", "DOUBLE", "BOOLEAN", "DATE"
+_TS, _MONEY, _BOOL, _DATE = "TIMESTAMP", MONEY_SQL_TYPE, "BOOLEAN", "DATE"
 
 PLAID_ACCOUNTS = OpenBankingFeed(
     name="plaid_accounts",
@@ -39,7 +41,7 @@ PLAID_ACCOUNTS = OpenBankingFeed(
         "account_subtype", "currency", "available_balance", "current_balance", "credit_limit", "observed_time",
     ),
     description="Plaid accounts and balances (/accounts/balance/get): one snapshot per account per pull.",
-    types=(("available_balance", _DOUBLE), ("current_balance", _DOUBLE), ("credit_limit", _DOUBLE),
+    types=(("available_balance", _MONEY), ("current_balance", _MONEY), ("credit_limit", _MONEY),
            ("observed_time", _TS)),
 )
 
@@ -56,7 +58,7 @@ PLAID_TRANSACTIONS = OpenBankingFeed(
         "Plaid /transactions/sync change log: one line per added / modified / removed transaction, "
         "in the order received (Plaid sign: positive = money out)."
     ),
-    types=(("amount", _DOUBLE), ("transaction_date", _DATE), ("event_time", _TS), ("is_pending", _BOOL),
+    types=(("amount", _MONEY), ("transaction_date", _DATE), ("event_time", _TS), ("is_pending", _BOOL),
            ("received_time", _TS)),
 )
 
@@ -70,7 +72,7 @@ STRIPE_CHARGES = OpenBankingFeed(
         "merchant_category", "event_time",
     ),
     description="Stripe charges (/v1/charges), incremental by `created`.",
-    types=(("amount", _DOUBLE), ("amount_refunded", _DOUBLE), ("is_refunded", _BOOL), ("is_disputed", _BOOL),
+    types=(("amount", _MONEY), ("amount_refunded", _MONEY), ("is_refunded", _BOOL), ("is_disputed", _BOOL),
            ("event_time", _TS)),
 )
 
@@ -80,7 +82,7 @@ STRIPE_PAYMENT_INTENTS = OpenBankingFeed(
     time_field="event_time",
     fields=("payment_intent_id", "customer_id", "amount", "currency", "status", "latest_charge_id", "event_time"),
     description="Stripe payment intents (/v1/payment_intents), incremental by `created`.",
-    types=(("amount", _DOUBLE), ("event_time", _TS)),
+    types=(("amount", _MONEY), ("event_time", _TS)),
 )
 
 STRIPE_BALANCE_TRANSACTIONS = OpenBankingFeed(
@@ -92,7 +94,7 @@ STRIPE_BALANCE_TRANSACTIONS = OpenBankingFeed(
         "currency", "status", "event_time", "available_time",
     ),
     description="Stripe balance transactions (/v1/balance_transactions): money movements, fees, net.",
-    types=(("amount", _DOUBLE), ("fee", _DOUBLE), ("net", _DOUBLE), ("event_time", _TS), ("available_time", _TS)),
+    types=(("amount", _MONEY), ("fee", _MONEY), ("net", _MONEY), ("event_time", _TS), ("available_time", _TS)),
 )
 
 STRIPE_DISPUTES = OpenBankingFeed(
@@ -101,7 +103,7 @@ STRIPE_DISPUTES = OpenBankingFeed(
     time_field="event_time",
     fields=("dispute_id", "charge_id", "payment_intent_id", "amount", "currency", "reason", "status", "event_time"),
     description="Stripe disputes (/v1/disputes): chargebacks, the late fraud labels.",
-    types=(("amount", _DOUBLE), ("event_time", _TS)),
+    types=(("amount", _MONEY), ("event_time", _TS)),
 )
 
 STRIPE_EVENTS = OpenBankingFeed(
@@ -113,7 +115,7 @@ STRIPE_EVENTS = OpenBankingFeed(
         "fraud_report", "reason", "api_version", "event_time", "received_time",
     ),
     description="Stripe webhook events whose Stripe-Signature verified (lands updates such as refunds and dispute outcomes).",
-    types=(("amount", _DOUBLE), ("event_time", _TS), ("received_time", _TS)),
+    types=(("amount", _MONEY), ("event_time", _TS), ("received_time", _TS)),
 )
 
 OPEN_BANKING_FEEDS: dict[str, OpenBankingFeed] = {

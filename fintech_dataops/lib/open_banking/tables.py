@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import duckdb
 
+from fintech_dataops.lib.ingestion.feeds import MONEY_SQL_TYPE
 from fintech_dataops.lib.ingestion.sources import OPEN_BANKING_TRANSACTIONS, PLATFORM_TRANSACTION_COLUMNS
 from fintech_dataops.lib.warehouse import replace_table, table_exists
 
@@ -41,9 +42,9 @@ QUALIFY row_number() OVER (
     ORDER BY received_time DESC, partition_date DESC, source_file DESC, line_number DESC) = 1
 """
 
-_EMPTY_PLAID_CURRENT = """
+_EMPTY_PLAID_CURRENT = f"""
 SELECT NULL::VARCHAR AS transaction_id, NULL::VARCHAR AS item_id, NULL::VARCHAR AS customer_id,
-       NULL::VARCHAR AS account_id, NULL::DOUBLE AS amount, NULL::VARCHAR AS currency, NULL::DATE AS transaction_date,
+       NULL::VARCHAR AS account_id, NULL::{MONEY_SQL_TYPE} AS amount, NULL::VARCHAR AS currency, NULL::DATE AS transaction_date,
        NULL::TIMESTAMP AS event_time, NULL::VARCHAR AS merchant_name, NULL::VARCHAR AS description,
        NULL::VARCHAR AS payment_channel, NULL::VARCHAR AS category, NULL::VARCHAR AS country,
        NULL::BOOLEAN AS is_pending, NULL::VARCHAR AS last_change, NULL::TIMESTAMP AS last_received_time
@@ -70,11 +71,11 @@ QUALIFY row_number() OVER (day_of_account ORDER BY observed_time DESC, snapshot_
 ORDER BY snapshot_date, item_id, account_id
 """
 
-_EMPTY_PLAID_BALANCES = """
+_EMPTY_PLAID_BALANCES = f"""
 SELECT NULL::DATE AS snapshot_date, NULL::VARCHAR AS item_id, NULL::VARCHAR AS customer_id,
        NULL::VARCHAR AS account_id, NULL::VARCHAR AS account_name, NULL::VARCHAR AS account_type,
-       NULL::VARCHAR AS account_subtype, NULL::VARCHAR AS currency, NULL::DOUBLE AS available_balance,
-       NULL::DOUBLE AS current_balance, NULL::DOUBLE AS credit_limit, NULL::TIMESTAMP AS observed_time,
+       NULL::VARCHAR AS account_subtype, NULL::VARCHAR AS currency, NULL::{MONEY_SQL_TYPE} AS available_balance,
+       NULL::{MONEY_SQL_TYPE} AS current_balance, NULL::{MONEY_SQL_TYPE} AS credit_limit, NULL::TIMESTAMP AS observed_time,
        NULL::VARCHAR AS snapshot_id, NULL::BIGINT AS pulls_that_day
 WHERE false
 """
@@ -138,7 +139,7 @@ def build_platform_transactions(con: duckdb.DuckDBPyConnection) -> int:
     if not parts:
         parts.append(
             "SELECT NULL::VARCHAR AS transaction_id, NULL::VARCHAR AS customer_id, NULL::VARCHAR AS merchant_id, "
-            "NULL::DOUBLE AS amount, NULL::VARCHAR AS currency, NULL::TIMESTAMP AS event_time, "
+            f"NULL::{MONEY_SQL_TYPE} AS amount, NULL::VARCHAR AS currency, NULL::TIMESTAMP AS event_time, "
             "NULL::VARCHAR AS channel, NULL::VARCHAR AS merchant_category, NULL::VARCHAR AS country, "
             "NULL::VARCHAR AS device_id, NULL::DATE AS partition_date WHERE false")
     union = " UNION ALL ".join(f"SELECT {columns} FROM ({p})" for p in parts)
@@ -180,7 +181,7 @@ def build_stripe_fraud_labels(con: duckdb.DuckDBPyConnection) -> int:
             WHERE e.event_type = 'charge.dispute.created' AND e.charge_id IS NOT NULL AND e.reason IS NOT NULL""")
     if not parts:
         parts.append("SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::BOOLEAN, NULL::VARCHAR, "
-                     "NULL::DOUBLE, NULL::TIMESTAMP WHERE false")
+                     f"NULL::{MONEY_SQL_TYPE}, NULL::TIMESTAMP WHERE false")
     union = " UNION ALL ".join(parts)
     select = f"""
         SELECT label_id, transaction_id, customer_id, is_fraud, fraud_type, amount, reported_time,

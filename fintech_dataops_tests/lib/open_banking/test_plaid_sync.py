@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import duckdb
 import pytest
@@ -56,7 +57,8 @@ def expected_state(emulator, customer_id) -> dict[str, dict]:
         if change.kind == "removed":
             state.pop(txn["transaction_id"], None)
         else:
-            state[txn["transaction_id"]] = {"amount": txn["amount"], "merchant_name": txn["merchant_name"]}
+            # stored money is exact: the API's decimal amount, not a binary float
+            state[txn["transaction_id"]] = {"amount": Decimal(str(txn["amount"])), "merchant_name": txn["merchant_name"]}
     return state
 
 
@@ -96,7 +98,7 @@ def test_full_then_incremental_sync_applies_added_modified_removed(emulator, ob_
     assert modified
     for change in modified:
         if change["transaction_id"] in current:
-            assert current[change["transaction_id"]]["amount"] == change["amount"], "a modified one is updated"
+            assert current[change["transaction_id"]]["amount"] == Decimal(str(change["amount"])), "a modified one is updated"
 
     third = sync_all(emulator, landing, state)
     assert (third["added"], third["modified"], third["removed"], third["landed"]) == (0, 0, 0, 0)
