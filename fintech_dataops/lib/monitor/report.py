@@ -125,7 +125,10 @@ def credit_vintages(con) -> pd.DataFrame:
 def latest_alerts(con, limit: int = LATEST_ALERTS) -> pd.DataFrame:
     return con.execute(
         f"""
-        SELECT alerted_at, transaction_id, customer_id, amount, decision, risk_score,
+        SELECT event_time, alerted_at,
+               -- how late the alert came (alert time − event time): the batch path alerts hours after the event
+               round(date_diff('millisecond', event_time, alerted_at) / 3600000.0, 2) AS alert_age_h,
+               transaction_id, customer_id, merchant_id, amount, decision, risk_score,
                array_to_string(coalesce(reasons, []), '; ') AS reasons
         FROM fraud.alerts ORDER BY alerted_at DESC, event_time DESC, transaction_id LIMIT {int(limit)}
         """

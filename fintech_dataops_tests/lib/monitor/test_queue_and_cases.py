@@ -113,3 +113,14 @@ def test_staff_keys_are_hashes_compared_per_analyst_and_never_the_api_key(tmp_pa
     with pytest.raises(StaffKeyConfigError) as bad:
         StaffKeys.from_env({"FINTECH_STAFF_KEYS": "alice:plain-secret"})
     assert "plain-secret" not in str(bad.value)
+
+
+def test_the_static_report_lists_each_alert_with_its_age_alert_time_minus_event_time(tmp_path):
+    from fintech_dataops.lib.monitor.report import latest_alerts
+
+    con = duckdb.connect(str(build_alert_warehouse(tmp_path / "w.duckdb")))
+    frame = latest_alerts(con)
+    con.close()
+    ages = dict(zip(frame["transaction_id"], frame["alert_age_h"]))
+    assert ages == {"T-fast": round(2 / 3600, 2), "T-late": 26.0, "T-old": round(60 / 3600, 2)}
+    assert list(frame.columns[:3]) == ["event_time", "alerted_at", "alert_age_h"]
