@@ -40,5 +40,11 @@ def test_conversations_flow_to_core_and_evaluation_becomes_a_table(resources, da
     assert "ada@example.com" not in turns[0][1] and "[redacted]" in turns[0][1]
     assert quarantined == 1  # the malformed line is visible, with its reason, not dropped
     assert evaluation[0] >= 30 and evaluation[1] == evaluation[0] and evaluation[2] == 0 and evaluation[3] == 1
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        from fintech_dataops.lib.analytics.run_summary import platform_summary
+
+        summary = platform_summary(con)
+    assert f"Advisor (offline mode): evaluation of {evaluation[0]} questions: {evaluation[0]} correct" in summary
+    assert "0 scope leaks" in summary and "advisor ask --customer C0000007" in summary
     meta = result.asset_materializations_for_node("advisor__evaluation")[0].metadata
     assert meta["scope_leaks"].value == 0 and meta["questions"].value == evaluation[0]

@@ -88,7 +88,7 @@ class AdvisorDeps:
 
 def _read(deps: AdvisorDeps, tool: str, arguments: dict, body) -> dict:
     """Run one warehouse look-up with the scope already checked by ``body``; record it for grounding."""
-    from fintech_dataops.lib.warehouse import connection
+    from fintech_dataops.lib.warehouse import WarehouseLockTimeout, connection
 
     try:
         database = deps.data_dir / "warehouse.duckdb"
@@ -102,6 +102,11 @@ def _read(deps: AdvisorDeps, tool: str, arguments: dict, body) -> dict:
     except OutOfScope as exc:
         deps.calls.append(ToolCallRecord(tool, arguments, {}, refused=str(exc)))
         return {"refused": str(exc)}
+    except WarehouseLockTimeout:  # a pipeline is writing: say so rather than fail the conversation
+        result = {"available": False, "note": "the data is being refreshed right now; please ask again shortly",
+                  "sources": []}
+        deps.calls.append(ToolCallRecord(tool, arguments, result))
+        return result
 
 
 def _only_for_role(tool: str):

@@ -278,3 +278,26 @@ def summarise(results: list[dict], mode: str, subjects: dict) -> dict:
         "refused_when_not_expected": sum(r["declined"] for r in answered),
         "scope_leaks": sum(r["scope_leak"] for r in results),
     }
+
+
+def advisor_summary_lines(con) -> list[str]:
+    """The advisor's latest evaluation for the run summary (``make run``), from ``advisor.evaluation``."""
+    from fintech_dataops.lib.warehouse import table_exists
+
+    if not table_exists(con, "advisor.evaluation"):
+        return []
+    row = con.execute("""
+        SELECT any_value(mode), count(*), count(*) FILTER (correct), count(*) FILTER (grounded),
+               count(*) FILTER (expected_decline AND declined), count(*) FILTER (expected_decline),
+               count(*) FILTER (scope_leak)
+        FROM advisor.evaluation""").fetchone()
+    if not row or not row[1]:
+        return []
+    mode, n, correct, grounded, declined, expected, leaks = row
+    example = con.execute("SELECT min(customer_id) FROM credit.scores").fetchone()[0] \
+        if table_exists(con, "credit.scores") else None
+    lines = [f"Advisor ({mode} mode): evaluation of {n} questions: {correct} correct, {grounded} grounded, "
+             f"{declined}/{expected} expected declines, {leaks} scope leaks (advisor.evaluation)"]
+    if example:
+        lines.append(f"  try: fintech-dataops advisor ask --customer {example} \"why is my credit score what it is?\"")
+    return lines

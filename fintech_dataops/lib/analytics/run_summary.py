@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from fintech_dataops.lib.advisor.evaluation import advisor_summary_lines
 from fintech_dataops.lib.credit.summary import credit_summary_lines
 from fintech_dataops.lib.warehouse import row_counts, table_exists
 
@@ -187,5 +188,6 @@ def _has_column(con: duckdb.DuckDBPyConnection, schema: str, table: str, column:
 
 def platform_summary(con: duckdb.DuckDBPyConnection) -> str:
     sections = [_section_tables(con), _section_quality(con), _section_quarantine_reasons(con),
-                _section_unroutable(con), _section_fraud(con), _section_money(con), credit_summary_lines(con)]
+                _section_unroutable(con), _section_fraud(con), _section_money(con), credit_summary_lines(con),
+                advisor_summary_lines(con)]
     return "\n".join("\n".join(s) for s in sections if s)

@@ -129,3 +129,25 @@ def test_sql_that_writes_is_refused_by_the_guard(advisor_dir):
     out = ask("drop it", Session("risk"), advisor_dir,
               model=scripted(("masked_sql", {"sql": "DROP TABLE credit.scores"}), answer=answer), mode="test")
     assert out.refused_tool_calls and out.refused_tool_calls[0]["tool"] == "masked_sql"
+
+
+def test_a_busy_warehouse_is_an_answer_not_a_crash(advisor_dir):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('locked', flush=True); "
+                               "sys.stdin.read()", str(advisor_dir / "warehouse.duckdb")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+
+        def answer(returns, _messages):
+            return (returns[0].content["note"],)
+
+        out = ask("what is my score?", CUSTOMER, advisor_dir, wait_seconds=0.2,
+                  model=scripted(("credit_explanation", {}), answer=answer), mode="test")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert out.grounded and "refreshed" in out.answer and out.sources == []
