@@ -35,4 +35,9 @@ def run_monitor(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return serve_monitor(resolve_data_dir(args.data_dir), staff, host=args.host, port=args.port)
+    try:
+        return serve_monitor(resolve_data_dir(args.data_dir), staff, host=args.host, port=args.port)
+    except OSError as exc:  # most often: the decision service already serves the monitor on this port
+        print(f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); if `fintech-dataops serve` "
+              f"runs, the monitor is already at http://{args.host}:{args.port}/monitor", file=sys.stderr)
+        return 2

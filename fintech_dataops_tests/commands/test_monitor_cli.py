@@ -42,3 +42,15 @@ def test_hash_key_prints_the_sha256_to_configure(data_dir):
     done = start_cli("monitor", "--hash-key", stdin=subprocess.PIPE)
     out, _ = done.communicate("my staff key\n", timeout=60)
     assert out.strip() == hash_key("my staff key") and done.returncode == 0
+
+
+def test_a_busy_port_is_a_clear_error_not_a_traceback(data_dir):
+    from fintech_dataops.lib.serving import bind_loopback
+
+    taken = bind_loopback("127.0.0.1", 0)
+    try:
+        done = start_cli("--data-dir", str(data_dir), "monitor", "--port", str(taken.getsockname()[1]))
+        out, _ = done.communicate(timeout=60)
+    finally:
+        taken.close()
+    assert done.returncode == 2 and "the monitor is already at http://127.0.0.1:" in out and "Traceback" not in out
