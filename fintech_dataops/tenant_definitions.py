@@ -36,3 +36,13 @@ def __getattr__(name: str):
     resolve_data_dir()  # an unregistered tenant fails the location load with a clear message
     _built[tenant] = build_defs()
     return _built[tenant]
+
+
+def tenant_job(job_name: str):
+    """``job_name`` of the tenant this process works for (``$FINTECH_TENANT``): the reconstructable
+    target of ``fintech-dataops tenant backfill`` (every step process of the multiprocess executor
+    calls it again, with the tenant inherited from its parent)."""
+    tenant = os.environ.get("FINTECH_TENANT")
+    if not tenant:
+        raise RuntimeError("tenant_job needs $FINTECH_TENANT: the tenant whose job this is")
+    return __getattr__(tenant).resolve_job_def(job_name)

@@ -13,6 +13,7 @@ from datetime import date
 import dagster as dg
 
 from fintech_dataops.lib.ingestion.landing import LandingPathError, landed_days, resolve_data_dir
+from fintech_dataops.lib.tenancy.paths import tenant_pool
 from fintech_dataops.schemas.vocabulary import FIRST_EVENT_DAY
 
 PARTITIONS_START_ENV = "FINTECH_PARTITIONS_START"
@@ -62,5 +63,8 @@ def per_partition_metadata(metadata: dict, days: list[str], measured_over_days: 
     return {**renamed, "range": f"{min(days)} … {max(days)} ({len(days)} days)"}
 
 
-# Writers share one pool: DuckDB allows one writing process per file at a time.
-WAREHOUSE_WRITE_POOL = "warehouse_write"
+# Writers share one pool: DuckDB allows one writing process per file at a time. Each tenant has its
+# own warehouse file, so a tenant's code location (which selects its tenant before these modules are
+# imported, see fintech_dataops/tenant_definitions.py) has its own pool: one bank's backfill never
+# holds the slot another bank's writers wait for.
+WAREHOUSE_WRITE_POOL = tenant_pool("warehouse_write")

@@ -63,3 +63,26 @@ def test_workspace_has_one_code_location_per_tenant(data_dir: Path):
     locations = [entry["python_module"] for entry in yaml.safe_load(out.stdout)["load_from"]]
     assert [(loc["location_name"], loc.get("attribute")) for loc in locations] == [
         ("fintech_dataops", None), ("tenant-acme", "acme"), ("tenant-globex", "globex")]
+
+
+def test_a_tenant_code_location_works_for_its_tenant_only(data_dir: Path):
+    """What Dagster does with a generated workspace entry: load ``fintech_dataops.tenant_definitions:<tenant>``."""
+    assert cli(data_dir, "tenant", "create", "acme").returncode == 0
+    probe = (
+        "import dagster as dg, fintech_dataops.tenant_definitions as t\n"
+        "from fintech_dataops.defs.resources import WarehouseResource\n"
+        "defs = t.acme\n"
+        "print(defs.resolve_assets_def(dg.AssetKey(['raw', 'transactions'])).op.pool)\n"
+        "print(WarehouseResource().path)\n"
+        "try:\n    t.globex\nexcept AttributeError as exc:\n    print('refused:', exc)\n"
+    )
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "FINTECH_TENANT"}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    pool, warehouse, refused = done.stdout.splitlines()[-3:]
+    assert pool == "warehouse_write:acme"  # its own DuckDB-writer slot, not the other banks'
+    assert warehouse == str(data_dir.resolve() / "tenants" / "acme" / "warehouse.duckdb")
+    assert refused.startswith("refused:")

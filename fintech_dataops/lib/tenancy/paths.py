@@ -49,6 +49,12 @@ def tenant_root(platform_dir: Path, tenant: str) -> Path:
     return Path(platform_dir) / TENANTS_FOLDER / tenant
 
 
+def tenant_pool(pool: str, tenant: str | None = None) -> str:
+    """A Dagster concurrency pool of the selected tenant's storage (the default tenant keeps ``pool``)."""
+    tenant = current_tenant(tenant)
+    return pool if tenant == DEFAULT_TENANT else f"{pool}:{tenant}"
+
+
 def platform_control_dir(platform_dir: Path) -> Path:
     return Path(platform_dir) / PLATFORM_FOLDER
 
