@@ -29,9 +29,12 @@ def register(subparsers) -> None:
     b.add_argument("--test", type=Path, required=True, help="CSV or Parquet file to score and measure")
     b.add_argument("--label-column", default="is_fraud", help="label column in both files (default is_fraud)")
     b.add_argument("--target-fpr", type=float, default=0.001, help="false-positive-rate budget (default 0.001)")
-    b.add_argument("--high-value-amount", type=float, default=800.0, help="HIGH_VALUE threshold (default 800)")
-    b.add_argument("--velocity-max", type=int, default=3, help="VELOCITY: more than N transactions (default 3)")
-    b.add_argument("--velocity-window", type=float, default=10.0, help="VELOCITY window seconds (default 10)")
+    # Unset rule flags take the data dir's active rules (what batch and online score with), whose
+    # defaults are RuleConfig's: one source.
+    active = "default: the data dir's active rules, the platform's RuleConfig until configured"
+    b.add_argument("--high-value-amount", type=float, default=None, help=f"HIGH_VALUE threshold ({active})")
+    b.add_argument("--velocity-max", type=int, default=None, help=f"VELOCITY: more than N transactions ({active})")
+    b.add_argument("--velocity-window", type=float, default=None, help=f"VELOCITY window seconds ({active})")
     b.add_argument("--label-delay-days", type=int, default=7,
                    help="days until a fraud label is known, when the files carry no report time (default 7)")
     b.add_argument("--scenario-column", default=None, help="optional TEST column: recall per fraud scenario")
@@ -61,16 +64,14 @@ def backtest_command(args: argparse.Namespace) -> int:
     from fintech_dataops.lib.fraud.backtest import backtest, read_transactions_file
     from fintech_dataops.lib.fraud.features import FeatureConfig
     from fintech_dataops.lib.fraud.model import ModelConfig
-    from fintech_dataops.lib.fraud.rules import RuleConfig
 
     try:
         train, test = read_transactions_file(args.train), read_transactions_file(args.test)
-        rules = RuleConfig(high_value_amount=args.high_value_amount, velocity_max_transactions=args.velocity_max,
-                           velocity_window_s=args.velocity_window)
+        rules = _rules(args)
         fx = _fx_rates(args)
         result = backtest(train, test, label_column=args.label_column, rule_config=rules,
                           model_config=ModelConfig(target_fpr=args.target_fpr), fx=fx,
-                          feature_config=FeatureConfig(velocity_window_s=args.velocity_window,
+                          feature_config=FeatureConfig(velocity_window_s=rules.velocity_window_s,
                                                        label_delay_days=args.label_delay_days),
                           scenario_column=args.scenario_column)
     except (OSError, KeyError, ValueError) as exc:
@@ -79,6 +80,18 @@ def backtest_command(args: argparse.Namespace) -> int:
         result.pop("strategies", None)
     print(json.dumps(result, default=_json_default))
     return 0
+
+
+def _rules(args: argparse.Namespace):
+    """The data dir's active rules (the ones batch scoring and the service use), with the flags given on top."""
+    from dataclasses import replace
+
+    from fintech_dataops.lib.fraud.rules import active_rules
+
+    overrides = {"high_value_amount": args.high_value_amount, "velocity_max_transactions": args.velocity_max,
+                 "velocity_window_s": args.velocity_window}
+    rules = active_rules(resolve_data_dir(args.data_dir) / "models")
+    return replace(rules, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def _fx_rates(args: argparse.Namespace):
@@ -103,7 +116,8 @@ def _fx_rates(args: argparse.Namespace):
 def score_command(args: argparse.Namespace) -> int:
     from fintech_dataops.lib.fraud.backtest import read_transactions_file
     from fintech_dataops.lib.fraud.engine import FraudEngine
-    from fintech_dataops.lib.fraud.model import current_version
+    from fintech_dataops.lib.fraud.model import current_version, load_model
+    from fintech_dataops.lib.fraud.rules import rules_for_model
 
     models_dir = resolve_data_dir(args.data_dir) / "models"
     try:
@@ -111,10 +125,11 @@ def score_command(args: argparse.Namespace) -> int:
         history = read_transactions_file(args.history) if args.history else None
         fx = _fx_rates(args)
         if args.model_version or current_version(models_dir):
-            engine = FraudEngine.from_models_dir(models_dir, args.model_version, fx=fx)
+            model = load_model(models_dir, args.model_version)
+            engine = FraudEngine(rules=rules_for_model(models_dir, model), model=model, fx=fx)
         else:
             print(f"no fraud model in {models_dir}: scoring with the rules only", file=sys.stderr)
-            engine = FraudEngine(fx=fx)
+            engine = FraudEngine(rules=rules_for_model(models_dir), fx=fx)
         scored = engine.score_frame(frame, history=history)
     except (OSError, KeyError, ValueError) as exc:
         return _error(str(exc).strip("'\""))

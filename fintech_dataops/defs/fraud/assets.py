@@ -13,6 +13,7 @@ from pydantic import Field
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
+from fintech_dataops.lib.fraud.rules import RuleConfig
 
 CORE_TRANSACTIONS = dg.AssetKey(["core", "transactions"])
 CORE_FRAUD_LABELS = dg.AssetKey(["core", "fraud_labels"])
@@ -55,17 +56,17 @@ LABEL_KEYS = [CORE_FRAUD_LABELS] + [k for k in (STRIPE_FRAUD_LABELS,) if k in _O
 TRANSACTION_KEYS = [CORE_TRANSACTIONS] + [k for k in (OPEN_BANKING_TRANSACTIONS,) if k in _OPEN_BANKING]
 
 
+_RULES = RuleConfig()  # the defaults live in lib (one source); the Config classes below read them
+
+
 class FraudFeaturesConfig(dg.Config):
-    velocity_window_s: float = Field(default=10.0, description="VELOCITY rule window (seconds, event time)")
+    velocity_window_s: float = Field(default=_RULES.velocity_window_s,
+                                     description="VELOCITY rule window (seconds, event time)")
     label_delay_days: int = Field(default=7, description="Merchant risk windows (1/7/30 days) end this many days "
                                                         "before the transaction: fraud labels arrive late")
 
 
-class FraudRulesConfig(dg.Config):
-    high_value_amount: float = Field(default=800.0, description="HIGH_VALUE: amount in the reporting currency strictly above this is reviewed")
-    high_value_action: str = Field(default="review", description="review or block")
-    velocity_max_transactions: int = Field(default=3, description="VELOCITY: more than this many in the window")
-    velocity_action: str = Field(default="review", description="review or block")
+class FraudScoringConfig(dg.Config):
     use_model: bool = Field(default=True, description="Score with the CURRENT model when one exists")
 
 
@@ -79,20 +80,23 @@ class FraudModelConfig(dg.Config):
     kind: str = Field(default="auto", description="auto, isolation_forest, supervised or stacked")
     isolation_trees: int = Field(default=100, description="Isolation Forest size")
     boosting_iterations: int = Field(default=150, description="Gradient-boosting iterations")
-    high_value_amount: float = Field(default=800.0, description="Rules the thresholds are calibrated with")
-    velocity_max_transactions: int = Field(default=3)
+    # The fraud rules: saved as this data dir's active rules (lib.fraud.rules.save_rules), which batch
+    # scoring, the online service and the CLI all read; the model is calibrated with them.
+    high_value_amount: float = Field(default=_RULES.high_value_amount,
+                                     description="HIGH_VALUE: amount in the reporting currency strictly above this is reviewed")
+    high_value_action: str = Field(default=_RULES.high_value_action, description="HIGH_VALUE action: review or block")
+    high_value_enabled: bool = Field(default=_RULES.high_value_enabled, description="HIGH_VALUE rule on")
+    velocity_max_transactions: int = Field(default=_RULES.velocity_max_transactions,
+                                           description="VELOCITY: more than this many in the window")
+    velocity_action: str = Field(default=_RULES.velocity_action, description="VELOCITY action: review or block")
+    velocity_enabled: bool = Field(default=_RULES.velocity_enabled, description="VELOCITY rule on")
+
+    def rules(self) -> RuleConfig:
+        return RuleConfig(**{name: getattr(self, name) for name in RULE_FIELDS})
 
 
-def _rules(config: FraudRulesConfig | FraudModelConfig, velocity_window_s: float = 10.0):
-    from fintech_dataops.lib.fraud.rules import RuleConfig
-
-    return RuleConfig(
-        high_value_amount=config.high_value_amount,
-        high_value_action=getattr(config, "high_value_action", "review"),
-        velocity_max_transactions=config.velocity_max_transactions,
-        velocity_action=getattr(config, "velocity_action", "review"),
-        velocity_window_s=velocity_window_s,
-    )
+RULE_FIELDS = ("high_value_amount", "high_value_action", "high_value_enabled", "velocity_max_transactions",
+               "velocity_action", "velocity_enabled")
 
 
 def _preview(frame, columns, rows: int = 8) -> str:
@@ -153,9 +157,12 @@ def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, war
     import numpy as np
     import pandas as pd
 
+    from fintech_dataops.lib.fraud.rules import save_rules
     from fintech_dataops.lib.fraud.warehouse_io import TrainingData, training_data
 
     started = time.perf_counter()
+    rules = config.rules()
+    save_rules(data_dir.models_dir, rules)  # the active rules, even when there is too little data to train
     if warehouse.is_local_file and not warehouse.path.exists():
         data = TrainingData(pd.DataFrame(), np.zeros(0, bool), None, None, f"no warehouse yet at {warehouse.path}")
     else:
@@ -165,13 +172,14 @@ def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, war
     if len(data.features) < 100:
         note = data.note or f"only {len(data.features)} transactions in the training window: model not retrained"
         context.log.warning(f"fraud.model: {note}")
-        return dg.MaterializeResult(metadata={"status": "not trained", "note": note})
+        return dg.MaterializeResult(metadata={"status": "not trained", "note": note,
+                                              "rules": dg.MetadataValue.json(rules.as_dict())})
     model = train_model(
         data.features, data.is_fraud,
         config=ModelConfig(validation_days=config.validation_days, target_fpr=config.target_fpr,
                            block_fpr=config.block_fpr, calibration_margin=config.calibration_margin, kind=config.kind,
                            isolation_trees=config.isolation_trees, boosting_iterations=config.boosting_iterations),
-        rule_config=_rules(config),
+        rule_config=rules,
     )
     path = save_model(model, data_dir.models_dir)
     chosen = model.evaluation["candidates"][model.kind]
@@ -197,9 +205,10 @@ def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, war
     })
 
 
-def _engine(config: FraudRulesConfig, data_dir: DataDirResource, log, fx=None):
+def _engine(config: FraudScoringConfig, data_dir: DataDirResource, log, fx=None):
     from fintech_dataops.lib.fraud.engine import FraudEngine
     from fintech_dataops.lib.fraud.model import current_version, load_model
+    from fintech_dataops.lib.fraud.rules import rules_for_model
 
     model = None
     if config.use_model and current_version(data_dir.models_dir):
@@ -207,8 +216,7 @@ def _engine(config: FraudRulesConfig, data_dir: DataDirResource, log, fx=None):
             model = load_model(data_dir.models_dir)
         except (FileNotFoundError, TypeError, ValueError) as exc:
             log.warning(f"fraud model unavailable ({exc}); scoring with the rules only")
-    velocity = model.feature_config.velocity_window_s if model is not None else 10.0
-    return FraudEngine(rules=_rules(config, velocity), model=model, fx=fx)
+    return FraudEngine(rules=rules_for_model(data_dir.models_dir, model), model=model, fx=fx)
 
 
 @dg.asset(
@@ -223,7 +231,7 @@ def _engine(config: FraudRulesConfig, data_dir: DataDirResource, log, fx=None):
                 "reasons, by the same FraudEngine the online service runs.",
     metadata={"dagster/table_name": "fraud.scored_transactions"},
 )
-def fraud_scored_transactions(context: dg.AssetExecutionContext, config: FraudRulesConfig,
+def fraud_scored_transactions(context: dg.AssetExecutionContext, config: FraudScoringConfig,
                               warehouse: WarehouseResource, data_dir: DataDirResource, money: MoneyResource):
     from fintech_dataops.lib.fraud.warehouse_io import SCORED_TABLE, score_days, write_partitions
     from fintech_dataops.lib.money.fx import FxRates

@@ -1,16 +1,21 @@
 """Fraud rules as data: each rule has an id, a threshold, an action and a human reason.
 
 An analyst changes a threshold (or switches a rule off) in configuration —
-``RuleConfig`` is plain data that Dagster ``Config`` and the CLI fill in —
-without touching code. Rules are evaluated vectorised on the feature frame
+``RuleConfig`` is plain data that Dagster ``Config`` and the CLI fill in, their
+defaults read from it (one source) — without touching code. The configured rules
+are saved once per data dir (:func:`save_rules`, by the ``fraud/model`` asset) and
+every path reads them back with :func:`active_rules`: batch scoring, the online
+service, ``fraud score`` and ``fraud backtest``, so they agree whatever is configured. Rules are evaluated vectorised on the feature frame
 built by :mod:`fintech_dataops.lib.fraud.features`, which already holds the
 event-time velocity count of every transaction.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -60,6 +65,46 @@ class RuleConfig:
     def from_dict(cls, values: dict | None) -> RuleConfig:
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in (values or {}).items() if k in known})
+
+
+RULES_FILE = "rules.json"
+
+
+def rules_path(models_dir: str | Path) -> Path:
+    """``<models dir>/fraud/rules.json``: the rule configuration every scoring path reads."""
+    return Path(models_dir) / "fraud" / RULES_FILE
+
+
+def save_rules(models_dir: str | Path, config: RuleConfig) -> Path:
+    """Make ``config`` the active rules of this data dir (atomic, durable)."""
+    from fintech_dataops.lib.ingestion.landing import write_atomic
+
+    return write_atomic(rules_path(models_dir), (json.dumps(config.as_dict(), indent=2, sort_keys=True) + "\n").encode())
+
+
+def active_rules(models_dir: str | Path) -> RuleConfig:
+    """The configured rules (:func:`save_rules`), else those the CURRENT model was trained with, else the defaults."""
+    path = rules_path(models_dir)
+    if path.exists():
+        return RuleConfig.from_dict(json.loads(path.read_text()))
+    from fintech_dataops.lib.fraud.model import current_version, read_manifest
+
+    if current_version(Path(models_dir)):
+        try:
+            return RuleConfig.from_dict(read_manifest(Path(models_dir)).get("rule_config"))
+        except (FileNotFoundError, ValueError):
+            pass
+    return RuleConfig()
+
+
+def rules_for_model(models_dir: str | Path, model=None) -> RuleConfig:
+    """:func:`active_rules`, with the VELOCITY window the model's features were computed with (one window)."""
+    from dataclasses import replace
+
+    rules = active_rules(models_dir)
+    if model is not None:
+        rules = replace(rules, velocity_window_s=float(model.feature_config.velocity_window_s))
+    return rules
 
 
 @dataclass(frozen=True)

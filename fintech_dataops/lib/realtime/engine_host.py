@@ -37,13 +37,20 @@ class WarmStartReport:
 
 
 def engine_for(models_dir: Path) -> FraudEngine:
-    """The engine with the CURRENT model, or rules only when no model has been trained yet."""
+    """The engine with the CURRENT model, or rules only when no model has been trained yet.
+
+    The rules are the data dir's active rules (``lib.fraud.rules.active_rules``), the ones batch scoring reads.
+    """
+    from fintech_dataops.lib.fraud.model import load_model
+    from fintech_dataops.lib.fraud.rules import rules_for_model
+
     if current_version(models_dir):
         try:
-            return FraudEngine.from_models_dir(models_dir)
+            model = load_model(models_dir)
+            return FraudEngine(rules=rules_for_model(models_dir, model), model=model)
         except (FileNotFoundError, TypeError, ValueError) as exc:
             log.warning("cannot load the current fraud model (%s): scoring with rules only", exc)
-    return FraudEngine()
+    return FraudEngine(rules=rules_for_model(models_dir))
 
 
 def recent_history(database: Path, *, lookback_seconds: float, max_rows: int,
