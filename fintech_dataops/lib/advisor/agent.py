@@ -116,8 +116,9 @@ def _only_for_role(tool: str):
     return prepare
 
 
-def build_agent(model=None) -> Agent[AdvisorDeps, AdvisorReply]:
-    agent = Agent(model, deps_type=AdvisorDeps, output_type=AdvisorReply, retries={"tools": 1, "output": 2},
+def build_agent(model=None) -> Agent[AdvisorDeps, AdvisorReply | str]:
+    # Structured output (the final_result tool) or plain text: small local models often answer in text.
+    agent = Agent(model, deps_type=AdvisorDeps, output_type=[AdvisorReply, str], retries={"tools": 1, "output": 2},
                   name="fintech_advisor")
 
     @agent.instructions
@@ -175,7 +176,9 @@ def build_agent(model=None) -> Agent[AdvisorDeps, AdvisorReply]:
         return result
 
     @agent.output_validator
-    def grounded(ctx: RunContext[AdvisorDeps], reply: AdvisorReply) -> AdvisorReply:
+    def grounded(ctx: RunContext[AdvisorDeps], reply: AdvisorReply | str) -> AdvisorReply:
+        if isinstance(reply, str):
+            reply = AdvisorReply(answer=reply)
         report = check_answer(reply.answer, ctx.deps.evidence())
         ctx.deps.last_report = report
         if not report.ok:
@@ -210,6 +213,8 @@ def ask(question: str, session: Session, data_dir: Path, *, model, mode: str, hi
     try:
         result = agent.run_sync(question, deps=deps, model=model, message_history=history)
         reply, grounded, messages = result.output, True, result.all_messages()
+        if isinstance(reply, str):
+            reply = AdvisorReply(answer=reply)
     except UnexpectedModelBehavior:  # the model kept writing figures no tool returned: refuse, do not guess
         reply, grounded, messages = AdvisorReply(answer=UNGROUNDED_REFUSAL, declined=True), False, list(history or [])
     sources = deps.sources()
