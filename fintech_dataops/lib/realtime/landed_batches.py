@@ -108,8 +108,15 @@ def new_batches(landing_dir: Path, cursor: BatchCursor, *, grace_ns: int = DEFAU
     chosen = fresh[:max_batches]
     if not chosen:
         return [], cursor
-    watermark = max(cursor.watermark_ns, chosen[-1].mtime_ns)
-    recent = {**cursor.recent, **{b.key: b.mtime_ns for b in chosen}}
+    return chosen, advance(cursor, chosen, grace_ns=grace_ns)
+
+
+def advance(cursor: BatchCursor, handled: list[LandedBatchFile], *, grace_ns: int = DEFAULT_GRACE_NS) -> BatchCursor:
+    """The cursor past ``handled`` — a prefix, in landing order, of what :func:`new_batches` returned."""
+    if not handled:
+        return cursor
+    watermark = max(cursor.watermark_ns, max(b.mtime_ns for b in handled))
+    recent = {**cursor.recent, **{b.key: b.mtime_ns for b in handled}}
     keep_from = watermark - grace_ns
     recent = {k: m for k, m in recent.items() if m >= keep_from}
-    return chosen, BatchCursor(watermark_ns=watermark, recent=recent)
+    return BatchCursor(watermark_ns=watermark, recent=recent)

@@ -145,8 +145,12 @@ def _engine(models_dir: Path):
 
 
 def process_batch(database: Path, landing_dir: Path, models_dir: Path, key: str, *,
-                  lock_wait_seconds: float = 300.0) -> BatchResult:
-    """Run one micro-batch (``date=D/<id>.jsonl``) through the near-real-time path; idempotent."""
+                  lock_wait_seconds: float = 300.0, engine=None) -> BatchResult:
+    """Run one micro-batch (``date=D/<id>.jsonl``) through the near-real-time path; idempotent.
+
+    ``engine``: an already loaded ``FraudEngine`` (the warm path's cached one); default: load the CURRENT model.
+    Raises ``warehouse.WarehouseLockTimeout`` when another process holds the warehouse for ``lock_wait_seconds``.
+    """
     from fintech_dataops.lib.realtime.landed_batches import parse_batch_key
 
     day, batch_id = parse_batch_key(key)
@@ -160,7 +164,7 @@ def process_batch(database: Path, landing_dir: Path, models_dir: Path, key: str,
     result.quarantined, result.failed_checks = quality.quarantined_rows, dict(quality.failed_checks)
     t1 = time.perf_counter()
     result.timings["raw_and_core"] = t1 - t0
-    engine = _engine(models_dir)
+    engine = engine if engine is not None else _engine(models_dir)
     result.model_version = engine.model_version
     valid = valid.assign(batch_id=result.batch_id)
     with warehouse.connection(database, wait_seconds=lock_wait_seconds) as con:
@@ -302,10 +306,17 @@ def unprocessed_batches(database: Path, landing_dir: Path) -> list[str]:
     from fintech_dataops.lib.realtime.landed_batches import scan_batches
 
     landed = [b.key for b in scan_batches(landing_dir)]
-    if not landed or not Path(database).exists():
+    if not landed:
         return landed
-    with warehouse.connection(database, read_only=True) as con:
-        if not warehouse.table_exists(con, LATENCY_TABLE):
-            return landed
-        done = {r[0] for r in con.execute(f"SELECT batch_id FROM {warehouse.qualified(LATENCY_TABLE)}").fetchall()}
+    done = processed_batches(database)
     return [k for k in landed if k not in done]
+
+
+def processed_batches(database: str | Path, *, lock_wait_seconds: float = 120.0) -> set[str]:
+    """Keys of the micro-batches with a ``realtime.batch_latency`` row (local file or remote warehouse)."""
+    if warehouse.is_local_database(database) and not Path(database).exists():
+        return set()
+    with warehouse.connection(database, read_only=True, wait_seconds=lock_wait_seconds) as con:
+        if not warehouse.table_exists(con, LATENCY_TABLE):
+            return set()
+        return {r[0] for r in con.execute(f"SELECT batch_id FROM {warehouse.qualified(LATENCY_TABLE)}").fetchall()}
