@@ -47,6 +47,16 @@ def register(subparsers) -> None:
     check.set_defaults(handler=verify_proof_command)
     reconcile = commands.add_parser("reconcile", help="ledger vs chain anchors and vs approved payments")
     reconcile.set_defaults(handler=reconcile_command)
+    follow = commands.add_parser(
+        "follow", help="book the decision service's approvals as they become durable (WAL + landed decisions)",
+        description="Tails <data dir>/wal/realtime and landing/fraud_decisions; books each approval (card:<id>, "
+                    "the daily path's event id: booked once whichever path sees it first), closes batches every "
+                    "--batch-seconds or --max-entries and settles them. Stops on Ctrl-C / SIGTERM.")
+    follow.add_argument("--interval", type=float, default=0.1, help="seconds between polls (default 0.1)")
+    follow.add_argument("--batch-seconds", type=float, default=None, help="close a batch when its oldest entry is this old")
+    follow.add_argument("--max-entries", type=int, default=None, help="entries per batch at most")
+    follow.add_argument("--no-settle", action="store_true", help="book and batch only; settle with `ledger settle`")
+    follow.set_defaults(handler=follow_command)
     totals = commands.add_parser("totals", help="balances per account kind and currency, batches by status")
     totals.set_defaults(handler=totals_command)
 
@@ -158,6 +168,32 @@ def reconcile_command(args: argparse.Namespace) -> int:
         bookings = booking_differences(con, days) if days else []
     print(json.dumps({"chain_differences": on_chain, "booking_differences": bookings}, indent=2, default=str))
     return EXIT_PROBLEM if on_chain or bookings else 0
+
+
+def follow_command(args: argparse.Namespace) -> int:
+    import contextlib
+    import time
+
+    from fintech_dataops.lib.ledger.booking import LedgerConfig
+    from fintech_dataops.lib.ledger.online import DecisionFollower, FollowStats, follow_once
+
+    defaults = LedgerConfig()
+    follower, stats = DecisionFollower(resolve_data_dir()), FollowStats()
+    with contextlib.ExitStack() as stack:
+        chain = None if args.no_settle else stack.enter_context(_chain())
+        print(f"following {follower.wal_dir} and {follower.landed_dir} every {args.interval}s", flush=True)
+        try:
+            while True:
+                booked = follow_once(_connect, follower, stats, chain=chain,
+                                     batch_max_entries=args.max_entries or defaults.batch_max_entries,
+                                     batch_max_age_seconds=args.batch_seconds or defaults.batch_max_age_seconds)
+                if booked:
+                    print(f"booked {booked} approval(s); total {stats.booked}, batches settled "
+                          f"{stats.batches_settled}", flush=True)
+                time.sleep(args.interval)
+        except KeyboardInterrupt:
+            print(f"stopped: {stats.booked} booked, {stats.batches_settled} batches settled", flush=True)
+    return 0
 
 
 def totals_command(args: argparse.Namespace) -> int:

@@ -95,6 +95,11 @@ def print_summary(data_dir: Path, echo=print) -> None:
         return
     with connection(database, read_only=True) as con:
         echo(platform_summary(con))
+        from fintech_dataops.lib.ledger.report import ledger_summary
+
+        ledger = ledger_summary(con)
+        if ledger:
+            echo(ledger)
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -9,11 +9,12 @@ float: amounts arrive as ``Decimal`` (or DuckDB DECIMAL) and are converted with 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+
+import orjson
 
 from fintech_dataops.lib.money.currencies import minor_units
 
@@ -122,14 +123,15 @@ class StoredEntry:
 
 def canonical_bytes(stream: str, seq: int, event_id: str, kind: str, event_time: datetime,
                     postings, prev_hash: str, reverses: str | None) -> bytes:
-    """The bytes an entry's hash covers: sorted-key JSON, no whitespace, postings in stored order,
-    times as ISO-8601 UTC to the microsecond. Anyone can recompute it from the stored columns."""
+    """The bytes an entry's hash covers: sorted-key JSON, no whitespace, UTF-8, postings in stored order,
+    times as ISO-8601 UTC to the microsecond. Anyone can recompute it from the stored columns
+    (Python: ``json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()``)."""
     body = {
         "stream": stream, "seq": int(seq), "event_id": event_id, "kind": kind,
         "event_time": _iso(event_time), "reverses": reverses, "prev_hash": prev_hash,
         "postings": [[p.account_id, p.currency, int(p.amount_minor)] for p in postings],
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
 def entry_hash(stream: str, seq: int, event_id: str, kind: str, event_time: datetime, postings,
