@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 import duckdb
 
@@ -26,6 +26,7 @@ from fintech_dataops.lib.ledger.model import (
     CHARGEBACKS, CUSTOMER, LOANS, MERCHANT, PLATFORM_FEES, SETTLEMENT, AmountPrecisionError, Entry, Posting,
     account_id, to_minor,
 )
+from fintech_dataops.lib.money.currencies import DEFAULT_MINOR_UNITS, MINOR_UNITS_NOT_TWO
 
 CARD, REFUND, CHARGEBACK, DISPUTE, LOAN_DISBURSEMENT, LOAN_REPAYMENT = (
     "card_payment", "refund", "chargeback", "dispute", "loan_disbursement", "loan_repayment")
@@ -54,18 +55,23 @@ class DayEntries:
 
 
 def fee_minor(amount_minor: int, fee_bps: int) -> int:
-    """The fee in minor units, rounded half-even (banker's rounding) on the exact product."""
-    return int((Decimal(amount_minor) * fee_bps / 10_000).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    """The fee in minor units, rounded half-even (banker's rounding) on the exact product, in integers."""
+    quotient, remainder = divmod(amount_minor * fee_bps, 10_000)
+    if remainder * 2 > 10_000 or (remainder * 2 == 10_000 and quotient % 2):
+        quotient += 1
+    return quotient
 
 
 def card_payment_entry(transaction_id: str, customer_id: str, merchant_id: str, amount: Decimal, currency: str,
-                       event_time: datetime, config: LedgerConfig = LedgerConfig()) -> Entry:
-    amount_minor = to_minor(amount, currency)
+                       event_time: datetime, config: LedgerConfig = LedgerConfig(), *,
+                       amount_minor: int | None = None) -> Entry:
+    """``amount_minor`` when the caller already has it exactly (SQL on a DECIMAL column), else from ``amount``."""
+    amount_minor = to_minor(amount, currency) if amount_minor is None else amount_minor
     fee = fee_minor(amount_minor, config.fee_bps)
-    postings = [Posting(account_id(CUSTOMER, customer_id), currency, amount_minor),
-                Posting(account_id(MERCHANT, merchant_id), currency, -(amount_minor - fee))]
+    postings = [Posting(f"{CUSTOMER}:{customer_id}", currency, amount_minor),
+                Posting(f"{MERCHANT}:{merchant_id}", currency, -(amount_minor - fee))]
     if fee:
-        postings.append(Posting(account_id(PLATFORM_FEES, currency), currency, -fee))
+        postings.append(Posting(f"{PLATFORM_FEES}:{currency}", currency, -fee))
     return Entry(event_id=f"card:{transaction_id}", kind=CARD, event_time=event_time, postings=tuple(postings),
                  stream=config.stream, description=f"approved card payment {transaction_id}")
 
@@ -93,6 +99,12 @@ def _money(column: str) -> str:
     return f"CAST(round({column}, 3) AS DECIMAL(18, 3))"
 
 
+def _factor(currency_column: str) -> str:
+    """SQL for 10 ** (the currency's ISO 4217 minor units), exact (an integer, never a DOUBLE)."""
+    cases = " ".join(f"WHEN '{c}' THEN {10 ** u}" for c, u in sorted(MINOR_UNITS_NOT_TWO.items()))
+    return f"(CASE {currency_column} {cases} ELSE {10 ** DEFAULT_MINOR_UNITS} END)"
+
+
 def entries_for_day(con: duckdb.DuckDBPyConnection, day: date, config: LedgerConfig = LedgerConfig()) -> DayEntries:
     """Every bookable event of one business day (``partition_date``), from the tables that exist."""
     out = DayEntries()
@@ -104,11 +116,14 @@ def entries_for_day(con: duckdb.DuckDBPyConnection, day: date, config: LedgerCon
             out.unbookable.append((event_id, kind, day, str(exc)))
 
     if _table_exists(con, "fraud.scored_transactions"):
-        for tx, customer, merchant, amount, currency, at in con.execute(
-                f"SELECT transaction_id, customer_id, merchant_id, {_money('amount')}, currency, event_time "
+        for tx, customer, merchant, amount, currency, at, exact_minor in con.execute(
+                f"SELECT transaction_id, customer_id, merchant_id, {_money('amount')} AS amount, currency, event_time, "
+                f"CASE WHEN amount * {_factor('currency')} = trunc(amount * {_factor('currency')}) "
+                f"THEN CAST(amount * {_factor('currency')} AS BIGINT) END "
                 "FROM fraud.scored_transactions WHERE partition_date = ? AND decision = 'approve' "
                 "ORDER BY event_time, transaction_id", [day]).fetchall():
-            add(lambda: card_payment_entry(tx, customer, merchant, amount, currency, at, config), f"card:{tx}", CARD)
+            add(lambda: card_payment_entry(tx, customer, merchant, amount, currency, at, config,
+                                           amount_minor=exact_minor), f"card:{tx}", CARD)
         if _table_exists(con, "core.fraud_labels"):
             for label, tx, customer, amount, currency, at in con.execute(
                     f"SELECT l.label_id, l.transaction_id, s.customer_id, {_money('l.amount')}, s.currency, "
