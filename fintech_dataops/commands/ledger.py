@@ -172,26 +172,35 @@ def reconcile_command(args: argparse.Namespace) -> int:
 
 def follow_command(args: argparse.Namespace) -> int:
     import contextlib
+    import threading
     import time
 
     from fintech_dataops.lib.ledger.booking import LedgerConfig
-    from fintech_dataops.lib.ledger.online import DecisionFollower, FollowStats, follow_once
+    from fintech_dataops.lib.ledger.online import (
+        DecisionFollower, FollowStats, follow_once, settle_pending, settlement_thread,
+    )
 
     defaults = LedgerConfig()
-    follower, stats = DecisionFollower(resolve_data_dir()), FollowStats()
+    batch_seconds = args.batch_seconds or defaults.batch_max_age_seconds
+    follower, stats, stop = DecisionFollower(resolve_data_dir()), FollowStats(), threading.Event()
     with contextlib.ExitStack() as stack:
         chain = None if args.no_settle else stack.enter_context(_chain())
+        settler = None if chain is None else settlement_thread(_connect, chain, stats, stop, batch_seconds / 2)
         print(f"following {follower.wal_dir} and {follower.landed_dir} every {args.interval}s", flush=True)
         try:
             while True:
-                booked = follow_once(_connect, follower, stats, chain=chain,
+                booked = follow_once(_connect, follower, stats,
                                      batch_max_entries=args.max_entries or defaults.batch_max_entries,
-                                     batch_max_age_seconds=args.batch_seconds or defaults.batch_max_age_seconds)
+                                     batch_max_age_seconds=batch_seconds)
                 if booked:
                     print(f"booked {booked} approval(s); total {stats.booked}, batches settled "
                           f"{stats.batches_settled}", flush=True)
                 time.sleep(args.interval)
         except KeyboardInterrupt:
+            stop.set()
+            if settler is not None:
+                settler.join()
+                settle_pending(_connect, chain, stats)
             print(f"stopped: {stats.booked} booked, {stats.batches_settled} batches settled", flush=True)
     return 0
 

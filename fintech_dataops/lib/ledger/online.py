@@ -104,19 +104,21 @@ class FollowStats:
     already_booked: int = 0
     batches_settled: int = 0
     posted_latency_ms: list[float] = field(default_factory=list)  # decided_at → entry committed, per new entry
+    settle_errors: list[str] = field(default_factory=list)
 
 
-def follow_once(connect, follower: DecisionFollower, stats: FollowStats, *, chain=None,
+def follow_once(connect, follower: DecisionFollower, stats: FollowStats, *,
                 batch_max_entries: int = LedgerConfig.batch_max_entries,
                 batch_max_age_seconds: float = LedgerConfig.batch_max_age_seconds) -> int:
-    """One poll: book the new approvals, close batches that are full or old enough, settle them."""
-    from fintech_dataops.lib.ledger.settle import settle_batches
-    from fintech_dataops.lib.ledger.store import book, close_batches, ensure_ledger_schema, record_unbookable
+    """One poll: book the new approvals and close batches that are full or old enough. Settling is
+    ``settle_pending``'s job, on its own thread, so a slow chain never delays booking."""
+    from fintech_dataops.lib.ledger.store import (
+        book, close_batches, ensure_ledger_schema, entry_id_for, record_unbookable,
+    )
 
     stats.polls += 1
     approvals = follower.poll()
     booked = 0
-    closed: list[int] = []
     with connect() as con:
         ensure_ledger_schema(con)
         if approvals:
@@ -126,15 +128,40 @@ def follow_once(connect, follower: DecisionFollower, stats: FollowStats, *, chai
             stats.booked += result.booked
             stats.already_booked += result.already_booked
             new = set(result.entry_ids)
-            from fintech_dataops.lib.ledger.store import entry_id_for
-
             stats.posted_latency_ms += [(posted - a.decided_at).total_seconds() * 1000 for a in approvals
                                         if entry_id_for(a.entry.event_id) in new]
         if follower.unbookable:
             record_unbookable(con, follower.unbookable)
             follower.unbookable = []
-        closed = close_batches(con, max_entries=batch_max_entries, max_age_seconds=batch_max_age_seconds)
-        unsettled = con.execute("SELECT count(*) FROM ledger.batches WHERE status <> 'settled'").fetchone()[0]
-    if chain is not None and (closed or unsettled):
-        stats.batches_settled += len(settle_batches(connect, chain).settled)
+        close_batches(con, max_entries=batch_max_entries, max_age_seconds=batch_max_age_seconds)
     return booked
+
+
+def settle_pending(connect, chain, stats: FollowStats) -> int:
+    """Settle the closed batches, if any (for a settlement thread next to ``follow_once``)."""
+    from fintech_dataops.lib.ledger.settle import settle_batches
+    from fintech_dataops.lib.ledger.store import ensure_ledger_schema
+
+    with connect() as con:
+        ensure_ledger_schema(con)
+        unsettled = con.execute("SELECT count(*) FROM ledger.batches WHERE status <> 'settled'").fetchone()[0]
+    if not unsettled:
+        return 0
+    settled = len(settle_batches(connect, chain).settled)
+    stats.batches_settled += settled
+    return settled
+
+
+def settlement_thread(connect, chain, stats: FollowStats, stop, interval: float) -> "threading.Thread":
+    import threading
+
+    def loop():
+        while not stop.wait(interval):
+            try:
+                settle_pending(connect, chain, stats)
+            except Exception as exc:  # noqa: BLE001 - a chain or lock hiccup: the batch stays unsettled, retried next tick
+                stats.settle_errors.append(f"{type(exc).__name__}: {exc}")
+
+    thread = threading.Thread(target=loop, name="ledger-settle", daemon=True)
+    thread.start()
+    return thread

@@ -8,7 +8,7 @@ import duckdb
 
 from fintech_dataops.lib.ledger.booking import entries_for_day
 from fintech_dataops.lib.ledger.chain import LocalChain
-from fintech_dataops.lib.ledger.online import DecisionFollower, FollowStats, follow_once
+from fintech_dataops.lib.ledger.online import DecisionFollower, FollowStats, follow_once, settle_pending
 from fintech_dataops.lib.ledger.store import book
 from fintech_dataops.lib.realtime.wal import DurableLog, LogEntry
 from fintech_dataops_tests.lib.ledger.conftest import make_sources
@@ -73,7 +73,8 @@ def test_online_and_daily_paths_book_an_approval_once_and_the_follower_settles(t
     chain = LocalChain(tmp_path / "chain")
     try:
         stats = FollowStats()
-        follow_once(connect, DecisionFollower(tmp_path), stats, chain=chain, batch_max_age_seconds=0)
+        follow_once(connect, DecisionFollower(tmp_path), stats, batch_max_age_seconds=0)
+        assert settle_pending(connect, chain, stats) == 1
         assert stats.booked == 2 and stats.batches_settled == 1
         with connect() as con:
             daily = book(con, entries_for_day(con, date(2026, 11, 1)).entries)
