@@ -6,7 +6,7 @@ import duckdb
 
 from fintech_dataops.defs.ledger.assets import (
     approved_payments_booked_once, chain_matches_ledger, entries_balance, ledger_batches, ledger_entries,
-    ledger_verifies,
+    ledger_settlement_mart, ledger_verifies,
 )
 from fintech_dataops.defs.ledger.resources import ChainResource
 from fintech_dataops.defs.resources import WarehouseResource
@@ -42,8 +42,14 @@ def test_daily_booking_is_idempotent_and_batches_settle_with_passing_checks(data
 
     settled = dg.materialize(assets, resources=_resources(data_dir), selection=[ledger_batches.key])
     assert settled.success and _checks(settled) == {"chain_matches_ledger": True, "ledger_verifies": True}
+    mart = dg.materialize([ledger_settlement_mart], resources=_resources(data_dir))
+    assert mart.success
     with duckdb.connect(str(data_dir / "warehouse.duckdb")) as con:
         assert con.execute("SELECT status, entry_count FROM ledger.batches").fetchall() == [("settled", 12)]
+        usd = con.execute("SELECT entries, entries_settled, card_volume, platform_fees, card_volume_settled "
+                          "FROM marts.ledger_settlement WHERE currency = 'USD'").fetchone()
+        # 3 approved USD payments of 12.34 (fee 0.19 each) + the loan (disbursement, repayment) on 2026-11-01
+        assert [str(v) for v in usd] == ["5", "5", "37.020", "0.570", "37.020"]
         con.execute("UPDATE ledger.postings SET amount_minor = amount_minor + 1 WHERE line_no = 0 AND entry_id = "
                     "(SELECT entry_id FROM ledger.entries WHERE seq = 3)")
     balance = entries_balance(warehouse=WarehouseResource(data_dir=str(data_dir)))

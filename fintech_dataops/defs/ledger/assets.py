@@ -15,6 +15,7 @@ from fintech_dataops.lib.ledger.booking import LedgerConfig as _Defaults
 GROUP = "ledger"
 ENTRIES = dg.AssetKey(["ledger", "entries"])
 BATCHES = dg.AssetKey(["ledger", "batches"])
+SETTLEMENT_MART = dg.AssetKey(["marts", "ledger_settlement"])
 _SOURCES = [dg.AssetKey(k) for k in (["fraud", "scored_transactions"], ["core", "fraud_labels"],
                                      ["core", "partner_loans"], ["core", "stripe_charges"],
                                      ["core", "stripe_disputes"])]
@@ -162,5 +163,23 @@ def ledger_verifies(warehouse: WarehouseResource):
                                                           "findings": len(rows), "listed": _table(rows)})
 
 
-ledger_assets = [ledger_entries, ledger_batches]
+@dg.asset(
+    key=SETTLEMENT_MART, deps=[BATCHES], group_name=GROUP, kinds={"duckdb", "sql"}, pool=WAREHOUSE_WRITE_POOL,
+    automation_condition=ON_INPUT_CHANGE,
+    description="Per business day and currency: entries booked and settled, card volume, platform fees, chargebacks "
+                "and the card volume already settled on chain (DECIMAL, from integer minor units).",
+    metadata={"dagster/table_name": "marts.ledger_settlement"},
+)
+def ledger_settlement_mart(warehouse: WarehouseResource):
+    from fintech_dataops.lib.ledger.report import SETTLEMENT_MART as TABLE, settlement_mart_sql
+    from fintech_dataops.lib.warehouse import replace_table
+
+    with warehouse.get_connection() as con:
+        rows = replace_table(con, TABLE, settlement_mart_sql())
+        settled = con.execute(f"SELECT sum(entries_settled), sum(entries) FROM {TABLE}").fetchone()
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "entries_settled": int(settled[0] or 0),
+                                          "entries": int(settled[1] or 0)})
+
+
+ledger_assets = [ledger_entries, ledger_batches, ledger_settlement_mart]
 ledger_checks = [entries_balance, approved_payments_booked_once, chain_matches_ledger, ledger_verifies]

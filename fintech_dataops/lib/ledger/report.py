@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import duckdb
 
 from fintech_dataops.lib.ledger.model import from_minor
@@ -37,3 +39,36 @@ def ledger_summary(con: duckdb.DuckDBPyConnection) -> str:
     verdict = (f"ledger verify: OK ({report.entries} entries, {report.batches} batches: chains and Merkle roots "
                "recomputed)" if report.ok else f"ledger verify: FAILED, first bad: {report.first}")
     return ledger_totals(con) + "\n" + verdict
+
+
+SETTLEMENT_MART = "marts.ledger_settlement"
+
+
+def settlement_mart_sql() -> str:
+    """Per business day and currency: what was booked and what of it is settled on chain (exact DECIMAL
+    amounts from integer minor units; the column a North Star or finance view reads as settled money)."""
+    from fintech_dataops.lib.money.currencies import DEFAULT_MINOR_UNITS, MINOR_UNITS_NOT_TWO
+
+    def unit(decimals: int) -> str:  # one minor unit as an exact DECIMAL (DuckDB's DECIMAL / INT is a DOUBLE)
+        return f"CAST({Decimal(1).scaleb(-decimals)} AS DECIMAL(4, 3))"
+
+    cases = " ".join(f"WHEN '{c}' THEN {unit(u)}" for c, u in sorted(MINOR_UNITS_NOT_TWO.items()))
+    factor = f"(CASE p.currency {cases} ELSE {unit(DEFAULT_MINOR_UNITS)} END)"
+    return f"""
+        WITH legs AS (
+            SELECT e.business_date, p.currency, e.kind, e.entry_id, p.account_id, p.amount_minor, {factor} AS factor,
+                   b.status = 'settled' AS settled
+            FROM ledger.entries e JOIN ledger.postings p USING (entry_id)
+            LEFT JOIN ledger.batches b ON b.stream = e.stream AND e.seq BETWEEN b.first_seq AND b.last_seq)
+        SELECT business_date, currency,
+               count(DISTINCT entry_id) AS entries,
+               count(DISTINCT entry_id) FILTER (WHERE settled) AS entries_settled,
+               CAST(CAST(sum(amount_minor) FILTER (WHERE kind = 'card_payment' AND account_id LIKE 'customer:%')
+                    AS DECIMAL(38, 0)) * any_value(factor) AS DECIMAL(18, 3)) AS card_volume,
+               CAST(CAST(-sum(amount_minor) FILTER (WHERE account_id LIKE 'platform_fees:%')
+                    AS DECIMAL(38, 0)) * any_value(factor) AS DECIMAL(18, 3)) AS platform_fees,
+               CAST(CAST(sum(amount_minor) FILTER (WHERE account_id LIKE 'chargebacks:%')
+                    AS DECIMAL(38, 0)) * any_value(factor) AS DECIMAL(18, 3)) AS chargebacks,
+               CAST(CAST(sum(amount_minor) FILTER (WHERE settled AND kind = 'card_payment' AND account_id LIKE 'customer:%')
+                    AS DECIMAL(38, 0)) * any_value(factor) AS DECIMAL(18, 3)) AS card_volume_settled
+        FROM legs GROUP BY ALL ORDER BY business_date, currency"""
