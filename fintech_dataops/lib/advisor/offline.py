@@ -143,8 +143,10 @@ def _loans(r: dict, you: bool) -> str:
 
 
 def _spending(r: dict, you: bool) -> str:
-    if not r.get("month"):
-        return r.get("note", "No card transactions on record.")
+    if "total_spent" not in r:
+        months = r.get("months_with_spending") or []
+        note = r.get("note", "No card transactions on record.")
+        return note[0].upper() + note[1:] + "." + (f" Months with card spending: {', '.join(months)}." if months else "")
     total = r["total_spent"]
     lines = [f"In {r['month']}, {'you' if you else 'the customer'} spent {total['amount']} (reporting currency) "
              f"across {total['transactions']} card transactions."]

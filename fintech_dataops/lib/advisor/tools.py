@@ -33,8 +33,8 @@ IMPROVEMENT_BY_PREFIX = {
 
 def plain(value):
     """JSON-friendly: Decimal → str (exact money), times → ISO text, containers recursively."""
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+    if isinstance(value, Decimal):  # exact, with the scale it is stored with (64.00, not 64)
+        return format(value, "f")
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
     if isinstance(value, dict):
@@ -100,12 +100,12 @@ def spending_summary(con: duckdb.DuckDBPyConnection, customer_id: str, month: st
     months = [r["month"] for r in _rows(con, """
         SELECT DISTINCT strftime(event_time, '%Y-%m') AS month FROM core.transactions
         WHERE customer_id = ? ORDER BY 1 DESC""", [customer_id])]
-    if month is None or month not in months:
+    if month is None:
         month = months[0] if months else None
     result = {"customer_id": customer_id, "month": month, "months_with_spending": months[:12],
               "sources": ["core.transactions"]}
-    if month is None:
-        result["note"] = "no card transactions for this customer"
+    if month is None or month not in months:  # never answer a month with another month's figures
+        result["note"] = (f"no card transactions in {month}" if month else "no card transactions for this customer")
         return result
     amount = "COALESCE(amount_reporting, amount)"
     where = "customer_id = ? AND strftime(event_time, '%Y-%m') = ?"

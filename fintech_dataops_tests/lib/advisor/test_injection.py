@@ -52,3 +52,11 @@ def test_offline_answer_is_the_same_with_or_without_the_injected_merchant(adviso
     clean = ask("where did my money go this month?", CUSTOMER, advisor_dir, model=offline_model(), mode="offline")
     assert clean.answer.replace('"Corner Shop"', f'"{INJECTION}"') == out.answer
     assert clean.tools_used == out.tools_used and clean.sources == out.sources
+
+
+def test_a_month_without_spending_is_not_answered_with_another_months_figures(advisor_dir):
+    out = ask("how much did I spend in 2026-09?", CUSTOMER, advisor_dir, model=offline_model(), mode="offline")
+    assert out.grounded and "no card transactions in 2026-09" in out.answer.lower()
+    assert "560.75" not in out.answer and "2026-11, 2026-10" in out.answer
+    october = ask("how much did I spend in 2026-10?", CUSTOMER, advisor_dir, model=offline_model(), mode="offline")
+    assert "64.00" in october.answer and "560.75" not in october.answer
