@@ -28,6 +28,11 @@ class AlertSink(dg.ConfigurableResource):
         default="",
         description=f"Slack incoming-webhook URL (secret: set it with EnvVar); empty = ${SLACK_WEBHOOK_ENV}, unset = off",
     )
+    slack_webhook_env: str = Field(
+        default=SLACK_WEBHOOK_ENV,
+        description="Environment variable read for the webhook URL when slack_webhook_url is empty; a tenant's "
+                    "code location names its own (empty = no Slack), never the platform's",
+    )
     slack_timeout_seconds: float = Field(default=5.0)
 
     @property
@@ -44,7 +49,9 @@ class AlertSink(dg.ConfigurableResource):
     @property
     def webhook_url(self) -> str:
         """The configured URL, else ``$FINTECH_SLACK_WEBHOOK_URL`` read when an alert is sent (never at import)."""
-        return self.slack_webhook_url or dg.EnvVar(SLACK_WEBHOOK_ENV).get_value() or ""
+        if self.slack_webhook_url:
+            return self.slack_webhook_url
+        return (dg.EnvVar(self.slack_webhook_env).get_value() or "") if self.slack_webhook_env else ""
 
     def _post_to_slack(self, alert: alerts.Alert, logger: logging.Logger) -> None:
         error = alerts.post_to_slack(self.webhook_url, alert, timeout=self.slack_timeout_seconds)

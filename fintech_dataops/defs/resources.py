@@ -124,12 +124,23 @@ class WarehouseResource(DuckDBResource):
 
 
 def default_resources() -> dict[str, object]:
-    """The embedded default: everything on this machine under the data dir."""
+    """The embedded default: everything on this machine under the data dir (the selected tenant's)."""
+    from fintech_dataops.lib.tenancy.paths import DEFAULT_TENANT, current_tenant
+    from fintech_dataops.lib.tenancy.settings import current_settings
+
+    if current_tenant() == DEFAULT_TENANT:
+        tenant = {}
+    else:  # a bank's own reporting currency and alert channel; never the platform's shared webhook
+        settings = current_settings()
+        tenant = {"alert_sink": AlertSink(slack_webhook_env=settings.alert_sinks.slack_webhook_env or "")}
+        if settings.reporting_currency:
+            tenant["money"] = MoneyResource(reporting_currency=settings.reporting_currency)
     return {
         "data_dir": DataDirResource(),
         "warehouse": WarehouseResource(),
         "alert_sink": AlertSink(),
         "money": MoneyResource(),
+        **tenant,
     }
 
 

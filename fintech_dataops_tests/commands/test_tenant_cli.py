@@ -86,3 +86,33 @@ def test_a_tenant_code_location_works_for_its_tenant_only(data_dir: Path):
     assert pool == "warehouse_write:acme"  # its own DuckDB-writer slot, not the other banks'
     assert warehouse == str(data_dir.resolve() / "tenants" / "acme" / "warehouse.duckdb")
     assert refused.startswith("refused:")
+
+
+def test_a_tenants_settings_become_its_code_locations_defaults(data_dir: Path):
+    assert cli(data_dir, "tenant", "create", "acme", "--currency", "EUR").returncode == 0
+    weights = '{"transaction_history": 0.4, "spending_power": 0.2, "academic": 0.1, "loan_history": 0.1, ' \
+              '"utilities": 0.1, "telco": 0.1}'
+    configured = cli(data_dir, "tenant", "configure", "acme", "--set", "quarantine_error_rate=0.005",
+                     "--set", "credit_approve_cutoff=660", "--set", f"credit_weights={weights}",
+                     "--set", 'alert_sinks={"slack_webhook_env": "ACME_SLACK_WEBHOOK_URL"}')
+    assert configured.returncode == 0, configured.stderr
+    probe = (
+        "import sys, fintech_dataops.tenant_definitions as t\n"
+        "defs = t.acme if sys.argv[1] == 'acme' else __import__('fintech_dataops.definitions').definitions.defs\n"
+        "from fintech_dataops.defs.quality.assets import CoreLoadConfig\n"
+        "from fintech_dataops.defs.credit.assets import CreditScoringConfig\n"
+        "c, q = CreditScoringConfig(), CoreLoadConfig()\n"
+        "print(defs.resources['money'].reporting_currency, q.quarantine_error_rate, q.quarantine_warn_rate,\n"
+        "      c.approve_cutoff, c.weight_transaction_history, repr(defs.resources['alert_sink'].slack_webhook_env))\n"
+    )
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "FINTECH_TENANT"}
+    results = {}
+    for location in ("acme", "default"):
+        done = subprocess.run([sys.executable, "-c", probe, location], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        results[location] = done.stdout.splitlines()[-1]
+    assert results["acme"] == "EUR 0.005 0.005 660 0.4 'ACME_SLACK_WEBHOOK_URL'"
+    assert results["default"] == "USD 0.05 0.01 640 0.3 'FINTECH_SLACK_WEBHOOK_URL'"  # platform defaults

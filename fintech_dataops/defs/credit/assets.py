@@ -20,6 +20,7 @@ from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 from fintech_dataops.lib.credit.config import DEFAULT_WEIGHTS, MODEL_VERSION, ScoringConfig
+from fintech_dataops.lib.tenancy.settings import current_settings
 
 FEATURE_FEEDS = ("customers", "transactions", "public_records", "partner_loans", "utility_payments", "telco_payments")
 CREDIT_AUTOMATION = ON_INPUT_CHANGE
@@ -56,16 +57,21 @@ def _deps(*keys: dg.AssetKey) -> list[dg.AssetKey]:
 TRANSACTION_KEYS = (dg.AssetKey(["core", "transactions"]), dg.AssetKey(["open_banking", "platform_transactions"]))
 
 
+# A tenant's code location (fintech_dataops/tenant_definitions.py) starts from its own policy overrides.
+_TENANT_POLICY = current_settings()
+_POLICY_WEIGHTS = _TENANT_POLICY.credit_weights or DEFAULT_WEIGHTS
+
+
 class CreditScoringConfig(dg.Config):
     """What a credit officer tunes; the defaults are the v2.0 policy."""
 
-    weight_transaction_history: float = Field(default=DEFAULT_WEIGHTS["transaction_history"], ge=0)
-    weight_spending_power: float = Field(default=DEFAULT_WEIGHTS["spending_power"], ge=0)
-    weight_academic: float = Field(default=DEFAULT_WEIGHTS["academic"], ge=0)
-    weight_loan_history: float = Field(default=DEFAULT_WEIGHTS["loan_history"], ge=0)
-    weight_utilities: float = Field(default=DEFAULT_WEIGHTS["utilities"], ge=0)
-    weight_telco: float = Field(default=DEFAULT_WEIGHTS["telco"], ge=0)
-    approve_cutoff: int = Field(default=ScoringConfig.approve_cutoff, ge=300, le=850,
+    weight_transaction_history: float = Field(default=_POLICY_WEIGHTS["transaction_history"], ge=0)
+    weight_spending_power: float = Field(default=_POLICY_WEIGHTS["spending_power"], ge=0)
+    weight_academic: float = Field(default=_POLICY_WEIGHTS["academic"], ge=0)
+    weight_loan_history: float = Field(default=_POLICY_WEIGHTS["loan_history"], ge=0)
+    weight_utilities: float = Field(default=_POLICY_WEIGHTS["utilities"], ge=0)
+    weight_telco: float = Field(default=_POLICY_WEIGHTS["telco"], ge=0)
+    approve_cutoff: int = Field(default=_TENANT_POLICY.credit_approve_cutoff or ScoringConfig.approve_cutoff, ge=300, le=850,
                                 description="Scores at or above are approved")
     manual_review_margin: int = Field(default=ScoringConfig.manual_review_margin, ge=0,
                                       description="[cutoff - margin, cutoff) goes to manual review")

@@ -9,6 +9,7 @@ from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import WarehouseResource
 from fintech_dataops.lib.ingestion.feeds import FEEDS, LINEAGE_COLUMNS, Feed
 from fintech_dataops.lib.quality.core_checks import QuarantineThresholds
+from fintech_dataops.lib.tenancy.settings import current_settings
 
 LINEAGE_DESCRIPTIONS = {
     "partition_date": "Landing-zone day of the raw line",
@@ -17,7 +18,7 @@ LINEAGE_DESCRIPTIONS = {
 }
 
 
-_THRESHOLDS = QuarantineThresholds()
+_THRESHOLDS = current_settings().quarantine_thresholds(QuarantineThresholds())  # a tenant's own, else the platform's
 # Measured per day: over a range (one run), they are reported as <name>_over_range, not as each day's.
 PER_DAY_MEASURES = ("dagster/row_count", "raw_rows", "valid_rows", "quarantined_rows", "dq_score",
                     "quarantine_rate", "rows_per_second")

@@ -89,6 +89,15 @@ class TenantSettings(BaseModel):
     def rule_config(self) -> RuleConfig:
         return RuleConfig.from_dict(self.fraud_rules)
 
+    def quarantine_thresholds(self, platform):
+        """``platform`` (a ``QuarantineThresholds``) with this tenant's error rate (warn never above it)."""
+        if self.quarantine_error_rate is None:
+            return platform
+        import dataclasses
+
+        rate = self.quarantine_error_rate
+        return dataclasses.replace(platform, error_rate=rate, warn_rate=min(platform.warn_rate, rate))
+
 
 class TenantProfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -110,6 +119,20 @@ class TenantProfile(BaseModel):
         if self.logo is not None and (Path(self.logo).name != self.logo or Path(self.logo).suffix not in LOGO_TYPES):
             raise ValueError(f"logo must be a file name ending in one of {sorted(LOGO_TYPES)}")
         return self
+
+
+def current_settings() -> TenantSettings:
+    """The selected tenant's settings (``$FINTECH_TENANT``); the default tenant has none (platform defaults).
+
+    Read where a default is defined, when a tenant's code location builds its definitions.
+    """
+    from fintech_dataops.lib.tenancy.paths import DEFAULT_TENANT, current_tenant
+
+    if current_tenant() == DEFAULT_TENANT:
+        return TenantSettings()
+    from fintech_dataops.lib.ingestion.landing import resolve_data_dir
+
+    return read_profile(resolve_data_dir()).settings
 
 
 def read_profile(root: Path) -> TenantProfile | None:
