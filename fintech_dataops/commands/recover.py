@@ -29,16 +29,6 @@ def register(subparsers) -> None:
     p.set_defaults(handler=recover_command)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
-
-
 def _run_pid(instance, run_id: str) -> int | None:
     """The pid of the process that last wrote an event for the run (its run worker)."""
     records = instance.get_records_for_run(run_id, limit=20, ascending=False).records
@@ -53,6 +43,8 @@ def dead_runs(instance) -> list[tuple[object, int]]:
     """Unfinished runs whose worker process no longer exists on this machine."""
     import dagster as dg
 
+    from fintech_dataops.lib.warehouse import pid_alive
+
     unfinished = instance.get_runs(
         filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING,
                                         dg.DagsterRunStatus.CANCELING])
@@ -60,7 +52,7 @@ def dead_runs(instance) -> list[tuple[object, int]]:
     found = []
     for run in unfinished:
         pid = _run_pid(instance, run.run_id)
-        if pid is not None and pid != os.getpid() and not _pid_alive(pid):
+        if pid is not None and pid != os.getpid() and not pid_alive(pid):
             found.append((run, pid))
     return found
 

@@ -186,6 +186,37 @@ def run_uvicorn(server, sockets: list[socket.socket]) -> None:
             signal.signal(sig, handler)
 
 
+class ReadDeadline:
+    """Mixin for a uvicorn HTTP protocol: from its connection (or the first byte of its next request on a
+    kept-alive connection) a client has ``read_timeout`` seconds to send a complete request; past it the
+    connection is closed and refused as ``timeout``. Subclasses set ``read_timeout`` and ``_refused``,
+    and arm / disarm the deadline where their parser sees a request start and end."""
+
+    read_timeout: float = 30.0
+    _deadline = None
+
+    def _refused(self, reason: str) -> None:
+        """Report a refusal (the factories route it to their ``on_refused``)."""
+
+    def _request_unread(self) -> bool:
+        """Whether the request is still being read when the deadline fires (a parser may know better)."""
+        return True
+
+    def _arm(self) -> None:
+        self._deadline = self.loop.call_later(self.read_timeout, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing() and self._request_unread():
+            self._refused("timeout")
+            self.transport.close()
+
+
 def guarded_h11_protocol(*, request_timeout: float, on_refused: Callable[[str], None] = lambda reason: None):
     """uvicorn's h11 protocol with a per-request read deadline and a count of protocol-level refusals.
 
@@ -200,26 +231,19 @@ def guarded_h11_protocol(*, request_timeout: float, on_refused: Callable[[str], 
 
     request_read = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR)
 
-    class GuardedH11Protocol(H11Protocol):
+    class GuardedH11Protocol(ReadDeadline, H11Protocol):
+        read_timeout = request_timeout
+
+        def _refused(self, reason: str) -> None:
+            on_refused(reason)
+
+        def _request_unread(self) -> bool:
+            return self.conn.their_state not in request_read
+
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
             self._deadline = None
             self._arm()
-
-        def _arm(self) -> None:
-            self._deadline = self.loop.call_later(request_timeout, self._expire)
-
-        def _disarm(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-
-        def _expire(self) -> None:
-            self._deadline = None
-            if self.transport.is_closing() or self.conn.their_state in request_read:
-                return
-            on_refused("timeout")
-            self.transport.close()
 
         def data_received(self, data: bytes) -> None:
             if self._deadline is None and self.conn.their_state is h11.IDLE:

@@ -63,7 +63,8 @@ def waiters_dir(database: str | Path) -> Path:
     return Path(f"{database}.waiters")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` exists (also when another user owns it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -84,7 +85,7 @@ def waiting_processes(database: str | Path) -> list[int]:
             pid = int(marker.name.split("-", 1)[0])
         except ValueError:
             continue
-        if pid != os.getpid() and _pid_alive(pid):
+        if pid != os.getpid() and pid_alive(pid):
             pids.append(pid)
     return pids
 
@@ -221,6 +222,18 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql:
             con.execute(f'ALTER TABLE {qualified(table)} ALTER COLUMN "{column_name}" SET DATA TYPE {column_type}')
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``BEGIN`` … ``COMMIT``; on any exception (an interrupt included) ``ROLLBACK`` and re-raise."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
 def replace_partitions(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -238,8 +251,7 @@ def replace_partitions(
     """
     if not _IDENT_RE.match(partition_column):
         raise ValueError(f"bad partition column {partition_column!r}")
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         _create_like(con, table, select_sql, params)
         _add_missing_columns(con, table, select_sql, params)
         placeholders = ", ".join("?" for _ in partition_values) or "NULL"
@@ -250,10 +262,6 @@ def replace_partitions(
         inserted = con.execute(
             f"INSERT INTO {qualified(table)} BY NAME SELECT * FROM ({select_sql})", params or []
         ).fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return int(inserted)
 
 
@@ -325,15 +333,10 @@ def replace_table(
     con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: Sequence | None = None
 ) -> int:
     """Atomically replace a whole (unpartitioned) table."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         ensure_schema(con, table)
         con.execute(f"CREATE OR REPLACE TABLE {qualified(table)} AS SELECT * FROM ({select_sql})", params or [])
         rows = con.execute(f"SELECT count(*) FROM {qualified(table)}").fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return int(rows)
 
 

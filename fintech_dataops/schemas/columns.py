@@ -4,6 +4,18 @@ Plain data, no pandera import: Dagster definitions read these at load time, and 
 pandera contracts in ``feeds.py`` use the same text.
 """
 
+# Utility and telco bills share their columns (telco adds the plan type), as their contracts do.
+_BILL_PAYMENT = {
+    "payment_id": 'Payment id (unique)',
+    "customer_id": 'Customer (core.customers)',
+    "bill_amount": 'Billed amount, major units',
+    "amount_paid": 'Amount paid, major units',
+    "currency": 'ISO 4217 currency code',
+    "due_date": 'Bill due date',
+    "paid_date": 'Payment date (empty = unpaid)',
+    "event_time": 'When the provider reported it (UTC)',
+}
+
 COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
     "customers": {
         "customer_id": 'Customer id (unique)',
@@ -58,29 +70,8 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "outstanding": 'Outstanding balance, major units',
         "reported_time": 'When the partner reported (UTC)',
     },
-    "utility_payments": {
-        "payment_id": 'Payment id (unique)',
-        "customer_id": 'Customer (core.customers)',
-        "provider": 'Utility provider',
-        "bill_amount": 'Billed amount, major units',
-        "amount_paid": 'Amount paid, major units',
-        "currency": 'ISO 4217 currency code',
-        "due_date": 'Bill due date',
-        "paid_date": 'Payment date (empty = unpaid)',
-        "event_time": 'When the provider reported it (UTC)',
-    },
-    "telco_payments": {
-        "payment_id": 'Payment id (unique)',
-        "customer_id": 'Customer (core.customers)',
-        "provider": 'Telco provider',
-        "plan_type": 'Mobile / internet plan type',
-        "bill_amount": 'Billed amount, major units',
-        "amount_paid": 'Amount paid, major units',
-        "currency": 'ISO 4217 currency code',
-        "due_date": 'Bill due date',
-        "paid_date": 'Payment date (empty = unpaid)',
-        "event_time": 'When the provider reported it (UTC)',
-    },
+    "utility_payments": {**_BILL_PAYMENT, "provider": 'Utility provider'},
+    "telco_payments": {**_BILL_PAYMENT, "provider": 'Telco provider', "plan_type": 'Mobile / internet plan type'},
     "loan_applications": {
         "application_id": 'Application id (unique)',
         "customer_id": 'Applicant (core.customers)',

@@ -62,23 +62,12 @@ def _core_asset() -> dg.AssetsDefinition:
                   "dagster/table_name": f"core.{FEED}"},
     )
     def core_advisor_conversations(warehouse: WarehouseResource):
-        from fintech_dataops.defs.quality.checks import evaluate_core_checks
+        from fintech_dataops.defs.quality.checks import unpartitioned_core_events
         from fintech_dataops.lib.advisor.conversations import load_core
 
         with warehouse.get_connection() as con:
-            result = load_core(con)
-            checks = evaluate_core_checks(con, ADVISOR_CONVERSATIONS, result.partition_dates) \
-                if result.partition_dates else []
-        yield dg.MaterializeResult(metadata={
-            "dagster/row_count": result.valid_rows, "raw_rows": result.raw_rows,
-            "quarantined_rows": result.quarantined_rows, "dq_score": float(result.dq_score),
-            "failed_checks": dg.MetadataValue.json(result.failed_checks),
-        })
-        if checks:
-            yield from checks
-        else:  # nothing landed yet: the checks hold vacuously
-            for spec in core_check_specs(ADVISOR_CONVERSATIONS, CORE_KEY):
-                yield dg.AssetCheckResult(check_name=spec.name, passed=True, metadata={"rows": 0})
+            events = unpartitioned_core_events(con, ADVISOR_CONVERSATIONS, CORE_KEY, load_core(con))
+        yield from events
 
     return core_advisor_conversations
 

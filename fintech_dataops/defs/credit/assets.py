@@ -349,11 +349,9 @@ def credit_validation(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         rows = replace_table(con, "credit.validation", "SELECT * FROM credit_validation_frame")
         con.unregister("credit_validation_frame")
 
-    report_path = data_dir.reports_dir / "credit_validation.html"
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = report_path.with_suffix(".html.tmp")
-    tmp.write_text(plotly_html(report), encoding="utf-8")
-    tmp.replace(report_path)
+    from fintech_dataops.lib.ingestion.landing import write_atomic
+
+    report_path = write_atomic(data_dir.reports_dir / "credit_validation.html", plotly_html(report).encode("utf-8"))
     s = report.score
     context.log.info(f"credit.validation: AUC {s['auc']} Gini {s['gini']} KS {s['ks']} on {s['n']} outcomes")
     return dg.MaterializeResult(metadata={

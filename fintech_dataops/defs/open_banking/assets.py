@@ -153,23 +153,12 @@ def build_core_asset(feed: OpenBankingFeed) -> dg.AssetsDefinition:
         metadata={"dagster/column_schema": core_column_schema(feed), "dagster/table_name": f"core.{feed.name}"},
     )
     def core_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        from fintech_dataops.defs.quality.checks import evaluate_core_checks
+        from fintech_dataops.defs.quality.checks import unpartitioned_core_events
         from fintech_dataops.lib.open_banking.layers import load_core_feed
 
         with warehouse.get_connection() as con:
-            result = load_core_feed(con, feed.name)
-            checks = evaluate_core_checks(con, feed, result.partition_dates) \
-                if result.partition_dates else []
-        yield dg.MaterializeResult(metadata={
-            "dagster/row_count": result.valid_rows, "raw_rows": result.raw_rows,
-            "quarantined_rows": result.quarantined_rows, "dq_score": float(result.dq_score),
-            "failed_checks": dg.MetadataValue.json(result.failed_checks),
-        })
-        if checks:
-            yield from checks
-        else:  # nothing landed yet: the checks hold vacuously
-            for spec in core_check_specs(feed, key):
-                yield dg.AssetCheckResult(check_name=spec.name, passed=True, metadata={"rows": 0})
+            events = unpartitioned_core_events(con, feed, key, load_core_feed(con, feed.name))
+        yield from events
 
     return core_feed
 

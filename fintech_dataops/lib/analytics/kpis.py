@@ -34,7 +34,7 @@ from decimal import Decimal
 
 import duckdb
 
-from fintech_dataops.lib.warehouse import table_exists
+from fintech_dataops.lib.warehouse import table_exists, transaction
 
 NOT_MEASURED = "not measured yet"
 
@@ -312,8 +312,7 @@ def append_history(con: duckdb.DuckDBPyConnection, kpi_names: Sequence[str], run
     ]
     if not selects:
         return 0
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("CREATE SCHEMA IF NOT EXISTS kpis")
         con.execute(
             "CREATE TABLE IF NOT EXISTS kpis.history (run_id VARCHAR, kpi VARCHAR, value DOUBLE, unit VARCHAR, "
@@ -323,10 +322,6 @@ def append_history(con: duckdb.DuckDBPyConnection, kpi_names: Sequence[str], run
         inserted = con.execute(
             f"INSERT INTO kpis.history SELECT ?, *, now() FROM ({' UNION ALL '.join(selects)})", [run_id]
         ).fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return int(inserted)
 
 

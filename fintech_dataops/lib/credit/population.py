@@ -15,7 +15,7 @@ import datetime as dt
 
 import duckdb
 
-from fintech_dataops.lib.warehouse import ensure_schema, qualified
+from fintech_dataops.lib.warehouse import ensure_schema, qualified, transaction
 
 TABLE = "credit.scorable_population"
 UPLIFT_GOAL_PCT = 20.0
@@ -49,8 +49,7 @@ _SELECT = f"""
 
 def record_scorable_population(con: duckdb.DuckDBPyConnection, run_id: str, measured_at: dt.datetime) -> dict:
     """Append this run's row to ``credit.scorable_population`` (atomically) and return it."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         ensure_schema(con, TABLE)
         con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(TABLE)} ({_COLUMNS})")
         con.execute(f"DELETE FROM {qualified(TABLE)} WHERE run_id = ?", [run_id])
@@ -58,8 +57,4 @@ def record_scorable_population(con: duckdb.DuckDBPyConnection, run_id: str, meas
         cursor = con.execute(f"SELECT * FROM {qualified(TABLE)} WHERE run_id = ?", [run_id])
         names = [d[0] for d in cursor.description]
         row = dict(zip(names, cursor.fetchall()[0]))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return row

@@ -378,12 +378,9 @@ def _card_path(models_dir: Path, version: str) -> Path:
 
 
 def save_scorecard(card: Scorecard, models_dir: Path) -> Path:
-    path = _card_path(models_dir, card.version)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(card.as_json(), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    from fintech_dataops.lib.ingestion.landing import write_atomic
+
+    return write_atomic(_card_path(models_dir, card.version), card.as_json().encode("utf-8"))
 
 
 def champion_pointer(models_dir: Path) -> dict:
@@ -404,12 +401,11 @@ def load_champion(models_dir: Path) -> Scorecard | None:
 def promote(models_dir: Path, card: Scorecard, decision: dict) -> None:
     pointer = champion_pointer(models_dir)
     history = [*pointer.get("history", []), {**decision, "version": card.version}][-50:]
-    path = Path(models_dir) / "credit" / "champion.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"version": card.version, "promoted_at": decision.get("decided_at"),
-                               "history": history}, indent=1, default=str), encoding="utf-8")
-    tmp.replace(path)
+    from fintech_dataops.lib.ingestion.landing import write_atomic
+
+    write_atomic(Path(models_dir) / "credit" / "champion.json",
+                 json.dumps({"version": card.version, "promoted_at": decision.get("decided_at"),
+                             "history": history}, indent=1, default=str).encode("utf-8"))
 
 
 # ----------------------------------------------------------------------------------------- stability
@@ -528,6 +524,8 @@ def record_stability(con, card: Scorecard | None, scores: pd.DataFrame, scored_a
 
     ``card`` None (the hand-set baseline: no development sample) only makes sure the table exists.
     """
+    from fintech_dataops.lib.warehouse import transaction
+
     values = stability(card, scores) if card is not None else {}
     frame = pd.DataFrame({"scored_at": pd.Series([scored_at] * len(values), dtype="datetime64[us]"),
                           "model_version": [card.version if card else ""] * len(values), "variable": list(values),
@@ -538,13 +536,9 @@ def record_stability(con, card: Scorecard | None, scores: pd.DataFrame, scored_a
                 "variable VARCHAR, psi DOUBLE, severity VARCHAR)")
     con.register("credit_stability_frame", frame)
     try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute(f"DELETE FROM {STABILITY_TABLE} WHERE scored_at = ?", [scored_at])
-        con.execute(f"INSERT INTO {STABILITY_TABLE} SELECT * FROM credit_stability_frame")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(f"DELETE FROM {STABILITY_TABLE} WHERE scored_at = ?", [scored_at])
+            con.execute(f"INSERT INTO {STABILITY_TABLE} SELECT * FROM credit_stability_frame")
     finally:
         con.unregister("credit_stability_frame")
     return values

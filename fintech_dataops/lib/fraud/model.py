@@ -312,9 +312,9 @@ def save_model(model: FraudModel, models_dir: Path, *, make_current: bool = True
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     if make_current:
-        pointer = root / f".{CURRENT_FILE}.tmp"
-        pointer.write_text(model.version + "\n")
-        os.replace(pointer, root / CURRENT_FILE)
+        from fintech_dataops.lib.ingestion.landing import write_atomic
+
+        write_atomic(root / CURRENT_FILE, (model.version + "\n").encode())
     return target
 
 

@@ -283,10 +283,7 @@ def evaluate_scored(con: duckdb.DuckDBPyConnection, *, out_of_sample_after: date
 
 
 def save_report(reports_dir: Path, name: str, text: str) -> Path:
-    path = Path(reports_dir) / "fraud" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
+    from fintech_dataops.lib.ingestion.landing import write_atomic
+
+    return write_atomic(Path(reports_dir) / "fraud" / name, text.encode("utf-8"))
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -332,11 +331,9 @@ def render_report(con: duckdb.DuckDBPyConnection, path: Path, *, title: str = "F
         f"<script type='application/json' id='report-meta'>{json.dumps({'generated_at': generated_at.isoformat()})}</script>"
         "</main></body></html>"
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(document, encoding="utf-8")
-    os.replace(tmp, path)
+    from fintech_dataops.lib.ingestion.landing import write_atomic
+
+    path = write_atomic(Path(path), document.encode("utf-8"))
     return ReportResult(
         path=path, bytes=path.stat().st_size, seconds=time.perf_counter() - started,
         sections={s[0]: (s[2] or "rendered") for s in sections},

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import orjson
 
 from fintech_dataops.lib.realtime.app import ServiceConfig, create_app
-from fintech_dataops.lib.serving import bind_loopback, run_uvicorn
+from fintech_dataops.lib.serving import ReadDeadline, bind_loopback, run_uvicorn
 
 
 def guarded_httptools_protocol(*, request_timeout: float, max_connections: int, max_header_bytes: int,
@@ -33,7 +33,12 @@ def guarded_httptools_protocol(*, request_timeout: float, max_connections: int, 
     """
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    class GuardedHttpToolsProtocol(ReadDeadline, HttpToolsProtocol):
+        read_timeout = request_timeout
+
+        def _refused(self, reason: str) -> None:
+            on_refused(reason)
+
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
             self._deadline = None
@@ -44,20 +49,6 @@ def guarded_httptools_protocol(*, request_timeout: float, max_connections: int, 
                 transport.close()
                 return
             self._arm()
-
-        def _arm(self) -> None:
-            self._deadline = self.loop.call_later(request_timeout, self._expire)
-
-        def _disarm(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-
-        def _expire(self) -> None:
-            self._deadline = None
-            if not self.transport.is_closing():
-                on_refused("timeout")
-                self.transport.close()
 
         def data_received(self, data: bytes) -> None:
             if self._deadline is None and self.transport is not None and not self.transport.is_closing() \
