@@ -67,7 +67,7 @@ def ask_command(args: argparse.Namespace) -> int:
         return 2
     answer = _advisor(args, record=not args.no_record).ask(conversation, args.question)
     print(dumps(answer))
-    return 0
+    return 3 if answer.error else 0
 
 
 def chat_command(args: argparse.Namespace) -> int:

@@ -13,13 +13,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 from pydantic_ai import Agent, ModelRetry, RunContext
-from pydantic_ai.exceptions import UnexpectedModelBehavior
+from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior, UsageLimitExceeded
 from pydantic_ai.tools import ToolDefinition
 
 from fintech_dataops.lib.advisor import tools as advisor_tools
 from fintech_dataops.lib.advisor.grounding import GroundingReport, check_answer
 from fintech_dataops.lib.advisor.scope import OutOfScope, Session
 
+MODEL_UNAVAILABLE = ("I'm sorry, the advisor's language model is not reachable right now, so I can't answer. "
+                     "Please try again later.")
 UNGROUNDED_REFUSAL = ("I'm sorry, I can't give you a reliable answer to that from the data I can check. "
                       "Please rephrase the question or contact our support team.")
 
@@ -198,11 +200,15 @@ class AdvisorAnswer:
     mode: str
     refused_tool_calls: list[dict]
     messages: list = field(default_factory=list, repr=False)
+    error: str | None = None
 
     def to_json(self) -> dict:
-        return {"answer": self.answer, "tools_used": self.tools_used, "sources": self.sources,
-                "grounded": self.grounded, "declined": self.declined, "mode": self.mode,
-                "refused_tool_calls": self.refused_tool_calls}
+        out = {"answer": self.answer, "tools_used": self.tools_used, "sources": self.sources,
+               "grounded": self.grounded, "declined": self.declined, "mode": self.mode,
+               "refused_tool_calls": self.refused_tool_calls}
+        if self.error:
+            out["error"] = self.error
+        return out
 
 
 def ask(question: str, session: Session, data_dir: Path, *, model, mode: str, history: list | None = None,
@@ -210,6 +216,7 @@ def ask(question: str, session: Session, data_dir: Path, *, model, mode: str, hi
     """One turn: run the agent, check grounding, cite the sources. Never returns an ungrounded answer."""
     deps = AdvisorDeps(session=session, data_dir=Path(data_dir), wait_seconds=wait_seconds)
     agent = agent or build_agent()
+    error = None
     try:
         result = agent.run_sync(question, deps=deps, model=model, message_history=history)
         reply, grounded, messages = result.output, True, result.all_messages()
@@ -217,6 +224,9 @@ def ask(question: str, session: Session, data_dir: Path, *, model, mode: str, hi
             reply = AdvisorReply(answer=reply)
     except UnexpectedModelBehavior:  # the model kept writing figures no tool returned: refuse, do not guess
         reply, grounded, messages = AdvisorReply(answer=UNGROUNDED_REFUSAL, declined=True), False, list(history or [])
+    except (ModelAPIError, UsageLimitExceeded) as exc:  # endpoint down, refused, or out of budget: say so
+        reply, grounded, messages = AdvisorReply(answer=MODEL_UNAVAILABLE, declined=True), False, list(history or [])
+        error = type(exc).__name__  # the class only: a message could carry the endpoint's URL
     sources = deps.sources()
     answer = reply.answer.strip()
     if sources and grounded and not reply.declined:
@@ -225,7 +235,7 @@ def ask(question: str, session: Session, data_dir: Path, *, model, mode: str, hi
     refused = [{"tool": c.tool, "arguments": c.arguments, "reason": c.refused} for c in deps.calls if c.refused]
     return AdvisorAnswer(answer=answer, tools_used=tools_used, sources=sources, grounded=grounded,
                          declined=reply.declined or not grounded, mode=mode, refused_tool_calls=refused,
-                         messages=messages)
+                         messages=messages, error=error)
 
 
 def dumps(answer: AdvisorAnswer) -> str:

@@ -19,6 +19,7 @@ class LLMSettings:
     base_url: str = ""
     model: str = ""
     api_key: str = field(default="", repr=False)
+    timeout_seconds: float = 60.0  # one model request; the advisor then says the model is unavailable
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LLMSettings:
@@ -45,4 +46,4 @@ def build_model(settings: LLMSettings):
 
     # Local servers accept any key; the OpenAI client refuses an empty one.
     provider = OpenAIProvider(base_url=settings.base_url, api_key=settings.api_key or "not-needed")
-    return OpenAIChatModel(settings.model, provider=provider)
+    return OpenAIChatModel(settings.model, provider=provider, settings={"timeout": settings.timeout_seconds})

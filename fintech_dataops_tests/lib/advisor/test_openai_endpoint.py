@@ -77,3 +77,20 @@ def test_a_plain_text_final_answer_is_accepted_and_still_checked(advisor_dir):
     assert out.grounded and out.answer.startswith(f"Your score is {OWN_SCORE}.")
     offered = {t["function"]["name"] for t in stub.requests[0]["body"]["tools"]}
     assert "final_result" in offered  # structured output stays available
+
+
+def test_an_unreachable_endpoint_is_a_polite_answer_and_exit_code_3(advisor_dir):
+    from fintech_dataops.lib.serving import bind_loopback
+
+    sock = bind_loopback("127.0.0.1", 0)  # a port nobody answers on once closed
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "FINTECH_DATA_DIR": str(advisor_dir), "FINTECH_LLM_BASE_URL": f"http://127.0.0.1:{port}/v1",
+           "FINTECH_LLM_MODEL": "stub-model", "FINTECH_LLM_API_KEY": "sk-never-printed"}
+    done = subprocess.run([sys.executable, "-m", "fintech_dataops.cli", "advisor", "ask", "--no-record",
+                           "--customer", "C0000042", "what is my score?"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 3, done.stderr[-2000:]
+    out = json.loads(done.stdout)
+    assert out["declined"] and not out["grounded"] and out["error"].startswith("Model")
+    assert "not reachable" in out["answer"] and "sk-never-printed" not in done.stdout + done.stderr
