@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ from pathlib import Path
 
 ANCHOR_MAGIC = b"FDLB"
 ANCHOR_GAS = 60_000  # 21000 + 16 gas per non-zero data byte (76 bytes) with room to spare
+
+
+class ChainBusyError(RuntimeError):
+    """Another process holds the local chain (one history, one writer)."""
 
 
 class ChainSendError(RuntimeError):
@@ -170,7 +175,7 @@ class LocalChain(Chain):
 
     JOURNAL = "local_chain.jsonl"
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, lock_wait_seconds: float = 120.0):
         from eth_tester import EthereumTester, PyEVMBackend
         from web3 import EthereumTesterProvider, Web3
 
@@ -178,7 +183,17 @@ class LocalChain(Chain):
         directory.mkdir(parents=True, exist_ok=True)
         self.journal_path = directory / self.JOURNAL
         self._lock = open(directory / "local_chain.lock", "a+")
-        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        deadline = time.monotonic() + lock_wait_seconds
+        while True:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._lock.close()
+                    raise ChainBusyError(f"the local chain under {directory} is open in another process (a running "
+                                         f"`fintech-dataops ledger follow`?) for more than {lock_wait_seconds:.0f}s")
+                time.sleep(0.05)
         backend = PyEVMBackend()
         key = backend.account_keys[0].to_hex()
         super().__init__(Web3(EthereumTesterProvider(EthereumTester(backend))), key)

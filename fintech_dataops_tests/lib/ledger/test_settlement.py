@@ -123,3 +123,15 @@ def test_booking_reconciliation_lists_each_missing_or_extra_payment(batched):
         differences = booking_differences(con, [date(2026, 11, 1), date(2026, 11, 2)])
     assert [(d["event_id"], d["problem"]) for d in differences] == [
         ("card:T0001", "booked_without_approval"), ("card:T9", "not_booked")]
+
+
+def test_a_second_opener_of_the_local_chain_waits_then_gets_a_clear_error(tmp_path):
+    from fintech_dataops.lib.ledger.chain import ChainBusyError
+
+    chain = LocalChain(tmp_path / "chain")
+    try:
+        with pytest.raises(ChainBusyError, match="open in another process"):
+            LocalChain(tmp_path / "chain", lock_wait_seconds=0.2)
+    finally:
+        chain.close()
+    LocalChain(tmp_path / "chain", lock_wait_seconds=0.2).close()  # free again once closed
