@@ -12,6 +12,7 @@ keeps its meaning; the ledger only reads what is already durable).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -105,6 +106,8 @@ class FollowStats:
     batches_settled: int = 0
     posted_latency_ms: list[float] = field(default_factory=list)  # decided_at → entry committed, per new entry
     settle_errors: list[str] = field(default_factory=list)
+    last_close: float = float("-inf")  # monotonic time of the last batch-closing pass
+    schema_ready: bool = False
 
 
 def follow_once(connect, follower: DecisionFollower, stats: FollowStats, *,
@@ -119,8 +122,13 @@ def follow_once(connect, follower: DecisionFollower, stats: FollowStats, *,
     stats.polls += 1
     approvals = follower.poll()
     booked = 0
+    now = time.monotonic()
+    if not approvals and not follower.unbookable and now - stats.last_close < min(1.0, batch_max_age_seconds / 2):
+        return 0  # nothing new: do not take the warehouse lock on every poll
     with connect() as con:
-        ensure_ledger_schema(con)
+        if not stats.schema_ready:
+            ensure_ledger_schema(con)
+            stats.schema_ready = True
         if approvals:
             result = book(con, [a.entry for a in approvals])
             posted = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -134,6 +142,7 @@ def follow_once(connect, follower: DecisionFollower, stats: FollowStats, *,
             record_unbookable(con, follower.unbookable)
             follower.unbookable = []
         close_batches(con, max_entries=batch_max_entries, max_age_seconds=batch_max_age_seconds)
+        stats.last_close = time.monotonic()
     return booked
 
 
