@@ -118,14 +118,14 @@ def bench_booking(n: int, workdir: Path) -> dict:
 def bench_online(seconds: float, rate: int, workdir: Path) -> dict:
     from fintech_dataops.lib.ledger.chain import LocalChain
     from fintech_dataops.lib.ledger.online import (
-        DecisionFollower, FollowStats, follow_once, settle_pending, settlement_thread,
+        DecisionFollower, FollowStats, HeldConnection, follow_once, settle_pending, settlement_thread,
     )
     from fintech_dataops.lib.realtime.wal import DurableLog, LogEntry
 
     data_dir = workdir / "online"
     log = DurableLog(data_dir, rotate_seconds=1.0)
     log.start()
-    connect = _connector(data_dir / "warehouse.duckdb")
+    connect = HeldConnection(data_dir / "warehouse.duckdb")  # as `ledger follow` does
     follower, stats = DecisionFollower(data_dir), FollowStats()
     chain = LocalChain(data_dir / "chain")
     stop = threading.Event()
@@ -166,6 +166,7 @@ def bench_online(seconds: float, rate: int, workdir: Path) -> dict:
         settle_pending(connect, chain, stats)
     finally:
         chain.close()
+        connect.close()
     latencies = sorted(stats.posted_latency_ms)
     q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else latencies * 99
     return {
@@ -178,7 +179,7 @@ def bench_online(seconds: float, rate: int, workdir: Path) -> dict:
 
 def run(quick: bool = False) -> dict:
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-", ignore_cleanup_errors=True) as tmp:
         booking = bench_booking(20_000 if quick else 180_000, Path(tmp))
         online = bench_online(5.0 if quick else 20.0, 200, Path(tmp))
     return {"booking": booking, "online": online, "load_average_before": [round(x, 2) for x in load_before],

@@ -177,30 +177,37 @@ def follow_command(args: argparse.Namespace) -> int:
 
     from fintech_dataops.lib.ledger.booking import LedgerConfig
     from fintech_dataops.lib.ledger.online import (
-        DecisionFollower, FollowStats, follow_once, settle_pending, settlement_thread,
+        DecisionFollower, FollowStats, HeldConnection, follow_once, settle_pending, settlement_thread,
     )
 
     defaults = LedgerConfig()
+    held = HeldConnection(_database())
     batch_seconds = args.batch_seconds or defaults.batch_max_age_seconds
     follower, stats, stop = DecisionFollower(resolve_data_dir()), FollowStats(), threading.Event()
     with contextlib.ExitStack() as stack:
         chain = None if args.no_settle else stack.enter_context(_chain())
-        settler = None if chain is None else settlement_thread(_connect, chain, stats, stop, batch_seconds / 2)
+        settler = None if chain is None else settlement_thread(held, chain, stats, stop, batch_seconds / 2)
+        stack.callback(held.close)
         print(f"following {follower.wal_dir} and {follower.landed_dir} every {args.interval}s", flush=True)
         try:
             while True:
-                booked = follow_once(_connect, follower, stats,
+                held.yield_if_waited()  # a pipeline run or a reader queued for the warehouse: let it in
+                booked = follow_once(held, follower, stats,
                                      batch_max_entries=args.max_entries or defaults.batch_max_entries,
                                      batch_max_age_seconds=batch_seconds)
                 if booked:
                     print(f"booked {booked} approval(s); total {stats.booked}, batches settled "
                           f"{stats.batches_settled}", flush=True)
                 time.sleep(args.interval)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, RuntimeError) as exc:
+            # DuckDB turns Ctrl-C / SIGTERM during a query into RuntimeError("Query interrupted"); the
+            # query's transaction rolled back, so stopping here loses nothing.
+            if isinstance(exc, RuntimeError) and "interrupted" not in str(exc).lower():
+                raise
             stop.set()
             if settler is not None:
                 settler.join()
-                settle_pending(_connect, chain, stats)
+                settle_pending(held, chain, stats)
             print(f"stopped: {stats.booked} booked, {stats.batches_settled} batches settled", flush=True)
     return 0
 

@@ -174,3 +174,52 @@ def settlement_thread(connect, chain, stats: FollowStats, stop, interval: float)
     thread = threading.Thread(target=loop, name="ledger-settle", daemon=True)
     thread.start()
     return thread
+
+
+class HeldConnection:
+    """One warehouse connection held across polls (opening a DuckDB file and checkpointing it on close
+    costs more than a poll), handed back whenever another process queues for the file lock
+    (``warehouse.waiting_processes``). Each use gets its own cursor, so the settlement thread can
+    share it safely."""
+
+    def __init__(self, database: Path, wait_seconds: float = 120.0):
+        import threading
+
+        self.database = Path(database)
+        self.wait_seconds = wait_seconds
+        self._con = None
+        self._lock = threading.Lock()
+
+    def __call__(self):
+        from contextlib import contextmanager
+
+        @contextmanager
+        def use():
+            from fintech_dataops.lib import warehouse
+
+            with self._lock:
+                if self._con is None:
+                    self._con = warehouse.connect(self.database, wait_seconds=self.wait_seconds)
+                cursor = self._con.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+
+        return use()
+
+    def yield_if_waited(self) -> bool:
+        """Close the held connection when another process waits for the warehouse; True if it did."""
+        from fintech_dataops.lib import warehouse
+
+        if self._con is None or not warehouse.waiting_processes(self.database):
+            return False
+        self.close()
+        warehouse.yield_to_waiters(self.database)
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
