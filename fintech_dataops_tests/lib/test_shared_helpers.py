@@ -38,3 +38,19 @@ def test_transaction_commits_or_rolls_back_everything():
 def test_pid_alive():
     assert pid_alive(os.getpid())
     assert not pid_alive(2**22 + 12345)  # above the kernel's pid_max: never a live process
+
+
+def test_fraud_and_credit_auc_are_one_definition_with_ties_counted_half():
+    """AUC was written twice (fraud, credit); both are sklearn's roc_auc_score now, ties count half."""
+    from fintech_dataops.lib.credit.validation import auc
+    from fintech_dataops.lib.fraud.evaluation import auc_roc
+
+    positive = [True, True, False, False, True, False]
+    score = [0.9, 0.5, 0.5, 0.1, 0.5, 0.5]  # heavy ties
+    expected = 7 / 9  # 9 (positive, negative) pairs: 0.9 beats all 3; each 0.5 beats 0.1 and ties two 0.5s
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0
+               for p, is_p in zip(score, positive) if is_p for n, is_n in zip(score, positive) if not is_n)
+    assert wins / 9 == expected
+    assert auc_roc(positive, score) == expected
+    assert auc(score, [not p for p in positive]) == expected  # credit: defaulters are the low scores
+    assert auc_roc([True, True], [0.1, 0.2]) is None and auc([0.1, 0.2], [False, False]) is None

@@ -41,15 +41,14 @@ def outcomes_sql(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def auc(score: np.ndarray, defaulted: np.ndarray) -> float | None:
+    """P(a good applicant scores above a defaulter), ties half (``sklearn.metrics.roc_auc_score``)."""
+    from sklearn.metrics import roc_auc_score
+
     score = np.asarray(score, dtype="float64")
     bad = np.asarray(defaulted, dtype=bool)
-    n_bad, n_good = int(bad.sum()), int((~bad).sum())
-    if n_bad == 0 or n_good == 0:
+    if bad.all() or not bad.any():
         return None
-    ranks = pd.Series(score).rank(method="average").to_numpy()
-    # Mann-Whitney: rank sum of the good (high-score) class.
-    u_good = ranks[~bad].sum() - n_good * (n_good + 1) / 2
-    return float(u_good / (n_bad * n_good))
+    return float(roc_auc_score(~bad, score))
 
 
 def ks(score: np.ndarray, defaulted: np.ndarray) -> float | None:

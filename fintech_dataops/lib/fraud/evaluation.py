@@ -53,12 +53,16 @@ def _clean(y_true, scores=None):
 
 
 def auc_roc(y_true, scores) -> float | None:
+    """Area under the ROC curve (``sklearn.metrics.roc_auc_score``: ties count half); None with one class only."""
+    from sklearn.metrics import roc_auc_score
+
     y, s = _clean(y_true, scores)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
+    if y.all() or not y.any():
         return None
-    ranks = pd.Series(s).rank(method="average").to_numpy()
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    finite = s[np.isfinite(s)]
+    # A missing score ranks below every real one (as in _curve); sklearn refuses infinities.
+    s = np.where(np.isfinite(s), s, (finite.min() - 1.0) if len(finite) else 0.0)
+    return float(roc_auc_score(y, s))
 
 
 def _curve(y_true, scores):
