@@ -40,12 +40,14 @@ def build_monitor_asset(known_keys: set[dg.AssetKey] | None = None) -> dg.Assets
 def monitor_report(context: dg.AssetExecutionContext, config: MonitorReportConfig, data_dir: DataDirResource,
                    warehouse: WarehouseResource):
     from fintech_dataops.lib.monitor.report import render_report
+    from fintech_dataops.lib.tenancy.branding import brand_report
     from fintech_dataops.lib.self_service.pm_view import publish_snapshot, snapshot_path_for
     from fintech_dataops.lib.warehouse import WarehouseLockTimeout
 
     path = data_dir.reports_dir / "monitor.html"
     with warehouse.read_connection() as con:
         result = render_report(con, path)
+    brand_report(result.path, data_dir.root)  # a tenant's name, logo and colour (white label)
     empty = {k: v for k, v in result.sections.items() if v != "rendered"}
     for section, reason in empty.items():
         context.log.warning(f"monitor section {section}: {reason}")

@@ -16,6 +16,7 @@ never a staff key.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from datetime import UTC, datetime
 
 import orjson
@@ -51,8 +52,12 @@ def monitor_router(data: MonitorData | Callable[[Request], MonitorData], staff: 
         return analyst, None
 
     @router.get(base, response_class=HTMLResponse)
-    async def page():
-        return HTMLResponse(render_monitor_page(base=base, reporting_currency=reporting_currency))
+    async def page(request: Request):
+        from fintech_dataops.lib.tenancy.branding import brand_page, branding_for
+
+        # A tenant's storage root holds its profile: its name, logo and colour on its page (white label).
+        branding = branding_for(Path(data_for(request).landing_dir).parent)
+        return HTMLResponse(brand_page(render_monitor_page(base=base, reporting_currency=reporting_currency), branding))
 
     @router.get(base + "/api/queue")
     def queue(request: Request, view: str = "open", q: str = "", decision: str = "", sort: str = "newest",

@@ -1,0 +1,101 @@
+"""White label in a real headless Chromium: two banks side by side, each sees its own name, logo and colour.
+
+The live ``/monitor`` page of each bank is opened through ONE multi-tenant service (the browser sends
+the bank's API key), and each bank's monitor report file is opened too. Needs Debian's ``chromium``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import threading
+
+import duckdb
+import pytest
+
+from fintech_dataops.lib.fraud.engine import FraudEngine
+from fintech_dataops.lib.monitor.report import render_report
+from fintech_dataops.lib.realtime.app import ServiceConfig
+from fintech_dataops.lib.tenancy.branding import brand_report
+from fintech_dataops.lib.tenancy.registry import TenantRegistry
+from fintech_dataops.lib.tenancy.service import TenantRouter
+from fintech_dataops_tests.analytics_data import build_tiny_warehouse
+from fintech_dataops_tests.browser.cdp import Chromium
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install -y chromium)"),
+]
+BANKS = {"acme": ("Acme Bank", "#0a7d3b"), "globex": ("Globex Savings", "#8b1a1a")}
+LOGO = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><rect width="40" height="40" fill="{}"/></svg>'
+BRAND = ("({name: document.getElementById('tenant-name')?.textContent, "
+         "tenant: document.getElementById('tenant-brand')?.dataset.tenant, "
+         "color: getComputedStyle(document.getElementById('tenant-brand')).color, "
+         "logo: document.getElementById('tenant-logo')?.naturalWidth, "
+         "others: document.body.innerHTML.includes('{other}')})")
+
+
+@contextlib.contextmanager
+def running_service(data_dir):
+    import uvicorn
+
+    from fintech_dataops.lib.serving import bind_loopback
+
+    config = ServiceConfig(data_dir=data_dir, warm_start=False, batch_window_ms=1.0, rotate_seconds=0.2)
+    app = TenantRouter(data_dir, config, engines={name: FraudEngine() for name in BANKS})
+    sock = bind_loopback("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(3000):
+            if server.started:
+                break
+            threading.Event().wait(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+        sock.close()
+
+
+def _rgb(color: str) -> str:
+    return "rgb({}, {}, {})".format(*(int(color[i:i + 2], 16) for i in (1, 3, 5)))
+
+
+def test_two_banks_each_see_their_own_brand_on_the_live_page_and_the_report(data_dir, tmp_path):
+    registry = TenantRegistry(data_dir)
+    keys = {}
+    for name, (display, color) in BANKS.items():
+        logo = tmp_path / f"{name}.svg"
+        logo.write_text(LOGO.format(color))
+        _, keys[name] = registry.create(name, display_name=display, color=color, logo=logo)
+        with duckdb.connect(str(build_tiny_warehouse(tmp_path / f"{name}.duckdb"))) as con:
+            report = render_report(con, registry.root(name) / "reports" / "monitor.html")
+        brand_report(report.path, registry.root(name))
+
+    browser = None
+    with running_service(data_dir) as base:
+        try:
+            browser = Chromium(CHROMIUM, tmp_path / "profile")
+            browser.send("Network.enable")
+            for name, (display, color) in BANKS.items():
+                other = next(BANKS[o][0] for o in BANKS if o != name)
+                browser.send("Network.setExtraHTTPHeaders", headers={"X-API-Key": keys[name]})
+                browser.open(f"{base}/monitor")
+                browser.wait_for("document.getElementById('tenant-logo')?.complete === true")
+                seen = browser.evaluate(BRAND.replace("{other}", other))
+                assert seen == {"name": display, "tenant": name, "color": _rgb(color), "logo": 40, "others": False}
+                browser.send("Network.setExtraHTTPHeaders", headers={})
+                browser.open((registry.root(name) / "reports" / "monitor.html").as_uri())
+                browser.wait_for("document.getElementById('tenant-logo')?.complete === true")
+                seen = browser.evaluate(BRAND.replace("{other}", other))
+                assert seen == {"name": display, "tenant": name, "color": _rgb(color), "logo": 40, "others": False}
+            # Without a key the service shows no bank's page at all.
+            browser.open(f"{base}/monitor")
+            assert "missing or invalid API key" in browser.evaluate("document.body.textContent")
+        finally:
+            if browser is not None:
+                browser.close()
