@@ -131,6 +131,8 @@ def demo_command(args: argparse.Namespace) -> int:
     print()
     print("Explore it: `make ui` (Dagster UI on http://127.0.0.1:3000), "
           "`.venv/bin/fintech-dataops summary`, or open data/warehouse.duckdb with DuckDB.")
+    print("Work the fraud alerts: `.venv/bin/fintech-dataops monitor` (the analyst's queue on "
+          "http://127.0.0.1:8700/monitor; staff keys: README, Fraud monitor).")
     return 0 if ok else 1
 
 
