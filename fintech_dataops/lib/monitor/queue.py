@@ -1,7 +1,7 @@
 """The alert queue: every alert with its context and case state, and the analyst's views of it.
 
 Alerts come from the warehouse (``fraud.alerts``, and ``fraud.realtime_alerts`` from the
-near-real-time path; channel and country from ``fraud.scored_transactions``) and, inside the
+near-real-time path; channel and country from ``core.transactions``) and, inside the
 decision service, from its live decisions. A transaction alerted by several paths is one row, at
 its first alert time. Each row says how late the alert was: ``alert_age_s`` = alert time − event
 time (the analyst's KR: a batch alert comes hours after the money moved, a live one milliseconds),
@@ -151,12 +151,23 @@ def _columns(con, table: str) -> set[str]:
         [schema, name]).fetchall()}
 
 
-def warehouse_alerts(con, limit: int = MAX_WAREHOUSE_ALERTS) -> list[dict]:
-    """The newest alerts of every alert table, with channel/country from the scored transactions."""
+def _context_sql(con) -> tuple[str, list[str]]:
+    """A SELECT of transaction_id + channel/country/category from the transactions as landed (core), else scored."""
     from fintech_dataops.lib.warehouse import table_exists
 
-    scored = _columns(con, "fraud.scored_transactions") if table_exists(con, "fraud.scored_transactions") else set()
-    context = [c for c in CONTEXT_COLUMNS if c in scored]
+    for table in ("core.transactions", "fraud.scored_transactions"):
+        if table_exists(con, table):
+            context = [c for c in CONTEXT_COLUMNS if c in _columns(con, table)]
+            if context:
+                return f"SELECT transaction_id, {', '.join(context)} FROM {table}", context
+    return "", []
+
+
+def warehouse_alerts(con, limit: int = MAX_WAREHOUSE_ALERTS) -> list[dict]:
+    """The newest alerts of every alert table, with channel and country from the transactions as landed."""
+    from fintech_dataops.lib.warehouse import table_exists
+
+    context_sql, context = _context_sql(con)
     rows: list[dict] = []
     for table in ALERT_TABLES:
         if not table_exists(con, table):
@@ -164,30 +175,40 @@ def warehouse_alerts(con, limit: int = MAX_WAREHOUSE_ALERTS) -> list[dict]:
         columns = _columns(con, table)
         if not {"transaction_id", "customer_id", "event_time", "alerted_at", "decision"} <= columns:
             continue
-        picked = [c for c in ("transaction_id", "customer_id", "merchant_id", "amount", "currency", "amount_reporting",
-                              "event_time", "alerted_at", "decision", "risk_score", "model_score", "rule_ids",
-                              "reasons", *context) if c in columns or c in context]
-        select_list = ", ".join(f"a.{c}" if c in columns else f"s.{c}" for c in picked)
-        join = (f"LEFT JOIN (SELECT transaction_id, {', '.join(context)} FROM fraud.scored_transactions) s "
-                "USING (transaction_id)") if context and set(context) - columns else ""
-        cur = con.execute(f"SELECT {select_list} FROM {table} a {join} "
-                          f"ORDER BY a.alerted_at DESC, a.event_time DESC LIMIT {int(limit)}")
+        own = [c for c in ("transaction_id", "customer_id", "merchant_id", "amount", "currency", "amount_reporting",
+                           "event_time", "alerted_at", "decision", "risk_score", "model_score", "rule_ids", "reasons",
+                           *CONTEXT_COLUMNS) if c in columns]
+        joined = [c for c in context if c not in columns]
+        select_list = ", ".join([*(f"a.{c}" for c in own), *(f"t.{c}" for c in joined)])
+        newest = (f"SELECT * FROM {table} ORDER BY alerted_at DESC, event_time DESC LIMIT {int(limit)}")
+        join = (f"LEFT JOIN ({context_sql}) t ON t.transaction_id = a.transaction_id "
+                f"AND t.transaction_id IN (SELECT transaction_id FROM ({newest}))") if joined else ""
+        cur = con.execute(f"SELECT {select_list} FROM ({newest}) a {join} ORDER BY a.alerted_at DESC, a.event_time DESC")
         names = [d[0] for d in cur.description]
         rows.extend(dict(zip(names, r)) for r in cur.fetchall())
     return rows
 
 
 def customer_transactions(con, customer_id: str, limit: int = 20) -> list[dict]:
-    """The customer's most recent scored transactions with their decisions (newest first)."""
+    """The customer's most recent transactions with their decisions (newest first)."""
     from fintech_dataops.lib.warehouse import table_exists
 
-    if not table_exists(con, "fraud.scored_transactions"):
+    base = "fraud.scored_transactions" if table_exists(con, "fraud.scored_transactions") else (
+        "core.transactions" if table_exists(con, "core.transactions") else None)
+    if base is None:
         return []
-    columns = _columns(con, "fraud.scored_transactions")
-    picked = [c for c in ("transaction_id", "event_time", "amount", "currency", "amount_reporting", "merchant_id",
-                          "channel", "country", "decision", "risk_score", "reasons") if c in columns]
-    cur = con.execute(f"SELECT {', '.join(picked)} FROM fraud.scored_transactions WHERE customer_id = ? "
-                      f"ORDER BY event_time DESC LIMIT {int(limit)}", [customer_id])
+    columns = _columns(con, base)
+    own = [c for c in ("transaction_id", "event_time", "amount", "currency", "amount_reporting", "merchant_id",
+                       *CONTEXT_COLUMNS, "decision", "risk_score", "reasons") if c in columns]
+    context_sql, context = _context_sql(con)
+    joined = [c for c in context if c not in columns]
+    select_list = ", ".join([*(f"s.{c}" for c in own), *(f"t.{c}" for c in joined)])
+    join = (f"LEFT JOIN ({context_sql} WHERE customer_id = ?) t ON t.transaction_id = s.transaction_id"
+            if joined else "")
+    params = [customer_id] if joined else []
+    cur = con.execute(f"SELECT {select_list} FROM (SELECT * FROM {base} WHERE customer_id = ? "
+                      f"ORDER BY event_time DESC LIMIT {int(limit)}) s {join} ORDER BY s.event_time DESC",
+                      [customer_id, *params])
     names = [d[0] for d in cur.description]
     return [{k: _text(v) for k, v in zip(names, r)} for r in cur.fetchall()]
 

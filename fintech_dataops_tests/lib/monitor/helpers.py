@@ -42,21 +42,30 @@ def build_alert_warehouse(path: Path, now: datetime = NOW) -> Path:
         amount DECIMAL(18,3), currency VARCHAR, amount_reporting DECIMAL(18,3), event_time TIMESTAMP,
         risk_score DOUBLE, model_score DOUBLE, decision VARCHAR, reasons VARCHAR[], rule_ids VARCHAR[],
         partition_date DATE, alerted_at TIMESTAMP)""")
+    # As in the platform: decisions in fraud.scored_transactions, channel/country only in core.transactions.
     con.execute("""CREATE TABLE fraud.scored_transactions (transaction_id VARCHAR, customer_id VARCHAR,
         merchant_id VARCHAR, amount DECIMAL(18,3), currency VARCHAR, amount_reporting DECIMAL(18,3),
-        event_time TIMESTAMP, channel VARCHAR, country VARCHAR, decision VARCHAR, risk_score DOUBLE,
-        reasons VARCHAR[], partition_date DATE)""")
-    for a in alert_rows(now):
-        con.execute("INSERT INTO fraud.alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        event_time TIMESTAMP, decision VARCHAR, risk_score DOUBLE, reasons VARCHAR[], partition_date DATE)""")
+    con.execute("CREATE SCHEMA core")
+    con.execute("""CREATE TABLE core.transactions (transaction_id VARCHAR, customer_id VARCHAR, merchant_id VARCHAR,
+        amount DECIMAL(18,3), currency VARCHAR, event_time TIMESTAMP, channel VARCHAR, country VARCHAR,
+        partition_date DATE)""")
+    calm = {"transaction_id": "T-calm", "customer_id": "C-1", "merchant_id": "M-2", "amount": "12.50", "currency": "USD",
+            "amount_reporting": "12.50", "event_time": datetime(2026, 11, 30, 10), "decision": "approve",
+            "risk_score": 0.01, "reasons": [], "channel": "pos", "country": "GB"}
+    for a in [*alert_rows(now), calm]:
+        if a is not calm:
+            con.execute("INSERT INTO fraud.alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [a["transaction_id"], a["customer_id"], a["merchant_id"], a["amount"], a["currency"],
+                         a["amount_reporting"], a["event_time"], a["risk_score"], a["model_score"], a["decision"],
+                         a["reasons"], a["rule_ids"], a["event_time"].date(), a["alerted_at"]])
+        con.execute("INSERT INTO fraud.scored_transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [a["transaction_id"], a["customer_id"], a["merchant_id"], a["amount"], a["currency"],
-                     a["amount_reporting"], a["event_time"], a["risk_score"], a["model_score"], a["decision"],
-                     a["reasons"], a["rule_ids"], a["event_time"].date(), a["alerted_at"]])
-        con.execute("INSERT INTO fraud.scored_transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     a["amount_reporting"], a["event_time"], a["decision"], a["risk_score"], a["reasons"],
+                     a["event_time"].date()])
+        con.execute("INSERT INTO core.transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [a["transaction_id"], a["customer_id"], a["merchant_id"], a["amount"], a["currency"],
-                     a["amount_reporting"], a["event_time"], a["channel"], a["country"], a["decision"],
-                     a["risk_score"], a["reasons"], a["event_time"].date()])
-    con.execute("""INSERT INTO fraud.scored_transactions VALUES ('T-calm', 'C-1', 'M-2', 12.5, 'USD', 12.5,
-        TIMESTAMP '2026-11-30 10:00:00', 'pos', 'GB', 'approve', 0.01, [], DATE '2026-11-30')""")
+                     a["event_time"], a["channel"], a["country"], a["event_time"].date()])
     con.close()
     return path
 

@@ -13,7 +13,13 @@ from fintech_dataops.lib.monitor.cases import (
     read_landed_events,
     record_action,
 )
-from fintech_dataops.lib.monitor.queue import merge_alerts, select, warehouse_alerts, with_context
+from fintech_dataops.lib.monitor.queue import (
+    customer_transactions,
+    merge_alerts,
+    select,
+    warehouse_alerts,
+    with_context,
+)
 from fintech_dataops.lib.monitor.staff import StaffKeyConfigError, StaffKeys, hash_key
 from fintech_dataops_tests.lib.monitor.helpers import NOW, alert_rows, build_alert_warehouse
 
@@ -93,10 +99,14 @@ def test_mine_is_what_the_signed_in_analyst_was_assigned(tmp_path):
     assert select(rows, view="mine", analyst="bob", now=NOW)["alerts"] == []
 
 
-def test_warehouse_alerts_carry_channel_and_country_from_the_scored_transactions(tmp_path):
+def test_alerts_and_recent_transactions_carry_channel_and_country_from_core_transactions(tmp_path):
+    # fraud.alerts and fraud.scored_transactions have no channel/country: they come from the landed transaction.
     con = duckdb.connect(str(build_alert_warehouse(tmp_path / "w.duckdb")))
     rows = {r["transaction_id"]: r for r in warehouse_alerts(con)}
+    recent = customer_transactions(con, "C-1")
     con.close()
+    assert [(t["transaction_id"], t["channel"], t["country"], t["decision"]) for t in recent] == [
+        ("T-fast", "ecommerce", "GB", "block"), ("T-calm", "pos", "GB", "approve"), ("T-old", "ecommerce", "GB", "review")]
     assert rows["T-late"]["channel"] == "pos" and rows["T-late"]["country"] == "FR"
     assert str(rows["T-late"]["amount_reporting"]) == "130.500"
 
