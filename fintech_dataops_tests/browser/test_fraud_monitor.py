@@ -1,15 +1,12 @@
 """The analyst's workflow in a real headless Chromium: the queue loads, filters, a case opens and is
 closed with a disposition; the disposition lands in ``fraud.dispositions`` and is a label training uses.
 
-Needs Debian's ``chromium``; skipped with that reason when it is absent. Set
-``FINTECH_UPDATE_SCREENSHOT=1`` to refresh the README's screenshot of the queue.
+Needs Debian's ``chromium``; skipped with that reason when it is absent.
 """
 
 import json
-import os
 import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -23,7 +20,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install -y chromium)"),
 ]
-README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "fraud_monitor_queue.png"
 ROWS = "[...document.querySelectorAll('#alert-rows tr.alert')].map(r => r.dataset.transactionId)"
 
 
@@ -83,9 +79,6 @@ def test_queue_filters_opens_a_case_and_closes_it_into_a_training_label(data_dir
             assert "M-9" in facts and "ecommerce" in facts and "GB" in facts and "HIGH_VALUE" in facts
             assert "amount 950.00 > 800.00 USD requires review" in browser.evaluate("document.getElementById('case-reasons').textContent")
             assert browser.evaluate("document.querySelectorAll('#customer-alerts tr').length") == 3  # T-fast, T-old
-            if os.environ.get("FINTECH_UPDATE_SCREENSHOT") == "1":
-                README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-                browser.screenshot(README_SCREENSHOT)
             # Assign, note, close with a disposition.
             _click(browser, "assign-me")
             browser.wait_for("document.getElementById('case-message').textContent === 'assign recorded'")
