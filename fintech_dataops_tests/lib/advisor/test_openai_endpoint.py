@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from fintech_dataops.lib.advisor.agent import ask
 from fintech_dataops.lib.advisor.models import LLMSettings, build_model
 from fintech_dataops.lib.advisor.scope import Session
@@ -79,6 +81,7 @@ def test_a_plain_text_final_answer_is_accepted_and_still_checked(advisor_dir):
     assert "final_result" in offered  # structured output stays available
 
 
+@pytest.mark.slow  # the OpenAI client retries a refused connection with backoff before giving up
 def test_an_unreachable_endpoint_is_a_polite_answer_and_exit_code_3(advisor_dir):
     from fintech_dataops.lib.serving import bind_loopback
 
