@@ -1,4 +1,4 @@
-"""The pandera contracts: one per feed, documented, registrable for new feeds."""
+"""The pandera contracts: one per feed, documented, registrable for new feeds, typed like the core tables."""
 
 import json
 from pathlib import Path
@@ -116,3 +116,34 @@ def test_a_contract_must_match_its_feed_fields():
         register_feed(wrong, WalletTopupsSchema)
     with pytest.raises(ValueError, match="already has a contract"):
         register_feed(FEEDS["transactions"], type("OtherTransactionsSchema", (TransactionsSchema,), {}))
+
+
+def _every_contract_module() -> tuple[str, ...]:
+    """Import every contract module (each registers its feeds), then name the registered feeds."""
+    import importlib
+    import pkgutil
+
+    import fintech_dataops.schemas as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{info.name}")
+    return registered_feeds()
+
+
+# Core (DuckDB) type → the pandas dtype its contract column must declare. Stored money is DECIMAL and
+# judged on float64 (never stored as such: typed_frame converts for the check only).
+_CONTRACT_DTYPE = {"VARCHAR": "string", "DOUBLE": "float64", "DECIMAL": "float64", "INTEGER": "Int32",
+                   "BOOLEAN": "boolean", "TIMESTAMP": "datetime64", "DATE": "datetime64"}
+
+
+@pytest.mark.parametrize("feed", _every_contract_module())
+def test_contract_types_match_the_core_types(feed):
+    """Names alone let a field's type drift between the feed declaration and its contract; types may not."""
+    columns = schema_for(feed).columns
+    drift = {}
+    for name, core_type in feed_for(feed).core_types.items():
+        expected = _CONTRACT_DTYPE[core_type.split("(")[0].upper()]
+        declared = str(columns[name].dtype)
+        if not (declared.startswith(expected) or (expected == "string" and declared in ("str", "object"))):
+            drift[name] = (core_type, declared)
+    assert drift == {}, f"{feed}: core type vs contract dtype differ: {drift}"
