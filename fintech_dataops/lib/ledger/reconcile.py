@@ -10,7 +10,7 @@ import duckdb
 from fintech_dataops.lib.ledger.chain import Chain
 from fintech_dataops.lib.ledger.merkle import merkle_root
 from fintech_dataops.lib.money.currencies import DEFAULT_MINOR_UNITS, MINOR_UNITS_NOT_TWO
-from fintech_dataops.lib.ledger.store import SETTLED, batch_material, positions_digest
+from fintech_dataops.lib.ledger.store import SETTLED, all_batches_material, positions_digest
 
 
 def chain_differences(con: duckdb.DuckDBPyConnection, chain: Chain) -> list[dict]:
@@ -19,6 +19,7 @@ def chain_differences(con: duckdb.DuckDBPyConnection, chain: Chain) -> list[dict
     their net positions. Also: no batch number anchored twice by the settlement account (where the
     backend can list its anchors)."""
     differences = []
+    material = all_batches_material(con)
     for batch_no, batch_id, stream, first, last, tx_hash, block, chain_id in con.execute(
             "SELECT batch_no, batch_id, stream, first_seq, last_seq, tx_hash, block_number, chain_id "
             "FROM ledger.batches WHERE status = ? ORDER BY batch_no", [SETTLED]).fetchall():
@@ -41,7 +42,7 @@ def chain_differences(con: duckdb.DuckDBPyConnection, chain: Chain) -> list[dict
             continue
         if sender != chain.address:
             diff("wrong_sender", chain.address, sender)
-        members, positions = batch_material(con, stream, first, last)
+        members, positions = material.get(batch_no, ([], []))
         root = merkle_root(members) if members else "(no entries)"
         if anchor.batch_no != batch_no:
             diff("batch_no_mismatch", batch_no, anchor.batch_no)

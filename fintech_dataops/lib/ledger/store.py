@@ -177,6 +177,34 @@ def load_stream(con: duckdb.DuckDBPyConnection, stream: str, first_seq: int | No
             for r in entry_rows]
 
 
+def load_entry(con: duckdb.DuckDBPyConnection, entry_id: str) -> StoredEntry:
+    r = con.execute("SELECT entry_id, stream, seq, event_id, kind, event_time, prev_hash, entry_hash, reverses "
+                    "FROM ledger.entries WHERE entry_id = ?", [entry_id]).fetchone()
+    postings = tuple(Posting(a, c, int(v)) for a, c, v in con.execute(
+        "SELECT account_id, currency, amount_minor FROM ledger.postings WHERE entry_id = ? ORDER BY line_no",
+        [entry_id]).fetchall())
+    return StoredEntry(entry_id=r[0], stream=r[1], seq=r[2], event_id=r[3], kind=r[4], event_time=r[5],
+                       prev_hash=r[6], entry_hash=r[7], reverses=r[8], postings=postings)
+
+
+def all_batches_material(con: duckdb.DuckDBPyConnection) -> dict[int, tuple[list[str], list[tuple[str, str, int]]]]:
+    """``batch_material`` for every batch in two set-based queries (verify and reconcile read them all)."""
+    material: dict[int, tuple[list[str], list[tuple[str, str, int]]]] = {}
+    for batch_no, hash_hex in con.execute(
+            "SELECT b.batch_no, e.entry_hash FROM ledger.entries e JOIN ledger.batches b "
+            "ON e.stream = b.stream AND e.seq BETWEEN b.first_seq AND b.last_seq ORDER BY b.batch_no, e.seq").fetchall():
+        material.setdefault(batch_no, ([], []))[0].append(hash_hex)
+    for batch_no, account, currency, net in con.execute(
+            "SELECT b.batch_no, p.account_id, p.currency, sum(p.amount_minor) FROM ledger.postings p "
+            "JOIN ledger.entries e USING (entry_id) JOIN ledger.batches b "
+            "ON e.stream = b.stream AND e.seq BETWEEN b.first_seq AND b.last_seq "
+            "GROUP BY ALL HAVING sum(p.amount_minor) <> 0").fetchall():
+        material.setdefault(batch_no, ([], []))[1].append((account, currency, int(net)))
+    for _, positions in material.values():
+        positions.sort()
+    return material
+
+
 def batch_material(con: duckdb.DuckDBPyConnection, stream: str, first_seq: int, last_seq: int
                    ) -> tuple[list[str], list[tuple[str, str, int]]]:
     """A batch's entry hashes (stream order) and its net positions, straight from the stored rows."""

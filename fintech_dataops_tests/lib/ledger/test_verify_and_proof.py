@@ -119,3 +119,19 @@ def test_entry_proof_document_checks_and_detects_tampering(booked):
     assert "entry fields do not hash to entry_hash" in check_proof(altered)
     wrong_root = dict(document, merkle_root="00" * 32)
     assert check_proof(wrong_root) == ["Merkle path does not lead to merkle_root"]
+
+
+def test_sql_canonical_bytes_agree_with_python_for_every_entry(booked):
+    """verify's vectorised hash must equal model.entry_hash (else every entry falls back to Python)."""
+    from datetime import datetime
+
+    from fintech_dataops.lib.ledger.booking import card_payment_entry
+    from fintech_dataops.lib.ledger.model import GENESIS_HASH, reversal_of
+    from fintech_dataops.lib.ledger.verify import _ENTRY_CHECKS_SQL
+    from decimal import Decimal
+
+    payment = card_payment_entry('T"é\\9', "C 1", "M/1", Decimal("7.125"), "BHD", datetime(2026, 11, 3, 1, 2, 3, 45))
+    with booked() as con:
+        book(con, [payment, reversal_of(payment, "reversal:T9", datetime(2026, 11, 3, 2))])
+        assert con.execute(_ENTRY_CHECKS_SQL, [GENESIS_HASH, GENESIS_HASH]).fetchall() == []
+        assert verify_ledger(con).ok
