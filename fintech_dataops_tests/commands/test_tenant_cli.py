@@ -94,16 +94,19 @@ def test_a_tenants_settings_become_its_code_locations_defaults(data_dir: Path):
               '"utilities": 0.1, "telco": 0.1}'
     configured = cli(data_dir, "tenant", "configure", "acme", "--set", "quarantine_error_rate=0.005",
                      "--set", "credit_approve_cutoff=660", "--set", f"credit_weights={weights}",
-                     "--set", 'alert_sinks={"slack_webhook_env": "ACME_SLACK_WEBHOOK_URL"}')
+                     "--set", 'alert_sinks={"slack_webhook_env": "ACME_SLACK_WEBHOOK_URL"}',
+                     "--set", 'fraud_rules={"high_value_amount": 500, "velocity_action": "block"}')
     assert configured.returncode == 0, configured.stderr
     probe = (
         "import sys, fintech_dataops.tenant_definitions as t\n"
         "defs = t.acme if sys.argv[1] == 'acme' else __import__('fintech_dataops.definitions').definitions.defs\n"
         "from fintech_dataops.defs.quality.assets import CoreLoadConfig\n"
         "from fintech_dataops.defs.credit.assets import CreditScoringConfig\n"
-        "c, q = CreditScoringConfig(), CoreLoadConfig()\n"
+        "from fintech_dataops.defs.fraud.assets import FraudModelConfig\n"
+        "c, q, f = CreditScoringConfig(), CoreLoadConfig(), FraudModelConfig()\n"
         "print(defs.resources['money'].reporting_currency, q.quarantine_error_rate, q.quarantine_warn_rate,\n"
-        "      c.approve_cutoff, c.weight_transaction_history, repr(defs.resources['alert_sink'].slack_webhook_env))\n"
+        "      c.approve_cutoff, c.weight_transaction_history, repr(defs.resources['alert_sink'].slack_webhook_env),\n"
+        "      f.high_value_amount, f.velocity_action, f.velocity_max_transactions)\n"
     )
     import os
 
@@ -114,5 +117,5 @@ def test_a_tenants_settings_become_its_code_locations_defaults(data_dir: Path):
                               text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         results[location] = done.stdout.splitlines()[-1]
-    assert results["acme"] == "EUR 0.005 0.005 660 0.4 'ACME_SLACK_WEBHOOK_URL'"
-    assert results["default"] == "USD 0.05 0.01 640 0.3 'FINTECH_SLACK_WEBHOOK_URL'"  # platform defaults
+    assert results["acme"] == "EUR 0.005 0.005 660 0.4 'ACME_SLACK_WEBHOOK_URL' 500.0 block 3"
+    assert results["default"] == "USD 0.05 0.01 640 0.3 'FINTECH_SLACK_WEBHOOK_URL' 800.0 review 3"  # platform

@@ -14,6 +14,7 @@ from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitio
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 from fintech_dataops.lib.fraud.rules import RuleConfig
+from fintech_dataops.lib.tenancy.settings import current_settings
 
 CORE_TRANSACTIONS = dg.AssetKey(["core", "transactions"])
 CORE_FRAUD_LABELS = dg.AssetKey(["core", "fraud_labels"])
@@ -56,7 +57,9 @@ LABEL_KEYS = [CORE_FRAUD_LABELS] + [k for k in (STRIPE_FRAUD_LABELS,) if k in _O
 TRANSACTION_KEYS = [CORE_TRANSACTIONS] + [k for k in (OPEN_BANKING_TRANSACTIONS,) if k in _OPEN_BANKING]
 
 
-_RULES = RuleConfig()  # the defaults live in lib (one source); the Config classes below read them
+# The defaults live in lib (one source); the Config classes below read them. A tenant's code location
+# (fintech_dataops/tenant_definitions.py) starts from its own overrides of them.
+_RULES = current_settings().rule_config()
 
 
 class FraudFeaturesConfig(dg.Config):

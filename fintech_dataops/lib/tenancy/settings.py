@@ -87,7 +87,8 @@ class TenantSettings(BaseModel):
         return value
 
     def rule_config(self) -> RuleConfig:
-        return RuleConfig.from_dict(self.fraud_rules)
+        defaults = RuleConfig()  # the platform's; each override takes its field's type (JSON 500 -> 500.0)
+        return RuleConfig.from_dict({k: type(getattr(defaults, k))(v) for k, v in self.fraud_rules.items()})
 
     def quarantine_thresholds(self, platform):
         """``platform`` (a ``QuarantineThresholds``) with this tenant's error rate (warn never above it)."""
