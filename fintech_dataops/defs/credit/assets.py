@@ -17,6 +17,7 @@ from pydantic import Field
 
 from fintech_dataops.defs.automation import ON_INPUT_CHANGE
 from fintech_dataops.defs.money_resource import MoneyResource
+from fintech_dataops.defs.previews import sql_preview
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 from fintech_dataops.lib.credit.config import DEFAULT_WEIGHTS, MODEL_VERSION, ScoringConfig
@@ -96,15 +97,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _preview(con, sql: str, limit: int = 10) -> str:
-    cursor = con.execute(f"SELECT * FROM ({sql}) LIMIT {limit}")
-    names = [d[0] for d in cursor.description]
-    rows = cursor.fetchall()
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    lines += ["| " + " | ".join("" if v is None else str(v)[:60] for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 @dg.asset(
     key=["credit", "features"],
     deps=_deps(*(dg.AssetKey(["core", feed]) for feed in FEATURE_FEEDS), *TRANSACTION_KEYS),
@@ -124,13 +116,13 @@ def credit_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     with warehouse.get_connection() as con:
         as_of = default_as_of(con)
         rows = replace_table(con, "credit.features", features_sql(con), {"as_of": as_of, "customer_id": None})
-        preview = _preview(con, "SELECT customer_id, tenure_days, tx_count, academic_score, loan_reports, "
+        preview = sql_preview(con, "SELECT customer_id, tenure_days, tx_count, academic_score, loan_reports, "
                                 "utility_bills, telco_bills FROM credit.features")
     seconds = time.perf_counter() - started
     context.log.info(f"credit.features: {rows:,} customers as of {as_of} in {seconds:.2f}s")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows, "as_of": str(as_of), "seconds": round(seconds, 3),
-        "preview": dg.MetadataValue.md(preview),
+        "preview": preview,
     })
 
 
@@ -222,7 +214,7 @@ def credit_scores(context: dg.AssetExecutionContext, config: CreditScoringConfig
             "SELECT avg(score), count(*) FILTER (WHERE scorable_traditional), "
             "count(*) FILTER (WHERE scorable_enhanced), avg(evidence) FROM credit.scores"
         ).fetchall()[0]
-        preview = _preview(con, "SELECT customer_id, score, band, evidence, scorable_traditional, "
+        preview = sql_preview(con, "SELECT customer_id, score, band, evidence, scorable_traditional, "
                                 "scorable_enhanced, reasons[1].code AS top_reason FROM credit.scores")
     seconds = time.perf_counter() - started
     context.log.info(f"credit.scores: {rows:,} customers scored in {score_seconds:.2f}s (written in {seconds:.2f}s)")
@@ -237,7 +229,7 @@ def credit_scores(context: dg.AssetExecutionContext, config: CreditScoringConfig
         "mean_evidence": round(float(summary[3] or 0), 3),
         "scoring_seconds": round(score_seconds, 3),
         "customers_per_second": round(rows / score_seconds) if score_seconds > 0 else None,
-        "preview": dg.MetadataValue.md(preview),
+        "preview": preview,
     })
 
 
@@ -294,7 +286,7 @@ def credit_loan_decisions(context: dg.AssetExecutionContext, config: CreditScori
                                     reporting_currency=money.config.reporting_currency, application_columns=columns)
         rows = replace_table(con, "credit.loan_decisions", sql, params)
         counts = dict(con.execute("SELECT decision, count(*) FROM credit.loan_decisions GROUP BY 1").fetchall())
-        preview = _preview(con, "SELECT application_id, customer_id, requested_amount, currency, "
+        preview = sql_preview(con, "SELECT application_id, customer_id, requested_amount, currency, "
                                 "requested_amount_reporting, score, band, decision, "
                                 "reasons[1].code AS first_reason FROM credit.loan_decisions")
     context.log.info(f"credit.loan_decisions: {rows:,} applications → {counts}")
@@ -302,7 +294,7 @@ def credit_loan_decisions(context: dg.AssetExecutionContext, config: CreditScori
         "dagster/row_count": rows, "approve_cutoff": scoring.approve_cutoff,
         "decisions": dg.MetadataValue.json(counts),
         "approval_rate": round(counts.get("approve", 0) / rows, 4) if rows else None,
-        "preview": dg.MetadataValue.md(preview),
+        "preview": preview,
     })
 
 

@@ -10,6 +10,7 @@ import time
 import dagster as dg
 from pydantic import Field
 
+from fintech_dataops.defs.previews import table_preview
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
@@ -102,12 +103,6 @@ RULE_FIELDS = ("high_value_amount", "high_value_action", "high_value_enabled", "
                "velocity_action", "velocity_enabled")
 
 
-def _preview(frame, columns, rows: int = 8) -> str:
-    if frame is None or frame.empty:
-        return "(no rows)"
-    return frame[[c for c in columns if c in frame.columns]].head(rows).to_markdown(index=False)
-
-
 @dg.asset(
     key=FEATURES,
     deps=[*TRANSACTION_KEYS, *LABEL_KEYS, dg.AssetKey(["core", "fx_rates"])],
@@ -139,9 +134,8 @@ def fraud_features(context: dg.AssetExecutionContext, config: FraudFeaturesConfi
         "seconds": round(run.seconds, 3),
         "rows_per_second": round(rows / run.seconds) if run.seconds > 0 else 0,
         "note": run.note or "ok",
-        "preview": dg.MetadataValue.md(_preview(run.features, ["transaction_id", "customer_id", "amount",
-                                                               "customer_count_1d", "amount_ratio_30d",
-                                                               "velocity_count", "merchant_fraud_rate_7d"])),
+        "preview": table_preview(run.features, ["transaction_id", "customer_id", "amount", "customer_count_1d",
+                                                "amount_ratio_30d", "velocity_count", "merchant_fraud_rate_7d"]),
     })
 
 
@@ -281,8 +275,7 @@ def fraud_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows,
         "alerts_by_rule": dg.MetadataValue.json(by_rule),
-        "preview": dg.MetadataValue.md(_preview(alerts, ["transaction_id", "amount", "decision", "risk_score",
-                                                         "rule_ids"])),
+        "preview": table_preview(alerts, ["transaction_id", "amount", "decision", "risk_score", "rule_ids"]),
     })
 
 

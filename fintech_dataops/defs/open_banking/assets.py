@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from fintech_dataops.defs.open_banking.resources import PlaidResource, StripeResource
+from fintech_dataops.defs.previews import sql_preview
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 from fintech_dataops.lib.open_banking.feeds import (
@@ -167,10 +168,9 @@ def _publish(context, warehouse: WarehouseResource, build, table: str) -> dg.Mat
     started = time.perf_counter()
     with warehouse.get_connection() as con:
         rows = build(con)
-        preview = con.execute(f"SELECT * FROM {table} LIMIT 5").df()
+        preview = sql_preview(con, f"SELECT * FROM {table}", rows=5)
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": rows, "seconds": round(time.perf_counter() - started, 3),
-        "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "empty"),
+        "dagster/row_count": rows, "seconds": round(time.perf_counter() - started, 3), "preview": preview,
     })
 
 

@@ -57,10 +57,14 @@ def core_column_schema(feed: Feed) -> dg.TableSchema:
     ])
 
 
-def _preview(result) -> str:
-    lines = ["| check | quarantined lines |", "|---|---:|"]
-    lines += [f"| {check} | {count:,} |" for check, count in list(result.failed_checks.items())[:8]]
-    return "\n".join(lines) if result.failed_checks else "no quarantined lines"
+def _preview(result) -> dg.MetadataValue:
+    """Quarantined lines per failed check, as a table (empty: no quarantined lines)."""
+    import pandas as pd
+
+    from fintech_dataops.defs.previews import table_preview
+
+    return table_preview(pd.DataFrame({"check": list(result.failed_checks),
+                                       "quarantined_lines": [int(n) for n in result.failed_checks.values()]}))
 
 
 def build_core_asset(feed: Feed, group_name: str = "quality") -> dg.AssetsDefinition:
@@ -111,7 +115,7 @@ def build_core_asset(feed: Feed, group_name: str = "quality") -> dg.AssetsDefini
                 "seconds": round(result.seconds, 3),
                 "rows_per_second": round(result.rows_per_second),
                 "timings": dg.MetadataValue.json({k: round(v, 3) for k, v in result.timings.items()}),
-                "quarantine_preview": dg.MetadataValue.md(_preview(result)),
+                "quarantine_preview": _preview(result),
             }, days, measured_over_days=PER_DAY_MEASURES)
         )
         yield from checks
