@@ -157,7 +157,23 @@ async def _replay(config: ReplayConfig, records: list[dict], stop=None) -> dict:
         "latency_ms": percentiles(per_event),
         "request_latency_ms": percentiles(latencies),
         "p99_ms_per_5s": _timeline(timeline, start, 5.0),
+        "percentiles_ms_per_5s": _timeline_percentiles(timeline, start, 5.0),
     }
+
+
+def _timeline_percentiles(points: list[tuple[float, float]], start: float, bucket_s: float) -> list[dict | None]:
+    """p50/p95/p99 request latency per ``bucket_s`` of send schedule (``None``: nothing answered in it)."""
+    buckets: dict[int, list[float]] = {}
+    for due, latency in points:
+        buckets.setdefault(int(max(due - start, 0.0) // bucket_s), []).append(latency)
+    out: list[dict | None] = []
+    for b in range(max(buckets) + 1 if buckets else 0):
+        if b not in buckets:
+            out.append(None)
+            continue
+        p50, p95, p99 = np.percentile(buckets[b], [50, 95, 99])
+        out.append({"p50": round(float(p50), 1), "p95": round(float(p95), 1), "p99": round(float(p99), 1)})
+    return out
 
 
 def _timeline(points: list[tuple[float, float]], start: float, bucket_s: float) -> list[float | None]:

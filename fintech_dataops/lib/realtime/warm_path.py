@@ -109,6 +109,14 @@ class EngineCache:
 ENGINES = EngineCache()
 
 
+def prewarm(models_dir: Path, engines: EngineCache = ENGINES) -> None:
+    """Load what a batch needs (the quality gate's pandera, the engine with its model) before the first
+    batch lands, so no batch pays for the imports; a no-op (one small file read) once loaded."""
+    import fintech_dataops.lib.quality.core_gate  # noqa: F401  (pandera and the schemas)
+
+    engines.get(models_dir)
+
+
 @dataclass
 class DrainOutcome:
     processed: list[BatchResult] = field(default_factory=list)
@@ -132,6 +140,7 @@ def drain(database: str | Path, landing_dir: Path, models_dir: Path, cursor: Bat
         except warehouse.WarehouseLockTimeout:
             done = set()  # the writes are idempotent: processing one again changes nothing
     warehouse_busy = False
+    prewarm(models_dir, engines)
     while True:
         outcome.looks += 1
         fresh, _ = new_batches(landing_dir, outcome.cursor, grace_ns=grace_ns, max_batches=settings.max_batches)
