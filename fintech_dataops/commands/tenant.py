@@ -162,8 +162,26 @@ def run_delete(args) -> int:
 
     if not args.yes:
         raise TenantError(f"deleting {args.name!r} removes all of its data for good: add --yes")
-    _print(_registry(args).delete(args.name, actor=args.actor))
+    result = _registry(args).delete(args.name, actor=args.actor)
+    _print({**result, "dagster_runs_removed": _forget_dagster_runs(args.name)})
     return 0
+
+
+def _forget_dagster_runs(name: str) -> int:
+    """Runs (and their event logs) of the tenant in the shared Dagster instance ($DAGSTER_HOME), if any."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home or not (Path(home) / "dagster.yaml").is_file():
+        return 0  # no shared instance: the tenant's own dagster_home went with its folder
+    import dagster as dg
+
+    from fintech_dataops.lib.tenancy.workspace import location_name
+
+    with dg.DagsterInstance.get() as instance:
+        run_ids = {run.run_id for tags in ({"tenant": name}, {"dagster/code_location": location_name(name)})
+                   for run in instance.get_runs(filters=dg.RunsFilter(tags=tags))}
+        for run_id in run_ids:
+            instance.delete_run(run_id)
+    return len(run_ids)
 
 
 @_guarded

@@ -113,3 +113,25 @@ def test_deleting_a_tenant_leaves_nothing_of_it_behind(data_dir: Path, landed_ba
     assert "acme" not in registry.path.read_text() and registry.authenticate(keys["acme"]) is None
     assert tree_digest(registry.root("globex")) == globex_before
     assert cli(data_dir, "--tenant", "acme", "summary").returncode == 2
+
+
+def test_deleting_a_tenant_removes_its_runs_from_the_shared_dagster_instance(data_dir: Path, two_banks):
+    import shutil as sh
+
+    import dagster as dg
+
+    sh.copyfile(ROOT / "fintech_dataops" / "instance" / "dagster.yaml", data_dir / "dagster_home" / "dagster.yaml")
+
+    @dg.asset
+    def probe() -> int:
+        return 1
+
+    with dg.DagsterInstance.get() as instance:
+        for name in ("acme", "globex"):
+            assert dg.materialize([probe], instance=instance, tags={"tenant": name}).success
+    out = cli(data_dir, "tenant", "delete", "acme", "--yes")
+    assert out.returncode == 0, out.stderr
+    assert '"dagster_runs_removed": 1' in out.stdout
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_runs(filters=dg.RunsFilter(tags={"tenant": "acme"})) == []
+        assert len(instance.get_runs(filters=dg.RunsFilter(tags={"tenant": "globex"}))) == 1
