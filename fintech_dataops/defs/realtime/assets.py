@@ -90,15 +90,17 @@ def batch_metadata(results) -> dict[dg.AssetKey, dict]:
     alerts = sum(r.alerts for r in results)
     last = results[-1] if results else None
     per_batch = [r.metadata() for r in results]
-    preview = last.preview.drop(columns=["batch_id"]).to_markdown(index=False) \
-        if last is not None and last.preview is not None and len(last.preview) else "(no alerts)"
+    from fintech_dataops.defs.previews import table_preview
+
+    preview = table_preview(last.preview.drop(columns=["batch_id"]) if last is not None and last.preview is not None
+                            else None)
     return {
         REALTIME_TRANSACTIONS: {
             "dagster/row_count": valid, "events": events, "batches": len(results),
             "quarantined": sum(r.quarantined for r in results),
         },
         REALTIME_ALERTS: {
-            "dagster/row_count": alerts, "preview": dg.MetadataValue.md(preview),
+            "dagster/row_count": alerts, "preview": preview,
             "model_version": last.model_version if last else None,
         },
         BATCH_LATENCY: {
