@@ -82,3 +82,25 @@ def test_online_and_daily_paths_book_an_approval_once_and_the_follower_settles(t
     finally:
         chain.close()
         log.close()
+
+
+def test_an_online_approval_on_a_day_not_scored_yet_is_not_reported_as_a_difference(tmp_path):
+    from fintech_dataops.lib.ledger.checks import booked_days
+    from fintech_dataops.lib.ledger.reconcile import booking_differences
+
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        make_sources(con)
+    log = DurableLog(tmp_path, rotate_seconds=3600)
+    decision = dict(_decision("T-ONLINE"), event_time="2026-11-05T10:00:00.000000Z")
+    _entries(log, [decision])
+    log.close()
+    connect = _connector(tmp_path / "warehouse.duckdb")
+    follow_once(connect, DecisionFollower(tmp_path), FollowStats(), batch_max_age_seconds=3600)
+    with connect() as con:
+        book(con, entries_for_day(con, date(2026, 11, 1)).entries)
+        assert booked_days(con) == [date(2026, 11, 1)]
+        assert booking_differences(con, booked_days(con)) == []
+        con.execute("INSERT INTO fraud.scored_transactions VALUES ('T-OTHER', 'C1', 'M1', 5.00, 'USD', "
+                    "TIMESTAMP '2026-11-05 09:00:00', DATE '2026-11-05', 'approve')")
+        assert [(d["event_id"], d["problem"]) for d in booking_differences(con, booked_days(con))] == [
+            ("card:T-ONLINE", "booked_without_approval"), ("card:T-OTHER", "not_booked")]
