@@ -180,7 +180,12 @@ class EngineHost:
         ):
             return None
         try:
-            self._pending = FraudEngine.from_models_dir(self.models_dir, version)
+            from fintech_dataops.lib.fraud.model import load_model
+            from fintech_dataops.lib.fraud.rules import rules_for_model
+
+            model = load_model(self.models_dir, version)
+            # the data dir's active rules, as at start and in batch scoring (not only the model's own)
+            self._pending = FraudEngine(rules=rules_for_model(self.models_dir, model), model=model)
             self.last_reload_error = None
         except Exception as exc:  # a broken model file must not stop the service: keep the old model
             self.last_reload_error = f"cannot load fraud model {version}: {type(exc).__name__}: {exc}"

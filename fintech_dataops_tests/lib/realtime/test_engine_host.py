@@ -72,8 +72,11 @@ def test_hot_reload_swaps_the_model_between_batches_and_keeps_the_windows(tmp_pa
     models = tmp_path / "models"
     (models / "fraud").mkdir(parents=True)
     (models / "fraud" / "CURRENT").write_text("v2\n")
-    monkeypatch.setattr(FraudEngine, "from_models_dir",
-                        classmethod(lambda cls, d, version=None, rules=None: cls(model=_ConstantModel(version))))
+    from fintech_dataops.lib.fraud import model as model_module
+    from fintech_dataops.lib.fraud.rules import save_rules
+
+    monkeypatch.setattr(model_module, "load_model", lambda d, version=None: _ConstantModel(version))
+    save_rules(models, RuleConfig(high_value_amount=500.0))  # configured rules, not the model's defaults
     host = EngineHost(FraudEngine(), models)
     for i in range(3):
         host.score([tx(f"B{i}", "C-burst", 10.0, at=START, seconds=i)])
@@ -83,6 +86,7 @@ def test_hot_reload_swaps_the_model_between_batches_and_keeps_the_windows(tmp_pa
     assert host.model_version == "v2" and host.reloads == 1
     assert decided["model_version"].iloc[0] == "v2"
     assert "VELOCITY" in decided["rule_ids"].iloc[0]  # the window survived the swap
+    assert host.engine.rules.high_value_amount == 500.0  # a reloaded model scores with the active rules
     assert host.prepare_reload() is None  # already live
 
 
