@@ -222,15 +222,6 @@ def streams(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT stream FROM ledger.entries ORDER BY 1").fetchall()]
 
 
-def positions_for(entries: list[StoredEntry]) -> list[tuple[str, str, int]]:
-    """Net position per (account, currency) over a batch's entries: what the batch settles."""
-    net: dict[tuple[str, str], int] = {}
-    for e in entries:
-        for p in e.postings:
-            net[(p.account_id, p.currency)] = net.get((p.account_id, p.currency), 0) + p.amount_minor
-    return sorted((a, c, v) for (a, c), v in net.items() if v != 0)
-
-
 def positions_digest(positions: list[tuple[str, str, int]]) -> str:
     return hashlib.sha256(json.dumps([list(p) for p in positions], separators=(",", ":")).encode()).hexdigest()
 
