@@ -5,7 +5,7 @@ import dagster as dg
 import duckdb
 
 from fintech_dataops.defs.ledger.assets import (
-    approved_payments_booked_once, chain_matches_ledger, entries_balance, ledger_batches, ledger_entries,
+    ENTRIES, approved_payments_booked_once, chain_matches_ledger, entries_balance, ledger_batches, ledger_entries,
     ledger_settlement_mart, ledger_verifies,
 )
 from fintech_dataops.defs.ledger.resources import ChainResource
@@ -18,7 +18,7 @@ def _resources(data_dir):
 
 
 def _row_count(result):
-    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == ledger_entries.key]
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == ENTRIES]
     return event.materialization.metadata["dagster/row_count"].value
 
 
@@ -32,15 +32,15 @@ def test_daily_booking_is_idempotent_and_batches_settle_with_passing_checks(data
     assets = [ledger_entries, ledger_batches, entries_balance, approved_payments_booked_once,
               chain_matches_ledger, ledger_verifies]
     first = dg.materialize(assets, resources=_resources(data_dir), partition_key="2026-11-01",
-                           selection=[ledger_entries.key])
+                           selection=list(ledger_entries.keys))
     assert first.success and _checks(first) == {"entries_balance": True, "approved_payments_booked_once": True}
     booked = _row_count(first)
     again = dg.materialize(assets, resources=_resources(data_dir), partition_key="2026-11-01",
-                           selection=[ledger_entries.key])
+                           selection=list(ledger_entries.keys))
     assert booked == 12
     assert _row_count(again) == 0
 
-    settled = dg.materialize(assets, resources=_resources(data_dir), selection=[ledger_batches.key])
+    settled = dg.materialize(assets, resources=_resources(data_dir), selection=list(ledger_batches.keys))
     assert settled.success and _checks(settled) == {"chain_matches_ledger": True, "ledger_verifies": True}
     mart = dg.materialize([ledger_settlement_mart], resources=_resources(data_dir))
     assert mart.success

@@ -15,6 +15,10 @@ from fintech_dataops.lib.ledger.booking import LedgerConfig as _Defaults
 GROUP = "ledger"
 ENTRIES = dg.AssetKey(["ledger", "entries"])
 BATCHES = dg.AssetKey(["ledger", "batches"])
+POSTINGS = dg.AssetKey(["ledger", "postings"])
+ACCOUNTS = dg.AssetKey(["ledger", "accounts"])
+UNBOOKABLE = dg.AssetKey(["ledger", "unbookable"])
+BATCH_POSITIONS = dg.AssetKey(["ledger", "batch_positions"])
 SETTLEMENT_MART = dg.AssetKey(["marts", "ledger_settlement"])
 _SOURCES = [dg.AssetKey(k) for k in (["fraud", "scored_transactions"], ["core", "fraud_labels"],
                                      ["core", "partner_loans"], ["core", "stripe_charges"],
@@ -50,14 +54,25 @@ def _table(rows: list[dict]) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
-@dg.asset(
-    key=ENTRIES, deps=_source_keys(), partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(), group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_WRITE_POOL,
-    description="The double-entry ledger (ledger.entries, ledger.postings, ledger.accounts): the day's approved card "
-                "payments (with the platform fee), refunds, chargebacks (fraud labels, Stripe disputes) and partner "
-                "loan disbursements/repayments, in integer minor units, balanced per currency, hash-chained, "
-                "idempotent by business event id (a rerun or backfill books nothing twice).",
-    metadata={"dagster/table_name": "ledger.entries"},
+def _spec(key: dg.AssetKey, description: str, *, deps=(), **kwargs) -> dg.AssetSpec:
+    return dg.AssetSpec(key, deps=list(deps), group_name=GROUP, kinds={"duckdb"}, description=description,
+                        metadata={"dagster/table_name": ".".join(key.path)}, **kwargs)
+
+
+@dg.multi_asset(
+    specs=[
+        _spec(ENTRIES, "The double-entry ledger (ledger.entries): the day's approved card payments (with the platform "
+                       "fee), refunds, chargebacks (fraud labels, Stripe disputes) and partner loan "
+                       "disbursements/repayments, balanced per currency, hash-chained per stream, idempotent by "
+                       "business event id (a rerun or backfill books nothing twice).", deps=_source_keys()),
+        _spec(POSTINGS, "The postings of every ledger entry (ledger.postings): account, currency and signed amount in "
+                        "integer minor units; each entry's postings sum to zero per currency.", deps=[ENTRIES]),
+        _spec(ACCOUNTS, "The ledger's accounts (ledger.accounts): customers, merchants, platform fees, settlement, "
+                        "chargebacks and loans, opened the first time an entry posts to them.", deps=[ENTRIES]),
+        _spec(UNBOOKABLE, "Events the ledger could not book (ledger.unbookable), each with its reason (e.g. an amount "
+                          "finer than its currency's minor unit): listed, never dropped.", deps=[ENTRIES]),
+    ],
+    partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(), pool=WAREHOUSE_WRITE_POOL,
 )
 def ledger_entries(context: dg.AssetExecutionContext, config: LedgerConfig, warehouse: WarehouseResource):
     from fintech_dataops.lib.ledger.booking import entries_for_day
@@ -76,10 +91,15 @@ def ledger_entries(context: dg.AssetExecutionContext, config: LedgerConfig, ware
             kinds[kind] = kinds.get(kind, 0) + n
         warehouse.yield_to_waiters()
     context.log.info(f"ledger: {booked} entries booked, {already} already booked, {unbookable} unbookable")
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(asset_key=ENTRIES, metadata={
         "dagster/row_count": booked, "already_booked": already, "unbookable": unbookable,
         "events_by_kind": dg.MetadataValue.json(kinds), "seconds": round(time.perf_counter() - started, 3),
     })
+    with warehouse.get_connection() as con:
+        totals = {key: int(con.execute(f"SELECT count(*) FROM {'.'.join(key.path)}").fetchone()[0])
+                  for key in (POSTINGS, ACCOUNTS, UNBOOKABLE)}
+    for key, rows in totals.items():
+        yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows})
 
 
 @dg.asset_check(asset=ENTRIES, name="entries_balance", blocking=True,
@@ -106,14 +126,22 @@ def approved_payments_booked_once(warehouse: WarehouseResource):
                                metadata={"differences": len(rows), "days_checked": len(days), "listed": _table(rows)})
 
 
-@dg.asset(
-    key=BATCHES, deps=[ENTRIES], group_name=GROUP, kinds={"duckdb", "ethereum"}, pool=WAREHOUSE_WRITE_POOL,
-    automation_condition=ON_INPUT_CHANGE,
-    description="Settlement batches (ledger.batches): unbatched entries grouped under a Merkle root, anchored on the "
+_BATCHES_DESCRIPTION = ("Settlement batches (ledger.batches): unbatched entries grouped under a Merkle root, anchored on the "
                 "EVM chain (batch number, root, net-positions digest in the transaction data) and synced back "
                 "(closed → signed → settled with tx hash and block; a failed send is retried with the same signed "
-                "transaction, so a batch is never settled twice).",
-    metadata={"dagster/table_name": "ledger.batches"},
+                "transaction, so a batch is never settled twice).")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(BATCHES, deps=[ENTRIES], group_name=GROUP, kinds={"duckdb", "ethereum"},
+                     automation_condition=ON_INPUT_CHANGE, metadata={"dagster/table_name": "ledger.batches"},
+                     description=_BATCHES_DESCRIPTION),
+        _spec(BATCH_POSITIONS, "Each settlement batch's net position per settlement account and currency "
+                               "(ledger.batch_positions), in integer minor units; their digest is anchored on chain "
+                               "with the batch's Merkle root.", deps=[BATCHES], automation_condition=ON_INPUT_CHANGE),
+    ],
+    pool=WAREHOUSE_WRITE_POOL,
 )
 def ledger_batches(context: dg.AssetExecutionContext, config: LedgerConfig, warehouse: WarehouseResource,
                    chain: ChainResource):
@@ -131,11 +159,14 @@ def ledger_batches(context: dg.AssetExecutionContext, config: LedgerConfig, ware
                                      "FROM ledger.batches").fetchone()
     if report.failed:
         context.log.warning(f"ledger: settlement stopped at {report.failed[0][0]}: {report.failed[0][1]}")
-    return dg.MaterializeResult(metadata={
+    with warehouse.get_connection() as con:
+        positions = int(con.execute("SELECT count(*) FROM ledger.batch_positions").fetchone()[0])
+    yield dg.MaterializeResult(asset_key=BATCHES, metadata={
         "dagster/row_count": int(total), "closed_now": len(closed), "settled_now": len(report.settled),
         "settled_total": int(settled), "failed": dg.MetadataValue.json([list(f) for f in report.failed]),
         "chain_id": chain_id, "seconds": round(time.perf_counter() - started, 3),
     })
+    yield dg.MaterializeResult(asset_key=BATCH_POSITIONS, metadata={"dagster/row_count": positions})
 
 
 @dg.asset_check(asset=BATCHES, name="chain_matches_ledger", blocking=False,
