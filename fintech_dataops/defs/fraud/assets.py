@@ -175,7 +175,8 @@ def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, war
         data.features, data.is_fraud,
         config=ModelConfig(validation_days=config.validation_days, target_fpr=config.target_fpr,
                            block_fpr=config.block_fpr, calibration_margin=config.calibration_margin, kind=config.kind,
-                           isolation_trees=config.isolation_trees, boosting_iterations=config.boosting_iterations),
+                           isolation_trees=config.isolation_trees, boosting_iterations=config.boosting_iterations,
+                           threads=_step_threads(context)),
         rule_config=rules,
     )
     path = save_model(model, data_dir.models_dir)
@@ -198,8 +199,17 @@ def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, war
             float(chosen["model_only"].get("average_precision") or 0.0)),
         "validation": dg.MetadataValue.md(metrics_markdown(table)),
         "evaluation": dg.MetadataValue.json(model.evaluation),
+        "threads": _step_threads(context),
         "seconds": round(time.perf_counter() - started, 2),
     })
+
+
+def _step_threads(context: dg.AssetExecutionContext) -> int:
+    """OpenMP/BLAS threads for this step: the CPUs available (cgroup quota included) shared by the
+    steps the run's executor runs at once (issue 19: oversubscribed threads turned 5 s into 280 s)."""
+    from fintech_dataops.lib.cpu_budget import executor_concurrency, thread_budget
+
+    return thread_budget(executor_concurrency(context.run.run_config, context.job_def.executor_def.name))
 
 
 def _engine(config: FraudScoringConfig, data_dir: DataDirResource, log, fx=None):
@@ -236,8 +246,10 @@ def fraud_scored_transactions(context: dg.AssetExecutionContext, config: FraudSc
     started = time.perf_counter()
     with warehouse.get_connection() as con:
         fx = FxRates.from_warehouse(con, money.config)
+    from fintech_dataops.lib.cpu_budget import cpu_threads
+
     engine = _engine(config, data_dir, context.log, fx)
-    with warehouse.get_connection() as con:
+    with warehouse.get_connection() as con, cpu_threads(_step_threads(context)):
         scored = score_days(con, context.partition_keys, engine)
         rows = write_partitions(con, SCORED_TABLE, scored, context.partition_keys, ("rule_ids", "reasons"))
     counts = scored["decision"].value_counts().to_dict() if len(scored) else {}

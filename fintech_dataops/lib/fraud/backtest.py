@@ -68,6 +68,34 @@ def labels_frame(transactions: pd.DataFrame, is_fraud: np.ndarray, delay_days: f
     })
 
 
+def served_validation_features(train: pd.DataFrame, fit_features: pd.DataFrame, labels: pd.DataFrame,
+                               feature_config: FeatureConfig, model_config: ModelConfig, gap_days: int,
+                               fx) -> pd.DataFrame | None:
+    """The validation days' features as the test's will be served: with the history cut ``gap_days``
+    before them (None when there is no gap: the train features are already served that way).
+
+    A test file that starts ``gap_days`` after the train file sees customer windows without the
+    gap's transactions and merchant risk that stops at the end of the train file. The validation
+    days (the last ``model_config.validation_days`` of ``fit_features``, as ``train_model`` picks
+    them) are featurised the same way — history and labels up to ``gap_days`` before their first
+    day — so the operating point is chosen on what the model will be served, not on features a
+    test row can never have.
+    """
+    if gap_days <= 0 or fit_features.empty:
+        return None
+    days = to_epoch_us(fit_features["event_time"]) // US_PER_DAY
+    first_validation_day = int(days.max()) - model_config.validation_days + 1
+    cut = pd.Timestamp((first_validation_day - gap_days) * US_PER_DAY, unit="us")
+    validation_ids = set(fit_features.loc[days >= first_validation_day, "transaction_id"].astype(str))
+    train_times = pd.Series(to_epoch_us(train["event_time"]) // US_PER_DAY, index=train.index)
+    ids = train["transaction_id"].astype(str)
+    history = train.loc[train_times < first_validation_day - gap_days]
+    if history.empty or not validation_ids:
+        return None
+    target = train.loc[ids.isin(validation_ids)]
+    return compute_features(fx.annotate(target), fx.annotate(history), labels, feature_config, labels_until=cut)
+
+
 def backtest(
     train: pd.DataFrame,
     test: pd.DataFrame,
@@ -110,12 +138,16 @@ def backtest(
     if mature.sum() < 100:
         mature = np.ones(len(train_features), dtype=bool)
         training_note = "every train row: too few matured rows to leave the last delay period out"
-    model = train_model(train_features.loc[mature].reset_index(drop=True), y_fit[mature], config=model_config,
-                        feature_config=feature_config, rule_config=rule_config)
-    engine = FraudEngine(rules=rule_config, model=model, fx=fx)
+    fit_features = train_features.loc[mature].reset_index(drop=True)
     # The test file may start after a gap the files do not hold: merchant windows end where the
     # labelled history does (the day after the last train transaction), not in the empty gap.
     labels_until = pd.Timestamp((int(train_us.max()) // US_PER_DAY + 1) * US_PER_DAY, unit="us")
+    gap_days = max(0, int(as_of_us // US_PER_DAY) - int(labels_until.value // 1000 // US_PER_DAY))
+    validation_features = served_validation_features(
+        train, fit_features, train_labels, feature_config, model_config or ModelConfig(), gap_days, fx)
+    model = train_model(fit_features, y_fit[mature], config=model_config, feature_config=feature_config,
+                        rule_config=rule_config, validation_features=validation_features)
+    engine = FraudEngine(rules=rule_config, model=model, fx=fx)
     scored = engine.score_frame(test, history=train, labels=train_labels, labels_until=labels_until)
     y_test = pd.Series(label_values(test, label_column), index=test["transaction_id"].astype("string"))
     y_test = y_test.groupby(level=0).max().reindex(scored["transaction_id"].astype("string")).fillna(False)

@@ -11,8 +11,13 @@ delay: a model trained today scores transactions at least that far after its
 newest training row) — choose the candidate that wins (average precision) and the
 review/block thresholds — the lowest thresholds whose false-positive rate on the
 validation window, *together with the mandatory rule reviews*, stays within
-``target_fpr * calibration_margin``. The models are not refitted afterwards, so
-the thresholds stay valid for the scores they were calibrated on.
+``target_fpr * calibration_margin`` (optionally as a Clopper–Pearson upper bound at
+``calibration_confidence``: :func:`allowed_false_positives`). The models are not refitted
+afterwards, so the thresholds stay valid for the scores they were calibrated on. When the
+model will be served features computed differently from the training rows' (a backtest's
+test file after a gap the files do not hold), the validation rows are passed **as they will
+be served** (``validation_features``), so the operating point is chosen on what it will see.
+OpenMP/BLAS threads are capped at ``threads`` (``lib.cpu_budget``) while fitting.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ class ModelConfig:
     validation_gap_days: int = 0
     target_fpr: float = 0.001
     calibration_margin: float = 0.5  # the validation FPR budget is target_fpr × margin (out-of-sample shift)
+    # Clopper–Pearson confidence that the FPR stays under that budget on new data (0: plain budget).
+    calibration_confidence: float = 0.0
     block_fpr: float = 0.0001
     min_fraud_labels: int = 20
     kind: str = "auto"  # auto = the candidate with the best validation average precision
@@ -65,6 +72,9 @@ class ModelConfig:
     boosting_learning_rate: float = 0.1
     boosting_max_leaf_nodes: int = 15
     random_state: int = 42
+    # OpenMP/BLAS threads for fitting and scoring (0: the CPUs this process may use, cgroup quota
+    # included — lib/cpu_budget; a Dagster step passes its share of the executor's concurrency).
+    threads: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in ("auto", *KINDS):
@@ -150,6 +160,27 @@ def _threshold_for_budget(legit_scores: np.ndarray, allowed: int) -> float:
     return float(np.nextafter(ordered[allowed], np.inf))
 
 
+def allowed_false_positives(n_legit: int, rate: float, confidence: float) -> int:
+    """Most false positives among ``n_legit`` validation rows that still bound the true FPR below ``rate``.
+
+    The largest k whose one-sided Clopper–Pearson upper bound (``confidence``) on k / n_legit is
+    ≤ ``rate``: an operating point chosen this way keeps its FPR under ``rate`` on new data from
+    the same distribution with that confidence, whatever the validation size (a fixed fraction
+    of the budget is too tight on a large set and too loose on a small one). ``confidence`` 0:
+    the plain budget ⌊rate × n⌋. Never below 0 (a set too small to bound anything allows none
+    but the single best-ranked threshold).
+    """
+    plain = int(np.floor(rate * n_legit))
+    if confidence <= 0 or n_legit <= 0:
+        return plain
+    from scipy.stats import beta
+
+    k = np.arange(0, plain + 1)
+    upper = beta.ppf(confidence, k + 1, np.maximum(n_legit - k, 1))
+    ok = np.flatnonzero(upper <= rate)
+    return int(ok[-1]) if len(ok) else 0
+
+
 def calibrate_thresholds(
     scores: np.ndarray, y: np.ndarray, rule_alert: np.ndarray, rule_block: np.ndarray, config: ModelConfig,
 ) -> tuple[float, float]:
@@ -157,12 +188,16 @@ def calibrate_thresholds(
 
     ``rule_alert``: rows the discretionary rules already alert on (they consume the
     budget first); mandatory policy reviews (HIGH_VALUE) are not in it, so a legitimate
-    high-value transaction counts only if the model itself alerts on it.
+    high-value transaction counts only if the model itself alerts on it. The budget is
+    :func:`allowed_false_positives` of ``target_fpr × calibration_margin`` at
+    ``calibration_confidence``.
     """
     legit = ~y
     n_legit = int(legit.sum())
-    review_budget = int(np.floor(config.target_fpr * config.calibration_margin * n_legit))
-    block_budget = int(np.floor(config.block_fpr * config.calibration_margin * n_legit))
+    review_budget = allowed_false_positives(n_legit, config.target_fpr * config.calibration_margin,
+                                            config.calibration_confidence)
+    block_budget = allowed_false_positives(n_legit, config.block_fpr * config.calibration_margin,
+                                           config.calibration_confidence)
     review = _threshold_for_budget(scores[legit & ~rule_alert], review_budget - int((legit & rule_alert).sum()))
     block = _threshold_for_budget(scores[legit & ~rule_block], block_budget - int((legit & rule_block).sum()))
     return review, max(block, review)
@@ -175,15 +210,32 @@ def train_model(
     config: ModelConfig | None = None,
     feature_config: FeatureConfig | None = None,
     rule_config: RuleConfig | None = None,
+    validation_features: pd.DataFrame | None = None,
 ) -> FraudModel:
     """Fit, choose and calibrate a model on a feature frame (``compute_features`` output).
 
     ``is_fraud`` holds the labels known for the window (None: no labels yet → an
     Isolation Forest with thresholds at the target alert rate).
+
+    ``validation_features``: the validation rows' features **as they will be served** when
+    that differs from ``features`` (a backtest whose test file starts after a gap the files do
+    not hold: customer windows and merchant risk then miss the gap — see ``backtest``). Rows are
+    matched on ``transaction_id``; the candidates are chosen and the thresholds calibrated on
+    these, so the operating point is set on what the model will see. None: ``features`` as is
+    (continuous data, the daily assets).
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
+    from fintech_dataops.lib.cpu_budget import cpu_threads
 
     config = config or ModelConfig()
+    with cpu_threads(config.threads or None):
+        return _train_model(features, is_fraud, config=config, feature_config=feature_config,
+                            rule_config=rule_config, validation_features=validation_features)
+
+
+def _train_model(features, is_fraud, *, config: ModelConfig, feature_config, rule_config,
+                 validation_features) -> FraudModel:
+    from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
+
     feature_config = feature_config or FeatureConfig()
     rule_config = rule_config or RuleConfig()
     if len(features) < 100:
@@ -203,6 +255,19 @@ def train_model(
         fit_rows = event_us < np.quantile(event_us, 0.7)  # short window: time-ordered 70/30 split
         val_rows = ~fit_rows
     X = feature_matrix(features, FEATURE_COLUMNS)
+    rule_features = features
+    served_rows = 0
+    if validation_features is not None and len(validation_features):
+        served = validation_features.drop_duplicates("transaction_id")
+        served.index = served["transaction_id"].astype(str).to_numpy()
+        ids = features["transaction_id"].astype(str).to_numpy()
+        swap = val_rows & np.isin(ids, served.index.to_numpy())
+        if swap.any():
+            served = served.loc[ids[swap]].set_axis(features.index[swap])
+            X = X.copy()
+            X[swap] = feature_matrix(served, FEATURE_COLUMNS)
+            rule_features = pd.concat([features.loc[~swap], served[features.columns]]).loc[features.index]
+            served_rows = int(swap.sum())
     iso = IsolationForest(
         n_estimators=config.isolation_trees, max_samples=min(config.isolation_max_samples, int(fit_rows.sum())),
         random_state=config.random_state, n_jobs=1,
@@ -225,14 +290,14 @@ def train_model(
                 early_stopping=False, random_state=config.random_state,
             ).fit(matrix[fit_rows], y[fit_rows])
             candidates[kind] = (clf, clf.predict_proba(matrix)[:, 1])
-    rules = evaluate_rules(features, rule_config)
+    rules = evaluate_rules(rule_features, rule_config)
     rule_alert = rules.discretionary_hit(len(features))
     rule_any = rules.any_hit() if rules.hits else np.zeros(len(features), dtype=bool)
     rule_block = np.zeros(len(features), dtype=bool)
     for rule_id, mask in rules.hits.items():
         if rules.actions[rule_id] == "block":
             rule_block |= mask
-    amounts = reporting_amount(features)
+    amounts = reporting_amount(rule_features)
     evaluation: dict = {"candidates": {}}
     for kind, (_, scores) in candidates.items():
         review, block = calibrate_thresholds(scores[val_rows], y[val_rows], rule_alert[val_rows],
@@ -271,6 +336,7 @@ def train_model(
         "start": _iso(event_us.min()), "end": _iso(event_us.max()),
         "fit_end": _iso(event_us[fit_rows].max()), "validation_start": _iso(event_us[val_rows].min()),
         "validation_gap_days": gap_days,
+        "validation_rows_as_served": served_rows,
         "transactions": int(len(features)), "frauds_labelled": int(y.sum()),
     }
     model.evaluation = evaluation
