@@ -143,9 +143,11 @@ def _summary(result: dict) -> dict:
     return out
 
 
-def own_simulator(seed: int, customers: int, train_days: int = 30, gap_days: int = 7, test_days: int = 7) -> dict:
+def own_simulator(seed: int, customers: int, train_days: int = 30, gap_days: int = 7, test_days: int = 7,
+                  threads: int = 0) -> dict:
     """Our simulator: train one month (labels as reported by the first test day), a one-week gap, test one week."""
     from fintech_dataops.lib.fraud.backtest import backtest
+    from fintech_dataops.lib.fraud.model import ModelConfig
 
     days = train_days + gap_days + test_days
     # The simulated world's own reference rates (ECB, then a labelled random walk past the bundled
@@ -161,22 +163,25 @@ def own_simulator(seed: int, customers: int, train_days: int = 30, gap_days: int
     train["label"] = train["transaction_id"].isin(known["transaction_id"])
     test["label"] = test["is_fraud"]
     return _summary(backtest(train.drop(columns=["is_fraud", "scenario"]), test, label_column="label",
-                             train_labels=known, scenario_column="scenario", fx=fx))
+                             train_labels=known, scenario_column="scenario", fx=fx,
+                             model_config=ModelConfig(threads=threads)))
 
 
 def handbook(seed: int, customers: int, terminals: int, train_days: int = 30, gap_days: int = 7,
-             test_days: int = 7, burn_in_days: int = 30) -> dict:
+             test_days: int = 7, burn_in_days: int = 30, threads: int = 0) -> dict:
     """The independent generator (benchmarks/handbook_generator.py): the same protocol, only the six
     contract columns and the label reach the backtest (label report times unknown: the 7-day delay)."""
     from benchmarks.handbook_generator import HandbookConfig, generate, split
     from fintech_dataops.lib.fraud.backtest import backtest
+    from fintech_dataops.lib.fraud.model import ModelConfig
 
     config = HandbookConfig(customers=customers, terminals=terminals, seed=seed,
                             days=burn_in_days + train_days + gap_days + test_days)
     train, test = split(generate(config), burn_in_days=burn_in_days, train_days=train_days, gap_days=gap_days,
                         test_days=test_days, start=config.start)
     contract = ["transaction_id", "customer_id", "merchant_id", "amount", "currency", "event_time", "is_fraud"]
-    return _summary(backtest(train[contract], test, label_column="is_fraud", scenario_column="scenario"))
+    return _summary(backtest(train[contract], test, label_column="is_fraud", scenario_column="scenario",
+                             model_config=ModelConfig(threads=threads)))
 
 
 def quality(quick: bool = False, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
@@ -195,9 +200,23 @@ def quality(quick: bool = False, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
            "handbook_independent": {"generator": f"benchmarks/handbook_generator.py (Le Borgne et al.), "
                                                  f"{hb_customers} customers, {hb_terminals} terminals, 30-day "
                                                  "burn-in; data we did not tune to"}}
-    for seed in seeds:
-        out["our_simulator"][f"seed_{seed}"] = own_simulator(seed, sim_customers)
-        out["handbook_independent"][f"seed_{seed}"] = handbook(seed, hb_customers, hb_terminals)
+    # One backtest per (generator, seed), each in its own process, as many at once as there are CPUs
+    # available (lib/cpu_budget; each fit then gets its share of threads): independent runs.
+    from concurrent.futures import ProcessPoolExecutor
+
+    from fintech_dataops.lib.cpu_budget import available_cpus, thread_budget
+
+    workers = min(available_cpus(), 2 * len(seeds))
+    threads = thread_budget(workers)
+    jobs = {}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for seed in seeds:
+            jobs[("our_simulator", seed)] = pool.submit(own_simulator, seed, sim_customers, threads=threads)
+            jobs[("handbook_independent", seed)] = pool.submit(handbook, seed, hb_customers, hb_terminals,
+                                                               threads=threads)
+        for (name, seed), job in jobs.items():
+            out[name][f"seed_{seed}"] = job.result()
+    out["parallel_processes"] = workers
     for name in ("our_simulator", "handbook_independent"):
         runs = [v for k, v in out[name].items() if k.startswith("seed_")]
         out[name]["mean"] = {k: round(float(np.mean([r[k] for r in runs if r[k] is not None])), 6)
