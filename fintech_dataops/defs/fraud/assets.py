@@ -209,7 +209,11 @@ def _step_threads(context: dg.AssetExecutionContext) -> int:
     steps the run's executor runs at once (issue 19: oversubscribed threads turned 5 s into 280 s)."""
     from fintech_dataops.lib.cpu_budget import executor_concurrency, thread_budget
 
-    return thread_budget(executor_concurrency(context.run.run_config, context.job_def.executor_def.name))
+    try:
+        run_config, executor = context.run.run_config, context.job_def.executor_def.name
+    except (dg.DagsterInvariantViolationError, AttributeError):  # invoked directly, outside a run
+        return thread_budget(1)
+    return thread_budget(executor_concurrency(run_config, executor))
 
 
 def _engine(config: FraudScoringConfig, data_dir: DataDirResource, log, fx=None):
