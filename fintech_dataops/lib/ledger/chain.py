@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,28 @@ from pathlib import Path
 
 ANCHOR_MAGIC = b"FDLB"
 ANCHOR_GAS = 60_000  # 21000 + 16 gas per non-zero data byte (76 bytes) with room to spare
+
+
+def import_chain_libraries() -> None:
+    """Import web3, eth-account and eth-tester/py-evm while keeping the interpreter's recursion limit.
+
+    On import, py_ecc (under all three) raises ``sys.setrecursionlimit`` to 100,000 and py-evm to
+    12,288, process-wide. In a process that also parses untrusted JSON in a thread (a Dagster run, a
+    code server, a receiver), a deeply nested body then overflows that thread's C stack — a segfault
+    of the whole process — instead of raising ``RecursionError``. The suite found it: the sandbox
+    emulator's nested-JSON test crashed pytest once the ledger tests had imported web3. Our
+    transactions are plain data transfers; no deep EVM call stack needs the higher limit.
+    """
+    limit = sys.getrecursionlimit()
+    try:
+        import eth  # noqa: F401  (py-evm)
+        import eth_account  # noqa: F401
+        import eth_tester  # noqa: F401
+        import py_ecc  # noqa: F401
+        import web3  # noqa: F401
+        import web3.exceptions  # noqa: F401
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 class ChainBusyError(RuntimeError):
@@ -71,6 +94,7 @@ class Chain:
     """web3.py calls shared by both backends."""
 
     def __init__(self, w3, private_key: str):
+        import_chain_libraries()
         from eth_account import Account
 
         self.w3 = w3
@@ -155,6 +179,7 @@ class Chain:
 
 class RpcChain(Chain):
     def __init__(self, rpc_url: str, private_key: str, timeout: float = 30.0):
+        import_chain_libraries()
         from web3 import Web3
 
         super().__init__(Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout})), private_key)
@@ -176,6 +201,7 @@ class LocalChain(Chain):
     JOURNAL = "local_chain.jsonl"
 
     def __init__(self, directory: Path, lock_wait_seconds: float = 120.0):
+        import_chain_libraries()
         from eth_tester import EthereumTester, PyEVMBackend
         from web3 import EthereumTesterProvider, Web3
 
