@@ -99,6 +99,9 @@ def _timeout_message(timeout_seconds: float) -> str:
             "or raise --timeout")
 
 
+_GLIBC_TLS_OOM_EXIT = 127  # glibc's exit status when it cannot allocate a new thread's TLS
+
+
 def _memory_message(max_memory_mb: int) -> str:
     return (f"the query needed more than {max_memory_mb:,} MB of memory and was stopped; add filters, "
             "aggregate, or raise --max-memory")
@@ -169,7 +172,10 @@ def run_query_isolated(
             answer = receiver.recv()
     except EOFError:  # the child died without answering: the kernel refused it memory, or worse
         child.join(5)
-        if child.exitcode is not None and child.exitcode < 0:
+        # Killed by a signal (the kernel, an abort on a failed allocation), or exit 127: glibc's
+        # "cannot allocate memory for thread-local data" when a new DuckDB thread finds the address
+        # space cap already reached. Both mean the query ran out of the memory it was given.
+        if child.exitcode is not None and (child.exitcode < 0 or child.exitcode == _GLIBC_TLS_OOM_EXIT):
             raise QueryOutOfMemory(_memory_message(max_memory_mb)) from None
         raise QueryFailed(f"the query process stopped (exit code {child.exitcode})") from None
     finally:
