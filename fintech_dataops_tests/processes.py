@@ -7,6 +7,7 @@ default dispositions explicitly, or SIGINT deliberately ignored to prove SIGTERM
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,3 +39,28 @@ def start_cli(*args: str, env: dict[str, str] | None = None, ignore_sigint: bool
         [sys.executable, "-m", "fintech_dataops.cli", *args], cwd=ROOT, env=full_env, text=True,
         restore_signals=True, preexec_fn=sigint_ignored if ignore_sigint else default_dispositions, **popen,
     )
+
+
+@contextlib.contextmanager
+def asgi_on_loopback(app, *, lifespan: str = "off", start_loops: int = 500, join_seconds: float = 30):
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (ephemeral port) in a thread; yields its base URL."""
+    import threading
+
+    import uvicorn
+
+    from fintech_dataops.lib.serving import bind_loopback
+
+    sock = bind_loopback("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan=lifespan))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(start_loops):  # until uvicorn says it is serving (the socket already listens)
+            if server.started:
+                break
+            threading.Event().wait(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=join_seconds)
+        sock.close()

@@ -9,11 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import threading
 
 import pytest
 
 from fintech_dataops_tests.browser.cdp import Chromium
+from fintech_dataops_tests.processes import asgi_on_loopback
 from fintech_dataops_tests.lib.advisor.advisor_data import INJECTION, OWN_SCORE, build_advisor_warehouse
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -26,28 +26,14 @@ pytestmark = [
 
 @contextlib.contextmanager
 def running_advisor(data_dir):
-    import uvicorn
     from fastapi import FastAPI
 
     from fintech_dataops.lib.advisor.web import advisor_router
-    from fintech_dataops.lib.serving import bind_loopback
 
     app = FastAPI()
     app.include_router(advisor_router(data_dir, None, session_secret=""))  # demo mode: customer picked on the page
-    sock = bind_loopback("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started:
-                break
-            threading.Event().wait(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with asgi_on_loopback(app) as url:
+        yield url
 
 
 def _ask(browser: Chromium, question: str, turns: int) -> dict:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import threading
 
 import duckdb
 import pytest
@@ -21,6 +20,7 @@ from fintech_dataops.lib.tenancy.registry import TenantRegistry
 from fintech_dataops.lib.tenancy.service import TenantRouter
 from fintech_dataops_tests.analytics_data import build_tiny_warehouse
 from fintech_dataops_tests.browser.cdp import Chromium
+from fintech_dataops_tests.processes import asgi_on_loopback
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -39,26 +39,10 @@ BRAND = ("({name: document.getElementById('tenant-name')?.textContent, "
 
 @contextlib.contextmanager
 def running_service(data_dir):
-    import uvicorn
-
-    from fintech_dataops.lib.serving import bind_loopback
-
     config = ServiceConfig(data_dir=data_dir, warm_start=False, batch_window_ms=1.0, rotate_seconds=0.2)
     app = TenantRouter(data_dir, config, engines={name: FraudEngine() for name in BANKS})
-    sock = bind_loopback("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(3000):
-            if server.started:
-                break
-            threading.Event().wait(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        sock.close()
+    with asgi_on_loopback(app, lifespan="on", start_loops=3000, join_seconds=60) as url:
+        yield url
 
 
 def _rgb(color: str) -> str:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 
+from fintech_dataops_tests.processes import asgi_on_loopback
+
 NOW = datetime(2026, 11, 30, 12, 0, 0)
 STAFF = {"alice": "alice-secret-key", "bob": "bob-secret-key"}
 
@@ -73,26 +75,8 @@ def build_alert_warehouse(path: Path, now: datetime = NOW) -> Path:
 @contextmanager
 def running_monitor(data_dir: Path, env: dict[str, str] | None = None):
     """``fintech-dataops monitor``'s app under uvicorn on a free loopback port, in a thread; yields its base URL."""
-    import threading
-
-    import uvicorn
-
     from fintech_dataops.lib.monitor.server import create_monitor_app
     from fintech_dataops.lib.monitor.staff import StaffKeys
-    from fintech_dataops.lib.serving import bind_loopback
 
-    sock = bind_loopback("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(create_monitor_app(data_dir, StaffKeys.from_env(env or {})),
-                                           log_level="warning", access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):  # until uvicorn says it is serving (the socket already listens)
-            if server.started:
-                break
-            threading.Event().wait(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with asgi_on_loopback(create_monitor_app(data_dir, StaffKeys.from_env(env or {}))) as url:
+        yield url
