@@ -2,7 +2,8 @@
 
 ``build_defs`` merges every domain, adds the platform-wide jobs, schedules and
 resources, and lets tests and the CLI swap resources (``resource_overrides``).
-Adding a domain is adding a folder: nothing here needs to change.
+Adding a domain is adding a folder: nothing here needs to change. Domains never import each other:
+the tables one reads from another are keys in ``catalog.py``, so each domain package imports on its own.
 """
 
 from __future__ import annotations
@@ -29,24 +30,6 @@ def domain_modules() -> list[str]:
     return sorted(
         f"{__name__}.{info.name}" for info in pkgutil.iter_modules(package.__path__) if info.ispkg
     )
-
-
-def domain_asset_keys(*, only: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> set[dg.AssetKey]:
-    """Asset keys defined by domain packages (all, or ``only`` those), minus ``exclude``.
-
-    Domains use it to depend on another domain's assets only when that domain is part of
-    this code location, so a table no asset produces yet is never a dangling dependency.
-    """
-    keys: set[dg.AssetKey] = set()
-    for name in domain_modules():
-        if name in exclude or (only and name not in only):
-            continue
-        for asset in importlib.import_module(name).defs.assets or []:
-            if isinstance(asset, dg.AssetsDefinition):
-                keys.update(asset.keys)
-            elif isinstance(asset, dg.AssetSpec):
-                keys.add(asset.key)
-    return keys
 
 
 def build_defs(resource_overrides: Mapping[str, object] | None = None) -> dg.Definitions:

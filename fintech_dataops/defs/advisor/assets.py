@@ -12,6 +12,7 @@ import time
 
 import dagster as dg
 
+from fintech_dataops.defs import catalog
 from fintech_dataops.defs.advisor.resources import AdvisorModelResource
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
@@ -21,9 +22,8 @@ FEED = "advisor_conversations"
 RAW_KEY, CORE_KEY = dg.AssetKey(["raw", FEED]), dg.AssetKey(["core", FEED])
 EVALUATION_KEY = dg.AssetKey(["advisor", "evaluation"])
 # What the evaluation questions read (the tools' tables).
-EVALUATION_READS = [dg.AssetKey(k) for k in (["credit", "scores"], ["credit", "loan_decisions"],
-                                              ["fraud", "alerts"], ["core", "transactions"],
-                                              ["open_banking", "plaid_transactions"])]
+EVALUATION_READS = [catalog.CREDIT_SCORES, catalog.LOAN_DECISIONS, catalog.FRAUD_ALERTS, catalog.CORE_TRANSACTIONS,
+                    catalog.PLAID_TRANSACTIONS]
 
 
 def _raw_asset() -> dg.AssetsDefinition:

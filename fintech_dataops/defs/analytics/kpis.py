@@ -72,10 +72,10 @@ def _raw_loads(context: dg.AssetExecutionContext):
     return loads
 
 
-def build_kpi_asset(name: str, known_keys: set[dg.AssetKey] | None = None) -> dg.AssetsDefinition:
+def build_kpi_asset(name: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=["kpis", name],
-        deps=upstream_keys(KPI_SOURCES[name], known_keys),
+        deps=upstream_keys(KPI_SOURCES[name]),
         group_name="analytics",
         kinds={"duckdb"},
         pool=WAREHOUSE_WRITE_POOL,
@@ -101,8 +101,8 @@ def build_kpi_asset(name: str, known_keys: set[dg.AssetKey] | None = None) -> dg
     return kpi_asset
 
 
-def build_kpi_assets(known_keys: set[dg.AssetKey] | None = None) -> list[dg.AssetsDefinition]:
-    return [build_kpi_asset(name, known_keys) for name in KPI_SOURCES]
+def build_kpi_assets() -> list[dg.AssetsDefinition]:
+    return [build_kpi_asset(name) for name in KPI_SOURCES]
 
 
 @dg.asset(

@@ -11,25 +11,22 @@ from pathlib import Path
 import dagster as dg
 
 from fintech_dataops.defs.automation import ON_INPUT_CHANGE
+from fintech_dataops.defs.catalog import table_key
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
 from fintech_dataops.defs.resources import WarehouseResource
 from fintech_dataops.lib.analytics.marts import MARTS_DIR, MartSpec, build_mart, discover_marts
 
 
-def upstream_keys(tables, known_keys: set[dg.AssetKey] | None) -> list[dg.AssetKey]:
-    """``schema.table`` → ``AssetKey([schema, table])``, limited to ``known_keys`` when given.
-
-    Limiting to the keys the other domains define keeps tables written outside Dagster
-    (or not built yet) from appearing as ungrouped external assets in the graph.
-    """
-    keys = [dg.AssetKey(table.split(".")) for table in tables]
-    return keys if known_keys is None else [k for k in keys if k in known_keys]
+def upstream_keys(tables) -> list[dg.AssetKey]:
+    """``schema.table`` → ``AssetKey([schema, table])``: every table the SQL reads is a dependency, so a mart
+    never runs before its sources (``fintech_dataops_tests/defs/test_catalog.py`` checks each is an asset)."""
+    return [table_key(table) for table in tables]
 
 
-def build_mart_asset(spec: MartSpec, known_keys: set[dg.AssetKey] | None = None) -> dg.AssetsDefinition:
+def build_mart_asset(spec: MartSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=["marts", spec.name],
-        deps=upstream_keys(spec.sources, known_keys),
+        deps=upstream_keys(spec.sources),
         group_name="analytics",
         kinds={"duckdb", "sql"},
         pool=WAREHOUSE_WRITE_POOL,
@@ -58,7 +55,5 @@ def build_mart_asset(spec: MartSpec, known_keys: set[dg.AssetKey] | None = None)
     return mart
 
 
-def build_mart_assets(
-    folder: Path = MARTS_DIR, known_keys: set[dg.AssetKey] | None = None
-) -> list[dg.AssetsDefinition]:
-    return [build_mart_asset(spec, known_keys) for spec in discover_marts(folder)]
+def build_mart_assets(folder: Path = MARTS_DIR) -> list[dg.AssetsDefinition]:
+    return [build_mart_asset(spec) for spec in discover_marts(folder)]

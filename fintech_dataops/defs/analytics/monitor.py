@@ -24,10 +24,10 @@ class MonitorReportConfig(dg.Config):
     )
 
 
-def build_monitor_asset(known_keys: set[dg.AssetKey] | None = None) -> dg.AssetsDefinition:
+def build_monitor_asset() -> dg.AssetsDefinition:
     return dg.asset(
         key=["reports", "monitor"],
-        deps=upstream_keys(REPORT_SOURCES, known_keys)
+        deps=upstream_keys(REPORT_SOURCES)
         + [dg.AssetKey(["kpis", name]) for name in KPI_SOURCES] + [dg.AssetKey(["kpis", "history"])],
     group_name="analytics",
         kinds={"duckdb", "plotly", "html"},

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import dagster as dg
 from pydantic import Field
 
+from fintech_dataops.defs import catalog
 from fintech_dataops.defs.automation import ON_INPUT_CHANGE
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.previews import sql_preview
@@ -33,29 +34,9 @@ WEEKLY_REFIT = (
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("weekly_refit")
-# Domains that read credit.* themselves (importing them here would be circular).
-_DOWNSTREAM_DOMAINS = ("fintech_dataops.defs.analytics", "fintech_dataops.defs.credit")
-
-
-def upstream_keys() -> set[dg.AssetKey]:
-    """Asset keys the upstream domains define (core.*, open_banking.*, ...).
-
-    Credit depends on the ones that exist: a core table no asset produces yet is
-    read if present and treated as an empty source otherwise (lib/credit/features).
-    """
-    from fintech_dataops.defs import domain_asset_keys
-
-    return domain_asset_keys(exclude=_DOWNSTREAM_DOMAINS)
-
-
-_UPSTREAM = upstream_keys()
-
-
-def _deps(*keys: dg.AssetKey) -> list[dg.AssetKey]:
-    return [key for key in keys if key in _UPSTREAM]
-
-
-TRANSACTION_KEYS = (dg.AssetKey(["core", "transactions"]), dg.AssetKey(["open_banking", "platform_transactions"]))
+# The core tables credit reads (a table no run has written yet is read as an empty source, lib/credit/features).
+FEATURE_KEYS = [catalog.CORE_FEEDS[feed] for feed in FEATURE_FEEDS]
+TRANSACTION_KEYS = (catalog.CORE_TRANSACTIONS, catalog.PLATFORM_TRANSACTIONS)
 
 
 # A tenant's code location (fintech_dataops/tenant_definitions.py) starts from its own policy overrides.
@@ -99,7 +80,7 @@ def _now() -> datetime:
 
 @dg.asset(
     key=["credit", "features"],
-    deps=_deps(*(dg.AssetKey(["core", feed]) for feed in FEATURE_FEEDS), *TRANSACTION_KEYS),
+    deps=[*FEATURE_KEYS, *TRANSACTION_KEYS],
     group_name="credit",
     kinds={"duckdb"},
     pool=WAREHOUSE_WRITE_POOL,
@@ -128,7 +109,7 @@ def credit_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 
 @dg.asset(
     key=["credit", "scorecard"],
-    deps=[credit_features, *_deps(dg.AssetKey(["core", "loan_outcomes"]))],
+    deps=[credit_features, catalog.CORE_FEEDS["loan_outcomes"]],
     group_name="credit",
     kinds={"python", "json"},
     pool=WAREHOUSE_WRITE_POOL,
@@ -180,7 +161,7 @@ def credit_scorecard(context: dg.AssetExecutionContext, config: CreditScoringCon
 
 
 @dg.asset(
-    key=["credit", "scores"],
+    key=catalog.CREDIT_SCORES,
     deps=[credit_features, credit_scorecard],
     group_name="credit",
     kinds={"duckdb", "pandas"},
@@ -261,8 +242,8 @@ def credit_scorable_population(context: dg.AssetExecutionContext, warehouse: War
 
 
 @dg.asset(
-    key=["credit", "loan_decisions"],
-    deps=[credit_scores, *_deps(dg.AssetKey(["core", "loan_applications"]))],
+    key=catalog.LOAN_DECISIONS,
+    deps=[credit_scores, catalog.CORE_FEEDS["loan_applications"]],
     group_name="credit",
     kinds={"duckdb"},
     pool=WAREHOUSE_WRITE_POOL,
@@ -300,7 +281,7 @@ def credit_loan_decisions(context: dg.AssetExecutionContext, config: CreditScori
 
 @dg.asset(
     key=["credit", "validation"],
-    deps=[credit_scores, *_deps(dg.AssetKey(["core", "loan_outcomes"]))],
+    deps=[credit_scores, catalog.CORE_FEEDS["loan_outcomes"]],
     group_name="credit",
     kinds={"duckdb", "pandas"},
     pool=WAREHOUSE_WRITE_POOL,

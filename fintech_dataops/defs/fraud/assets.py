@@ -10,6 +10,7 @@ import time
 import dagster as dg
 from pydantic import Field
 
+from fintech_dataops.defs import catalog
 from fintech_dataops.defs.previews import table_preview
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
 from fintech_dataops.defs.money_resource import MoneyResource
@@ -17,45 +18,14 @@ from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 from fintech_dataops.lib.fraud.rules import RuleConfig
 from fintech_dataops.lib.tenancy.settings import current_settings
 
-CORE_TRANSACTIONS = dg.AssetKey(["core", "transactions"])
-CORE_FRAUD_LABELS = dg.AssetKey(["core", "fraud_labels"])
 FEATURES = dg.AssetKey(["fraud", "features"])
 MODEL = dg.AssetKey(["fraud", "model"])
-SCORED = dg.AssetKey(["fraud", "scored_transactions"])
-ALERTS = dg.AssetKey(["fraud", "alerts"])
+SCORED = catalog.SCORED_TRANSACTIONS
+ALERTS = catalog.FRAUD_ALERTS
 EVALUATION = dg.AssetKey(["fraud", "evaluation"])
-OPEN_BANKING_TRANSACTIONS = dg.AssetKey(["open_banking", "platform_transactions"])
-STRIPE_FRAUD_LABELS = dg.AssetKey(["open_banking", "stripe_fraud_labels"])
-OPEN_BANKING_DOMAIN = "fintech_dataops.defs.open_banking"
-
-
-def open_banking_keys() -> set[dg.AssetKey]:
-    """Asset keys of the open-banking domain when it is part of this code location (empty otherwise).
-
-    Fraud reads ``open_banking.platform_transactions`` and ``open_banking.stripe_fraud_labels`` when
-    they exist (lib/ingestion/sources, lib/open_banking/tables); it depends on their assets only if they are defined.
-    """
-    from fintech_dataops.defs import domain_asset_keys
-
-    return domain_asset_keys(only=(OPEN_BANKING_DOMAIN,))
-
-
-_OPEN_BANKING = open_banking_keys()
-# Analysts' dispositions from the fraud monitor are a label source too (defs/monitor), when that domain is here.
-CORE_FRAUD_DISPOSITIONS = dg.AssetKey(["core", "fraud_dispositions"])
-MONITOR_DOMAIN = "fintech_dataops.defs.monitor"
-
-
-def monitor_keys() -> set[dg.AssetKey]:
-    from fintech_dataops.defs import domain_asset_keys
-
-    return domain_asset_keys(only=(MONITOR_DOMAIN,))
-
-
-_MONITOR = monitor_keys()
-LABEL_KEYS = [CORE_FRAUD_LABELS] + [k for k in (STRIPE_FRAUD_LABELS,) if k in _OPEN_BANKING] + \
-    [k for k in (CORE_FRAUD_DISPOSITIONS,) if k in _MONITOR]
-TRANSACTION_KEYS = [CORE_TRANSACTIONS] + [k for k in (OPEN_BANKING_TRANSACTIONS,) if k in _OPEN_BANKING]
+# Labels: chargebacks (core), Stripe disputes (open banking) and analysts' dispositions from the fraud monitor.
+LABEL_KEYS = [catalog.CORE_FRAUD_LABELS, catalog.STRIPE_FRAUD_LABELS, catalog.FRAUD_DISPOSITIONS]
+TRANSACTION_KEYS = [catalog.CORE_TRANSACTIONS, catalog.PLATFORM_TRANSACTIONS]
 
 
 # The defaults live in lib (one source); the Config classes below read them. A tenant's code location
@@ -105,7 +75,7 @@ RULE_FIELDS = ("high_value_amount", "high_value_action", "high_value_enabled", "
 
 @dg.asset(
     key=FEATURES,
-    deps=[*TRANSACTION_KEYS, *LABEL_KEYS, dg.AssetKey(["core", "fx_rates"])],
+    deps=[*TRANSACTION_KEYS, *LABEL_KEYS, catalog.FX_RATES],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="fraud",

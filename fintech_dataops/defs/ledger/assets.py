@@ -6,6 +6,7 @@ from datetime import date
 
 import dagster as dg
 
+from fintech_dataops.defs import catalog
 from fintech_dataops.defs.automation import ON_INPUT_CHANGE
 from fintech_dataops.defs.ledger.resources import ChainResource
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
@@ -20,19 +21,9 @@ ACCOUNTS = dg.AssetKey(["ledger", "accounts"])
 UNBOOKABLE = dg.AssetKey(["ledger", "unbookable"])
 BATCH_POSITIONS = dg.AssetKey(["ledger", "batch_positions"])
 SETTLEMENT_MART = dg.AssetKey(["marts", "ledger_settlement"])
-_SOURCES = [dg.AssetKey(k) for k in (["fraud", "scored_transactions"], ["core", "fraud_labels"],
-                                     ["core", "partner_loans"], ["core", "stripe_charges"],
-                                     ["core", "stripe_disputes"])]
-_SOURCE_DOMAINS = ("ingestion", "quality", "fraud", "open_banking")  # upstream only: no import cycle
+_SOURCES = [catalog.SCORED_TRANSACTIONS, catalog.CORE_FRAUD_LABELS, catalog.CORE_FEEDS["partner_loans"],
+            catalog.STRIPE_CHARGES, catalog.STRIPE_DISPUTES]
 _MAX_LISTED = 50  # differences listed in a check's metadata table (the count is always complete)
-
-
-def _source_keys() -> list[dg.AssetKey]:
-    """The sources that are part of this code location (never a dangling dependency)."""
-    from fintech_dataops.defs import domain_asset_keys
-
-    defined = domain_asset_keys(only=tuple(f"fintech_dataops.defs.{d}" for d in _SOURCE_DOMAINS))
-    return [key for key in _SOURCES if key in defined]
 
 
 class LedgerConfig(dg.Config):
@@ -64,7 +55,7 @@ def _spec(key: dg.AssetKey, description: str, *, deps=(), **kwargs) -> dg.AssetS
         _spec(ENTRIES, "The double-entry ledger (ledger.entries): the day's approved card payments (with the platform "
                        "fee), refunds, chargebacks (fraud labels, Stripe disputes) and partner loan "
                        "disbursements/repayments, balanced per currency, hash-chained per stream, idempotent by "
-                       "business event id (a rerun or backfill books nothing twice).", deps=_source_keys()),
+                       "business event id (a rerun or backfill books nothing twice).", deps=_SOURCES),
         _spec(POSTINGS, "The postings of every ledger entry (ledger.postings): account, currency and signed amount in "
                         "integer minor units; each entry's postings sum to zero per currency.", deps=[ENTRIES]),
         _spec(ACCOUNTS, "The ledger's accounts (ledger.accounts): customers, merchants, platform fees, settlement, "
