@@ -63,6 +63,19 @@ def per_partition_metadata(metadata: dict, days: list[str], measured_over_days: 
     return {**renamed, "range": f"{min(days)} … {max(days)} ({len(days)} days)"}
 
 
+def record_each_day(context: dg.AssetExecutionContext, metadata_by_day: dict[str, dict],
+                    asset_key: dg.AssetKey | None = None) -> None:
+    """Put each day's own metadata on that day's materialization.
+
+    A run over several days (a single-run backfill) records one materialization per day, and the
+    ``MaterializeResult`` metadata goes on every one of them; metadata added for a ``partition_key``
+    goes on that day's only and wins over the run's for the same name. So over a range each day
+    plots its own row count, not the range's. Every day of the run must have its entry.
+    """
+    for day in context.partition_keys:
+        context.add_asset_metadata(metadata_by_day[day], asset_key=asset_key, partition_key=day)
+
+
 # Writers share one pool: DuckDB allows one writing process per file at a time. Each tenant has its
 # own warehouse file, so a tenant's code location (which selects its tenant before these modules are
 # imported, see fintech_dataops/tenant_definitions.py) has its own pool: one bank's backfill never

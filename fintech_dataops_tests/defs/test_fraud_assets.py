@@ -51,12 +51,25 @@ def _range_tags(first: str, last: str) -> dict:
     return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 
 
+def _per_day(result, node: str, name: str) -> dict:
+    return {m.partition: m.metadata[name].value for m in result.asset_materializations_for_node(node)}
+
+
+def _stored_per_day(database, sql: str) -> dict:
+    with connection(database, read_only=True) as con:
+        return {day.isoformat(): value for day, value in con.execute(sql).fetchall()}
+
+
 def test_fraud_assets_end_to_end(month_warehouse, resources, data_dir):
     database, first, last, tx, truth = month_warehouse
     result = dg.materialize([fraud_features], resources=resources, tags=_range_tags(first, last))
     assert result.success
     with connection(database, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM fraud.features").fetchone()[0] == len(tx)
+    # one run over the month, and each day's materialization records that day's own row count
+    features_per_day = _stored_per_day(database, "SELECT partition_date, count(*) FROM fraud.features GROUP BY 1")
+    assert _per_day(result, "fraud__features", "dagster/row_count") == features_per_day
+    assert len(set(features_per_day.values())) > 1
 
     result = dg.materialize([fraud_model], resources=resources, run_config=SMALL_MODEL)
     assert result.success
@@ -75,6 +88,20 @@ def test_fraud_assets_end_to_end(month_warehouse, resources, data_dir):
         types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
                                  "WHERE table_schema = 'fraud' AND table_name = 'alerts'").fetchall())
     assert len(scored) == len(tx) and set(scored["model_version"]) == {version}
+    for decision in ("approve", "review", "block"):
+        stored = _stored_per_day(database, "SELECT partition_date, count(*) FILTER (WHERE decision = "
+                                           f"'{decision}') FROM fraud.scored_transactions GROUP BY 1")
+        assert _per_day(result, "fraud__scored_transactions", decision) == stored
+    alerts_per_day = _stored_per_day(database, "SELECT d.partition_date, count(a.transaction_id) FROM "
+                                               "(SELECT DISTINCT partition_date FROM fraud.scored_transactions) d "
+                                               "LEFT JOIN fraud.alerts a USING (partition_date) GROUP BY 1")
+    assert _per_day(result, "fraud__alerts", "dagster/row_count") == alerts_per_day
+    expected_by_rule: dict = {day: {} for day in alerts_per_day}
+    for day, rule_ids in zip(alerts["partition_date"], alerts["rule_ids"]):
+        for rule_id in list(rule_ids) or ["MODEL"]:
+            counts = expected_by_rule[pd.Timestamp(day).date().isoformat()]
+            counts[rule_id] = counts.get(rule_id, 0) + 1
+    assert _per_day(result, "fraud__alerts", "alerts_by_rule") == expected_by_rule
     assert types["reasons"] == "VARCHAR[]" and types["rule_ids"] == "VARCHAR[]"
     assert list(alerts.columns[:14]) == ["transaction_id", "customer_id", "merchant_id", "amount", "currency",
                                          "amount_reporting", "event_time", "risk_score", "model_score", "decision",

@@ -10,16 +10,16 @@ from fintech_dataops.defs.ledger.assets import (
 )
 from fintech_dataops.defs.ledger.resources import ChainResource
 from fintech_dataops.defs.resources import WarehouseResource
-from fintech_dataops_tests.lib.ledger.conftest import make_sources
+from fintech_dataops_tests.lib.ledger.conftest import DAYS, make_sources
 
 
 def _resources(data_dir):
     return {"warehouse": WarehouseResource(data_dir=str(data_dir)), "chain": ChainResource(data_dir=str(data_dir))}
 
 
-def _row_count(result):
+def _entries_metadata(result):
     (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == ENTRIES]
-    return event.materialization.metadata["dagster/row_count"].value
+    return event.materialization.metadata
 
 
 def _checks(result):
@@ -34,11 +34,11 @@ def test_daily_booking_is_idempotent_and_batches_settle_with_passing_checks(data
     first = dg.materialize(assets, resources=_resources(data_dir), partition_key="2026-11-01",
                            selection=list(ledger_entries.keys))
     assert first.success and _checks(first) == {"entries_balance": True, "approved_payments_booked_once": True}
-    booked = _row_count(first)
+    booked = _entries_metadata(first)
     again = dg.materialize(assets, resources=_resources(data_dir), partition_key="2026-11-01",
                            selection=list(ledger_entries.keys))
-    assert booked == 12
-    assert _row_count(again) == 0
+    assert booked["booked"].value == booked["dagster/row_count"].value == 12
+    assert _entries_metadata(again)["booked"].value == 0 and _entries_metadata(again)["dagster/row_count"].value == 12
 
     settled = dg.materialize(assets, resources=_resources(data_dir), selection=list(ledger_batches.keys))
     assert settled.success and _checks(settled) == {"chain_matches_ledger": True, "ledger_verifies": True}
@@ -56,3 +56,26 @@ def test_daily_booking_is_idempotent_and_batches_settle_with_passing_checks(data
     assert balance.passed is False and balance.metadata["unbalanced"].value == 1
     verified = ledger_verifies(warehouse=WarehouseResource(data_dir=str(data_dir)))
     assert verified.passed is False and "hash_mismatch" in verified.metadata["listed"].value
+
+
+def test_a_range_booked_in_one_run_records_each_days_own_counts(data_dir):
+    with duckdb.connect(str(data_dir / "warehouse.duckdb")) as con:
+        make_sources(con)
+    result = dg.materialize([ledger_entries], resources=_resources(data_dir), tags={
+        "dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[-1]})
+    assert result.success
+    recorded: dict = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        recorded[(materialization.asset_key.path[1], materialization.partition)] = materialization.metadata
+    with duckdb.connect(str(data_dir / "warehouse.duckdb")) as con:
+        entries = dict(con.execute("SELECT strftime(business_date, '%Y-%m-%d'), count(*) FROM ledger.entries "
+                                   "GROUP BY 1").fetchall())
+        postings = dict(con.execute("SELECT strftime(e.business_date, '%Y-%m-%d'), count(*) FROM ledger.postings p "
+                                    "JOIN ledger.entries e USING (entry_id) GROUP BY 1").fetchall())
+    assert set(entries) == set(DAYS) and len(set(entries.values())) > 1  # the days differ
+    for day in DAYS:
+        assert recorded[("entries", day)]["dagster/row_count"].value == entries[day]
+        assert recorded[("entries", day)]["booked"].value == entries[day]
+        assert recorded[("postings", day)]["dagster/row_count"].value == postings[day]
+        assert recorded[("entries", day)]["days_in_run"].value == len(DAYS)

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from fintech_dataops.defs import catalog
 from fintech_dataops.defs.previews import table_preview
-from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
+from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions, record_each_day
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 from fintech_dataops.lib.fraud.rules import RuleConfig
@@ -89,7 +89,7 @@ RULE_FIELDS = ("high_value_amount", "high_value_action", "high_value_enabled", "
 def fraud_features(context: dg.AssetExecutionContext, config: FraudFeaturesConfig, warehouse: WarehouseResource,
                    money: MoneyResource):
     from fintech_dataops.lib.fraud.features import FeatureConfig
-    from fintech_dataops.lib.fraud.warehouse_io import FEATURES_TABLE, features_for_days, write_partitions
+    from fintech_dataops.lib.fraud.warehouse_io import FEATURES_TABLE, daily_counts, features_for_days, write_partitions
 
     feature_config = FeatureConfig(velocity_window_s=config.velocity_window_s, label_delay_days=config.label_delay_days)
     with warehouse.get_connection() as con:
@@ -97,8 +97,11 @@ def fraud_features(context: dg.AssetExecutionContext, config: FraudFeaturesConfi
         rows = write_partitions(con, FEATURES_TABLE, run.features, context.partition_keys)
     if run.note:
         context.log.warning(f"fraud.features: {run.note}")
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": rows,
+    record_each_day(context, {day: {"dagster/row_count": counts["rows"]}
+                              for day, counts in daily_counts(run.features, context.partition_keys).items()})
+    return dg.MaterializeResult(metadata={  # the run's figures (a range: all its days); each day's own: above
+        "rows_in_run": rows,
+        "days_in_run": len(context.partition_keys),
         "history_rows": run.history_rows,
         "fraud_labels_known": run.labels,
         "seconds": round(run.seconds, 3),
@@ -214,7 +217,7 @@ def _engine(config: FraudScoringConfig, data_dir: DataDirResource, log, fx=None)
 )
 def fraud_scored_transactions(context: dg.AssetExecutionContext, config: FraudScoringConfig,
                               warehouse: WarehouseResource, data_dir: DataDirResource, money: MoneyResource):
-    from fintech_dataops.lib.fraud.warehouse_io import SCORED_TABLE, score_days, write_partitions
+    from fintech_dataops.lib.fraud.warehouse_io import SCORED_TABLE, daily_counts, score_days, write_partitions
     from fintech_dataops.lib.money.fx import FxRates
 
     started = time.perf_counter()
@@ -226,12 +229,14 @@ def fraud_scored_transactions(context: dg.AssetExecutionContext, config: FraudSc
     with warehouse.get_connection() as con, cpu_threads(_step_threads(context)):
         scored = score_days(con, context.partition_keys, engine)
         rows = write_partitions(con, SCORED_TABLE, scored, context.partition_keys, ("rule_ids", "reasons"))
-    counts = scored["decision"].value_counts().to_dict() if len(scored) else {}
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": rows,
+    record_each_day(context, {
+        day: {"dagster/row_count": day_counts["rows"],
+              **{decision: day_counts.get(decision, 0) for decision in ("approve", "review", "block")}}
+        for day, day_counts in daily_counts(scored, context.partition_keys, by="decision").items()})
+    return dg.MaterializeResult(metadata={  # the run's figures (a range: all its days); each day's own: above
+        "rows_in_run": rows,
+        "days_in_run": len(context.partition_keys),
         "model_version": engine.model_version or "rules only",
-        "approve": int(counts.get("approve", 0)), "review": int(counts.get("review", 0)),
-        "block": int(counts.get("block", 0)),
         "seconds": round(time.perf_counter() - started, 3),
     })
 
@@ -249,18 +254,20 @@ def fraud_scored_transactions(context: dg.AssetExecutionContext, config: FraudSc
     metadata={"dagster/table_name": "fraud.alerts"},
 )
 def fraud_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    from fintech_dataops.lib.fraud.warehouse_io import ALERTS_TABLE, alerts_from_scored, read_scored, write_partitions
+    from fintech_dataops.lib.fraud.warehouse_io import (
+        ALERTS_TABLE, alerts_by_rule, alerts_from_scored, daily_counts, read_scored, write_partitions,
+    )
 
     with warehouse.get_connection() as con:
         alerts = alerts_from_scored(read_scored(con, context.partition_keys))
         rows = write_partitions(con, ALERTS_TABLE, alerts, context.partition_keys, ("reasons", "rule_ids"))
-    by_rule: dict[str, int] = {}
-    for ids in alerts["rule_ids"] if len(alerts) else []:
-        for rule_id in ids or ["MODEL"]:
-            by_rule[rule_id] = by_rule.get(rule_id, 0) + 1
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": rows,
-        "alerts_by_rule": dg.MetadataValue.json(by_rule),
+    rules_by_day = alerts_by_rule(alerts, context.partition_keys)
+    record_each_day(context, {
+        day: {"dagster/row_count": counts["rows"], "alerts_by_rule": dg.MetadataValue.json(rules_by_day[day])}
+        for day, counts in daily_counts(alerts, context.partition_keys).items()})
+    return dg.MaterializeResult(metadata={  # the run's figures (a range: all its days); each day's own: above
+        "rows_in_run": rows,
+        "days_in_run": len(context.partition_keys),
         "preview": table_preview(alerts, ["transaction_id", "amount", "decision", "risk_score", "rule_ids"]),
     })
 

@@ -9,7 +9,7 @@ import dagster as dg
 from fintech_dataops.defs import catalog
 from fintech_dataops.defs.automation import ON_INPUT_CHANGE
 from fintech_dataops.defs.ledger.resources import ChainResource
-from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
+from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions, record_each_day
 from fintech_dataops.defs.resources import WarehouseResource
 from fintech_dataops.lib.ledger.booking import LedgerConfig as _Defaults
 
@@ -67,30 +67,38 @@ def _spec(key: dg.AssetKey, description: str, *, deps=(), **kwargs) -> dg.AssetS
 )
 def ledger_entries(context: dg.AssetExecutionContext, config: LedgerConfig, warehouse: WarehouseResource):
     from fintech_dataops.lib.ledger.booking import entries_for_day
-    from fintech_dataops.lib.ledger.store import book, record_unbookable
+    from fintech_dataops.lib.ledger.store import book, record_unbookable, stored_rows_of_day
 
     started = time.perf_counter()
     booked = already = unbookable = 0
     kinds: dict[str, int] = {}
+    days: dict[str, dict] = {}  # each day's own figures, recorded on that day's materializations
     for day in context.partition_keys:
+        business_date = date.fromisoformat(day)
         with warehouse.get_connection() as con:
-            day_entries = entries_for_day(con, date.fromisoformat(day), config.to_lib())
-            result = book(con, day_entries.entries, business_date=date.fromisoformat(day))
-            unbookable += record_unbookable(con, day_entries.unbookable)
-        booked, already = booked + result.booked, already + result.already_booked
+            day_entries = entries_for_day(con, business_date, config.to_lib())
+            result = book(con, day_entries.entries, business_date=business_date)
+            day_unbookable = record_unbookable(con, day_entries.unbookable)
+            days[day] = {"stored": stored_rows_of_day(con, business_date), "booked": result.booked,
+                         "already_booked": result.already_booked, "events_by_kind": day_entries.by_kind()}
+        booked, already, unbookable = booked + result.booked, already + result.already_booked, unbookable + day_unbookable
         for kind, n in day_entries.by_kind().items():
             kinds[kind] = kinds.get(kind, 0) + n
         warehouse.yield_to_waiters()
     context.log.info(f"ledger: {booked} entries booked, {already} already booked, {unbookable} unbookable")
-    yield dg.MaterializeResult(asset_key=ENTRIES, metadata={
-        "dagster/row_count": booked, "already_booked": already, "unbookable": unbookable,
-        "events_by_kind": dg.MetadataValue.json(kinds), "seconds": round(time.perf_counter() - started, 3),
+    record_each_day(context, {day: {
+        "dagster/row_count": figures["stored"]["entries"], "booked": figures["booked"],
+        "already_booked": figures["already_booked"], "unbookable": figures["stored"]["unbookable"],
+        "events_by_kind": dg.MetadataValue.json(figures["events_by_kind"])} for day, figures in days.items()},
+        asset_key=ENTRIES)
+    yield dg.MaterializeResult(asset_key=ENTRIES, metadata={  # the run's figures (a range: all its days)
+        "booked_in_run": booked, "already_booked_in_run": already, "unbookable_in_run": unbookable,
+        "days_in_run": len(days), "seconds": round(time.perf_counter() - started, 3),
     })
-    with warehouse.get_connection() as con:
-        totals = {key: int(con.execute(f"SELECT count(*) FROM {'.'.join(key.path)}").fetchone()[0])
-                  for key in (POSTINGS, ACCOUNTS, UNBOOKABLE)}
-    for key, rows in totals.items():
-        yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows})
+    for key, name in ((POSTINGS, "postings"), (ACCOUNTS, "accounts"), (UNBOOKABLE, "unbookable")):
+        record_each_day(context, {day: {"dagster/row_count": figures["stored"][name]}
+                                  for day, figures in days.items()}, asset_key=key)
+        yield dg.MaterializeResult(asset_key=key)
 
 
 @dg.asset_check(asset=ENTRIES, name="entries_balance", blocking=True,

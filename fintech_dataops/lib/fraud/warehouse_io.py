@@ -64,6 +64,28 @@ def _days(days) -> list[date]:
     return sorted(d if isinstance(d, date) else date.fromisoformat(str(d)) for d in days)
 
 
+def daily_counts(frame: pd.DataFrame, days, by: str | None = None) -> dict[str, dict[str, int]]:
+    """``{day: {"rows": n, <value of by>: n, ...}}`` for each of ``days`` (ISO dates), from ``partition_date``.
+
+    Every day is present (a day without rows counts 0), and with ``by`` every value seen in the run
+    is counted on every day, so each day of a range reports its own figures.
+    """
+    keys = [d.isoformat() for d in _days(days)]
+    values = sorted(frame[by].dropna().unique()) if by and len(frame) else []
+    counts = {day: {"rows": 0, **{str(v): 0 for v in values}} for day in keys}
+    if not len(frame):
+        return counts
+    day_of_row = pd.to_datetime(frame["partition_date"]).dt.strftime("%Y-%m-%d")
+    for day, rows in day_of_row.value_counts().items():
+        if day in counts:
+            counts[day]["rows"] = int(rows)
+    if by:
+        for (day, value), rows in frame.groupby([day_of_row, frame[by]]).size().items():
+            if day in counts:
+                counts[day][str(value)] = int(rows)
+    return counts
+
+
 def read_labels(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
     """Confirmed frauds of every label source (core.fraud_labels ∪ open_banking.stripe_fraud_labels); None if none."""
     try:
@@ -167,6 +189,19 @@ def alerts_from_scored(scored: pd.DataFrame) -> pd.DataFrame:
     alerts = scored[scored["decision"].isin(ALERT_DECISIONS)].copy()
     alerts["alerted_at"] = scored["scored_at"].iloc[0] if "scored_at" in scored else datetime.now(timezone.utc)
     return alerts[[c for c in ALERT_COLUMNS]].reset_index(drop=True)
+
+
+def alerts_by_rule(alerts: pd.DataFrame, days) -> dict[str, dict[str, int]]:
+    """``{day: {rule_id: alerts}}`` for each of ``days``; an alert no rule raised counts under ``MODEL``."""
+    by_day: dict[str, dict[str, int]] = {d.isoformat(): {} for d in _days(days)}
+    if not len(alerts):
+        return by_day
+    day_of_row = pd.to_datetime(alerts["partition_date"]).dt.strftime("%Y-%m-%d")
+    for day, rule_ids in zip(day_of_row, alerts["rule_ids"]):
+        counts = by_day.setdefault(day, {})
+        for rule_id in (list(rule_ids) if rule_ids is not None and len(rule_ids) else ["MODEL"]):
+            counts[rule_id] = counts.get(rule_id, 0) + 1
+    return by_day
 
 
 def read_scored(con: duckdb.DuckDBPyConnection, days) -> pd.DataFrame:

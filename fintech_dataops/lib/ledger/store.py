@@ -156,6 +156,20 @@ def record_unbookable(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str,
     return len(rows)
 
 
+def stored_rows_of_day(con: duckdb.DuckDBPyConnection, business_date) -> dict[str, int]:
+    """What the ledger holds for one business day: its entries, their postings, its unbookable events,
+    and the accounts opened so far (accounts are not per day: the table's size after that day)."""
+    ensure_ledger_schema(con)
+    entries, postings = con.execute(
+        "SELECT count(DISTINCT e.entry_id), count(p.entry_id) FROM ledger.entries e "
+        "LEFT JOIN ledger.postings p USING (entry_id) WHERE e.business_date = ?", [business_date]).fetchone()
+    unbookable = con.execute("SELECT count(*) FROM ledger.unbookable WHERE business_date = ?",
+                             [business_date]).fetchone()[0]
+    accounts = con.execute("SELECT count(*) FROM ledger.accounts").fetchone()[0]
+    return {"entries": int(entries), "postings": int(postings), "unbookable": int(unbookable),
+            "accounts": int(accounts)}
+
+
 def load_stream(con: duckdb.DuckDBPyConnection, stream: str, first_seq: int | None = None,
                 last_seq: int | None = None) -> list[StoredEntry]:
     """A stream's stored entries in seq order (optionally a seq range), with their postings."""
