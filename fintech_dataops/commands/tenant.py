@@ -21,7 +21,7 @@ from fintech_dataops.lib.ingestion.landing import resolve_platform_dir
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("tenant", help="tenants (banks): create, configure, list, rotate-key, delete, workspace")
+    p = subparsers.add_parser("tenant", help="tenants (banks): create, configure, list, rotate-key, staff-key, delete, workspace")
     sub = p.add_subparsers(dest="tenant_command", metavar="ACTION", required=True)
 
     c = sub.add_parser("create", help="register a tenant with its own storage; prints its API key once (JSON)")
@@ -41,7 +41,8 @@ def register(subparsers) -> None:
     g.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=JSON",
                    help="a setting, value as JSON: reporting_currency='\"EUR\"', quarantine_error_rate=0.02, "
                         "credit_approve_cutoff=660, fraud_rules='{\"high_value_amount\": 500}', "
-                        "alert_sinks='{\"slack_webhook_env\": \"ACME_SLACK_WEBHOOK_URL\"}' (repeatable)")
+                        "alert_sinks='{\"slack_webhook_env\": \"ACME_SLACK_WEBHOOK_URL\"}', "
+                        "max_requests_per_second=200, request_burst=400 (repeatable)")
     g.add_argument("--actor", default=None)
     g.set_defaults(handler=run_configure)
 
@@ -56,6 +57,14 @@ def register(subparsers) -> None:
     r.add_argument("name")
     r.add_argument("--actor", default=None)
     r.set_defaults(handler=run_rotate)
+
+    k = sub.add_parser("staff-key", help="an analyst's staff key for the tenant's monitor (printed once; JSON), "
+                                          "or --revoke it (their browser sessions end)")
+    k.add_argument("name")
+    k.add_argument("analyst", help="who signs in with it: letters, digits and . _ @ - (e.g. alice@acme)")
+    k.add_argument("--revoke", action="store_true", help="remove the analyst's key instead")
+    k.add_argument("--actor", default=None)
+    k.set_defaults(handler=run_staff_key)
 
     d = sub.add_parser("delete", help="offboard: remove every file of the tenant and its registry entry")
     d.add_argument("name")
@@ -153,6 +162,20 @@ def run_rotate(args) -> int:
     key_id, api_key = _registry(args).rotate_key(args.name, actor=args.actor)
     _print({"tenant": args.name, "key_id": key_id, "api_key": api_key,
             "note": "every previous key of this tenant stopped working"})
+    return 0
+
+
+@_guarded
+def run_staff_key(args) -> int:
+    registry = _registry(args)
+    if args.revoke:
+        revoked = registry.revoke_staff_key(args.name, args.analyst, actor=args.actor)
+        _print({"tenant": args.name, "analyst": args.analyst, "revoked_key_ids": revoked})
+        return 0
+    key_id, staff_key = registry.add_staff_key(args.name, args.analyst, actor=args.actor)
+    _print({"tenant": args.name, "analyst": args.analyst, "key_id": key_id, "staff_key": staff_key,
+            "note": "shown this once, stored only as a salted hash; the analyst signs in at /monitor/login "
+                    "(any previous key of this analyst stopped working)"})
     return 0
 
 

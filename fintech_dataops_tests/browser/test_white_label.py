@@ -1,7 +1,8 @@
 """White label in a real headless Chromium: two banks side by side, each sees its own name, logo and colour.
 
-The live ``/monitor`` page of each bank is opened through ONE multi-tenant service (the browser sends
-the bank's API key), and each bank's monitor report file is opened too. Needs Debian's ``chromium``.
+The live ``/monitor`` page of each bank is opened through ONE multi-tenant service (an analyst of the
+bank signs in with their staff key: an HttpOnly session cookie, no header), and each bank's monitor
+report file is opened too. Needs Debian's ``chromium``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,25 @@ def running_service(data_dir):
     with asgi_on_loopback(app, lifespan="on", start_loops=3000, join_seconds=60) as url:
         yield url
 
+SIGN_OUT = ("fetch('/monitor/session').then(r => r.json()).then(s => fetch('/monitor/logout', "
+            "{method: 'POST', headers: {'X-CSRF-Token': s.csrf_token}})).then(r => r.status)")
+
+
+def _wait_through_navigation(browser, condition: str, seconds: float = 60.0):
+    """``wait_for`` while a form submission navigates (the old page's context may vanish mid-call)."""
+    import time
+
+    from fintech_dataops_tests.browser.cdp import BrowserError
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return browser.wait_for(condition, timeout=max(0.1, deadline - time.monotonic()))
+        except BrowserError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
 
 def _rgb(color: str) -> str:
     return "rgb({}, {}, {})".format(*(int(color[i:i + 2], 16) for i in (1, 3, 5)))
@@ -51,11 +71,12 @@ def _rgb(color: str) -> str:
 
 def test_two_banks_each_see_their_own_brand_on_the_live_page_and_the_report(data_dir, tmp_path):
     registry = TenantRegistry(data_dir)
-    keys = {}
+    staff = {}
     for name, (display, color) in BANKS.items():
         logo = tmp_path / f"{name}.svg"
         logo.write_text(LOGO.format(color))
-        _, keys[name] = registry.create(name, display_name=display, color=color, logo=logo)
+        registry.create(name, display_name=display, color=color, logo=logo)
+        _, staff[name] = registry.add_staff_key(name, f"analyst@{name}")
         with duckdb.connect(str(build_tiny_warehouse(tmp_path / f"{name}.duckdb"))) as con:
             report = render_report(con, registry.root(name) / "reports" / "monitor.html")
         brand_report(report.path, registry.root(name))
@@ -67,19 +88,25 @@ def test_two_banks_each_see_their_own_brand_on_the_live_page_and_the_report(data
             browser.send("Network.enable")
             for name, (display, color) in BANKS.items():
                 other = next(BANKS[o][0] for o in BANKS if o != name)
-                browser.send("Network.setExtraHTTPHeaders", headers={"X-API-Key": keys[name]})
-                browser.open(f"{base}/monitor")
-                browser.wait_for("document.getElementById('tenant-logo')?.complete === true")
+                browser.open(f"{base}/monitor")  # no session: the sign-in page
+                browser.wait_for("document.getElementById('login') !== null")
+                browser.evaluate(f"document.getElementById('staff-key').value = '{staff[name]}'; "
+                                 "document.getElementById('login').submit()")
+                _wait_through_navigation(browser, "document.getElementById('tenant-logo')?.complete === true")
                 seen = browser.evaluate(BRAND.replace("{other}", other))
                 assert seen == {"name": display, "tenant": name, "color": _rgb(color), "logo": 40, "others": False}
-                browser.send("Network.setExtraHTTPHeaders", headers={})
+                # The page's own calls ride on the session; the page's script cannot read the cookie.
+                browser.wait_for(f"document.getElementById('who').textContent.includes('analyst@{name}')")
+                assert browser.evaluate("document.cookie") == ""
+                assert browser.evaluate(SIGN_OUT) == 200
                 browser.open((registry.root(name) / "reports" / "monitor.html").as_uri())
                 browser.wait_for("document.getElementById('tenant-logo')?.complete === true")
                 seen = browser.evaluate(BRAND.replace("{other}", other))
                 assert seen == {"name": display, "tenant": name, "color": _rgb(color), "logo": 40, "others": False}
-            # Without a key the service shows no bank's page at all.
+            # Signed out, the service shows no bank's page at all: only the sign-in form.
             browser.open(f"{base}/monitor")
-            assert "missing or invalid API key" in browser.evaluate("document.body.textContent")
+            browser.wait_for("document.getElementById('login') !== null")
+            assert browser.evaluate("document.getElementById('tenant-brand')") is None
         finally:
             if browser is not None:
                 browser.close()

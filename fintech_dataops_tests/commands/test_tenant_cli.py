@@ -42,16 +42,25 @@ def test_tenant_lifecycle_from_the_command_line(data_dir: Path, tmp_path: Path):
 
     rotated = json.loads(cli(data_dir, "tenant", "rotate-key", "acme").stdout)
     assert rotated["api_key"] != payload["api_key"]
+    staff = json.loads(cli(data_dir, "tenant", "staff-key", "acme", "alice@acme").stdout)
+    assert staff["staff_key"].startswith("fds_") and staff["analyst"] == "alice@acme"
+    assert json.loads(cli(data_dir, "tenant", "list").stdout)["tenants"][0]["staff"] == ["alice@acme"]
+    revoked = json.loads(cli(data_dir, "tenant", "staff-key", "acme", "alice@acme", "--revoke").stdout)
+    assert revoked["revoked_key_ids"] == [staff["key_id"]]
+    assert cli(data_dir, "tenant", "staff-key", "acme", "alice@acme", "--revoke").returncode == 2
+    assert cli(data_dir, "tenant", "configure", "acme", "--set", "request_burst=5").returncode == 2
     deleted = cli(data_dir, "tenant", "delete", "acme", "--yes")
     assert deleted.returncode == 0 and json.loads(deleted.stdout)["deleted"] is True
     assert not (data_dir / "tenants" / "acme").exists()
 
     audit = cli(data_dir, "tenant", "audit")
     entries = [json.loads(line) for line in audit.stdout.splitlines()]
-    assert [(e["action"], e["tenant"]) for e in entries] == [("create", "acme"), ("rotate-key", "acme"),
-                                                            ("delete", "acme")]
+    assert [(e["action"], e["tenant"]) for e in entries] == [
+        ("create", "acme"), ("rotate-key", "acme"), ("add-staff-key", "acme"), ("revoke-staff-key", "acme"),
+        ("delete", "acme")]
     assert entries[0]["actor"] == "onboarding-bot"
     assert payload["api_key"] not in audit.stdout and rotated["api_key"] not in audit.stdout
+    assert staff["staff_key"] not in audit.stdout
 
 
 def test_workspace_has_one_code_location_per_tenant(data_dir: Path):

@@ -4,7 +4,9 @@ Its script polls ``<base>/api/queue`` every ``poll_ms`` and redraws the queue in
 reload); a click on a row opens the case: the alert's context and reasons, the customer's recent
 transactions and prior alerts, notes, and the actions (assign to me, note, close with a
 disposition). Every value is set with ``textContent``, so nothing from the data becomes markup.
-The staff key is typed once and kept in the tab's ``sessionStorage`` (sent as ``X-Staff-Key``).
+The staff key is typed once and kept in the tab's ``sessionStorage`` (sent as ``X-Staff-Key``);
+behind the multi-tenant service a signed-in session's cookie does that instead, and the page sends
+the session's CSRF token (``GET <base>/session``) with every change.
 """
 
 from __future__ import annotations
@@ -45,11 +47,17 @@ _SCRIPT = r"""
   const state = {view: "open", selected: null, seen: new Set(), first: true, rows: []};
   const $ = (id) => document.getElementById(id);
   const key = () => sessionStorage.getItem("staffKey") || "";
+  let csrf = "";  // a signed-in browser session (multi-tenant service): its token goes with every change
   function headers(json) {
-    const h = {"X-Staff-Key": key()};
+    const h = {};
+    if (key()) h["X-Staff-Key"] = key();
+    if (csrf) h["X-CSRF-Token"] = csrf;
     if (json) h["Content-Type"] = "application/json";
     return h;
   }
+  fetch(config.base + "/session", {cache: "no-store"}).then((r) => r.ok ? r.json() : null).then((s) => {
+    if (s && s.csrf_token) { csrf = s.csrf_token; $("staff-key").parentElement.style.display = "none"; }
+  }).catch(() => {});
   function duration(s) {
     if (s == null) return "";
     const a = Math.abs(s), sign = s < 0 ? "-" : "";

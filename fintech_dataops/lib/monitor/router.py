@@ -46,7 +46,7 @@ def monitor_router(data: MonitorData | Callable[[Request], MonitorData], staff: 
         return data(request) if callable(data) else data
 
     def who(request: Request) -> tuple[str | None, Response | None]:
-        analyst = staff.analyst_for(request.headers.get(HEADER))
+        analyst = staff.analyst_of(request)
         if staff.configured and analyst is None:
             return None, _json({"error": "missing or invalid staff key (X-Staff-Key)"}, 401)
         return analyst, None

@@ -20,6 +20,9 @@ from pathlib import Path
 STAFF_KEYS_ENV = "FINTECH_STAFF_KEYS"
 STAFF_KEYS_FILE_ENV = "FINTECH_STAFF_KEYS_FILE"
 HEADER = "x-staff-key"
+# Where a trusted front (the multi-tenant router, lib/tenancy/service.py) puts the analyst it verified:
+# an ASGI scope key, which no client can set (headers, cookies and query strings are not scope keys).
+STAFF_SCOPE_KEY = "fintech.staff_analyst"
 _ENTRY = re.compile(r"^\s*([A-Za-z0-9._@-]{1,64})\s*:\s*([0-9a-fA-F]{64})\s*$")
 
 
@@ -49,6 +52,9 @@ class StaffKeys:
     """Hash of a key → the analyst it belongs to."""
 
     by_hash: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # True: identities are verified in front of the app (per tenant) and arrive in the ASGI scope;
+    # this app then knows no key itself, and a request without a verified analyst is refused.
+    delegated: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StaffKeys:
@@ -63,7 +69,13 @@ class StaffKeys:
 
     @property
     def configured(self) -> bool:
-        return bool(self.by_hash)
+        return bool(self.by_hash) or self.delegated
+
+    def analyst_of(self, request) -> str | None:
+        """The analyst a request acts as: verified in front (delegated), else by its ``X-Staff-Key``."""
+        if self.delegated:
+            return request.scope.get(STAFF_SCOPE_KEY)
+        return self.analyst_for(request.headers.get(HEADER))
 
     def analyst_for(self, supplied: str | None) -> str | None:
         """The analyst whose key this is, else None (every hash compared, in constant time each)."""

@@ -15,6 +15,7 @@ import getpass
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +44,7 @@ from fintech_dataops.lib.tenancy.settings import (
 )
 
 REGISTRY_FILE = "tenants.json"
+_ANALYST_RE = re.compile(r"[A-Za-z0-9._@-]{1,64}", re.ASCII)  # as the monitor's staff keys name analysts
 AUDIT_FILE = "tenant_audit.jsonl"
 _GENESIS = "0" * 64
 
@@ -92,6 +94,7 @@ class TenantRegistry:
                 "tenant": name, "display_name": profile.display_name if profile else None,
                 "color": profile.color if profile else None, "created_at": row["created_at"],
                 "key_ids": [k["key_id"] for k in row["keys"]], "data_dir": str(self.root(name)),
+                "staff": sorted(k["analyst"] for k in row.get("staff", [])),
             })
         return rows
 
@@ -109,6 +112,22 @@ class TenantRegistry:
                 if stored["key_id"] == parts[0]:
                     return name if keys.verify(api_key, keys.StoredKey.from_dict(stored)) else None
         return None
+
+    def authenticate_staff(self, staff_key: str) -> tuple[str, str, str] | None:
+        """(tenant, analyst, key id) of a tenant's staff key, else None (scrypt-verified)."""
+        parts = keys.split_key(staff_key, keys.STAFF_KEY_PREFIX)
+        if parts is None:
+            return None
+        for name, row in self._load().items():
+            for stored in row.get("staff", []):
+                if stored["key_id"] == parts[0]:
+                    ok = keys.verify(staff_key, keys.StoredKey.from_dict(stored), keys.STAFF_KEY_PREFIX)
+                    return (name, stored["analyst"], stored["key_id"]) if ok else None
+        return None
+
+    def staff_key_ids(self) -> set[tuple[str, str]]:
+        """(tenant, key id) of every staff key in force: a session of any other key has ended."""
+        return {(name, k["key_id"]) for name, row in self._load().items() for k in row.get("staff", [])}
 
     # -- changing (locked, audited) ----------------------------------------------------------
     @contextmanager
@@ -210,6 +229,31 @@ class TenantRegistry:
             row["keys"] = [stored.as_dict()]
             self._audit("rotate-key", name, actor, key_id=stored.key_id, revoked_key_ids=revoked)
         return stored.key_id, api_key
+
+    def add_staff_key(self, name: str, analyst: str, *, actor: str | None = None) -> tuple[str, str]:
+        """A staff key for one analyst of one tenant (replacing that analyst's previous key); (key id, key once)."""
+        if not _ANALYST_RE.fullmatch(analyst or ""):
+            raise TenantError("analyst names are 1-64 letters, digits and . _ @ -")
+        with self._locked() as tenants:
+            row = self._require(tenants, name)
+            staff_key, stored = keys.new_key(_now(), keys.STAFF_KEY_PREFIX)
+            revoked = [k["key_id"] for k in row.get("staff", []) if k["analyst"] == analyst]
+            row["staff"] = [k for k in row.get("staff", []) if k["analyst"] != analyst]
+            row["staff"].append({**stored.as_dict(), "analyst": analyst})
+            self._audit("add-staff-key", name, actor, analyst=analyst, key_id=stored.key_id,
+                        revoked_key_ids=revoked)
+        return stored.key_id, staff_key
+
+    def revoke_staff_key(self, name: str, analyst: str, *, actor: str | None = None) -> list[str]:
+        """Remove an analyst's staff key (their open sessions end with it); the revoked key ids."""
+        with self._locked() as tenants:
+            row = self._require(tenants, name)
+            revoked = [k["key_id"] for k in row.get("staff", []) if k["analyst"] == analyst]
+            if not revoked:
+                raise TenantError(f"tenant {name!r} has no staff key for {analyst!r}")
+            row["staff"] = [k for k in row["staff"] if k["analyst"] != analyst]
+            self._audit("revoke-staff-key", name, actor, analyst=analyst, revoked_key_ids=revoked)
+        return revoked
 
     def delete(self, name: str, *, actor: str | None = None) -> dict:
         """Remove every file of the tenant and its registry row; the audit log keeps that it happened."""

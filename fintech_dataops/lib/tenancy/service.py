@@ -9,6 +9,17 @@ key of bank A can only ever reach bank A's app. A key is verified once with scry
 (off the event loop) and remembered by its SHA-256; rotating or revoking a key (the
 registry file changes) forgets every remembered key. ``/health`` without a key answers
 liveness without any tenant's figures; with a key, the tenant's own; everything else needs a key.
+
+Staff (the bank's analysts) reach ``/monitor`` with their own credentials, never the API key: a
+staff key in ``X-Staff-Key`` or a browser session opened with it (``lib.tenancy.staff_sessions``).
+Either names one tenant and one analyst, dispatched like an API key; the analyst reaches the
+tenant's monitor through the ASGI scope (``lib.monitor.staff.STAFF_SCOPE_KEY``), which no client
+can set. Credentials of two different tenants on one request are refused (403). A staff
+credential opens ``/monitor`` only: it cannot submit transactions.
+
+A tenant's own rate limit (``max_requests_per_second`` / ``request_burst`` in its settings) is
+one token bucket for all of that tenant's API-key requests, on top of the per-client limit of
+the service; a settings change applies at the next request.
 """
 
 from __future__ import annotations
@@ -16,15 +27,25 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
+import urllib.parse
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import SimpleNamespace
 
 import orjson
 
+from fintech_dataops.lib.ingestion.limits import RateLimiter
+from fintech_dataops.lib.monitor.staff import HEADER as STAFF_HEADER
+from fintech_dataops.lib.monitor.staff import STAFF_SCOPE_KEY, StaffKeys
 from fintech_dataops.lib.tenancy import keys
+from fintech_dataops.lib.tenancy import staff_sessions as sessions
 from fintech_dataops.lib.tenancy.paths import TenantError
 from fintech_dataops.lib.tenancy.registry import TenantRegistry
+from fintech_dataops.lib.tenancy.settings import read_profile
+
+MONITOR = sessions.COOKIE_PATH
+MAX_LOGIN_BYTES = 4096
 
 log = logging.getLogger("fintech_dataops.tenancy")
 
@@ -48,7 +69,7 @@ class TenantRouter:
     """ASGI: key → tenant → that tenant's decision-service app."""
 
     def __init__(self, platform_dir: Path, config, tenants: list[str] | None = None, *, engines=None,
-                 on_ready=None):
+                 on_ready=None, clock=time.monotonic):
         from fintech_dataops.lib.realtime.app import create_app
 
         self.registry = TenantRegistry(platform_dir)
@@ -59,15 +80,46 @@ class TenantRouter:
         unknown = sorted(set(names) - set(known))
         if unknown:
             raise TenantError(f"not registered: {', '.join(unknown)}")
+        # A tenant's monitor learns its analyst from this router (staff keys / sessions of that tenant):
+        # the platform-wide FINTECH_STAFF_KEYS would be one secret shared by every bank's staff.
         self.apps = {
-            name: create_app(dataclasses.replace(config, data_dir=self.registry.root(name), api_key=None),
+            name: create_app(dataclasses.replace(config, data_dir=self.registry.root(name), api_key=None,
+                                                 staff_keys=StaffKeys(delegated=True)),
                              engine=(engines or {}).get(name))
             for name in names
         }
         self.on_ready = on_ready
         self.state = SimpleNamespace()  # where the server hangs connection counters (shared by all tenants)
+        self.sessions = sessions.StaffSessions(clock=clock)
+        self._clock = clock
         self._verified: dict[str, str] = {}
+        self._verified_staff: dict[str, tuple[str, str, str]] = {}
         self._registry_stamp = self._stamp()
+        self._limiters = self._tenant_limiters()
+
+    def _tenant_limiters(self) -> dict[str, RateLimiter]:
+        limiters = {}
+        for name in self.apps:
+            profile = read_profile(self.registry.root(name))
+            rate = profile.settings.max_requests_per_second if profile else None
+            if rate:
+                burst = profile.settings.request_burst or max(1, int(rate))
+                previous = getattr(self, "_limiters", {}).get(name)
+                if previous is not None and (previous.rate, previous.burst) == (float(rate), float(burst)):
+                    limiters[name] = previous  # unchanged: keep its bucket
+                else:
+                    limiters[name] = RateLimiter(rate, burst, clock=self._clock)
+        return limiters
+
+    def _refresh(self) -> None:
+        """The registry changed (a key rotated or revoked, settings, a tenant deleted): verify afresh."""
+        stamp = self._stamp()
+        if stamp != self._registry_stamp:
+            self._verified.clear()
+            self._verified_staff.clear()
+            self._registry_stamp = stamp
+            self.sessions.keep_only(self.registry.staff_key_ids())
+            self._limiters = self._tenant_limiters()
 
     def _stamp(self):
         try:
@@ -79,10 +131,7 @@ class TenantRouter:
     async def tenant_for(self, api_key: str) -> str | None:
         if keys.split_key(api_key) is None:  # malformed: refused without any hashing
             return None
-        stamp = self._stamp()
-        if stamp != self._registry_stamp:  # a key was rotated or a tenant deleted: verify afresh
-            self._verified.clear()
-            self._registry_stamp = stamp
+        self._refresh()
         fingerprint = keys.fingerprint(api_key)
         tenant = self._verified.get(fingerprint)
         if tenant is None:
@@ -91,17 +140,108 @@ class TenantRouter:
                 self._verified[fingerprint] = tenant
         return tenant if tenant in self.apps else None
 
+    async def staff_for(self, staff_key: str) -> tuple[str, str, str] | None:
+        """(tenant, analyst, key id) of a staff key of a tenant this process serves, else None."""
+        if keys.split_key(staff_key, keys.STAFF_KEY_PREFIX) is None:
+            return None
+        self._refresh()
+        fingerprint = keys.fingerprint(staff_key)
+        found = self._verified_staff.get(fingerprint)
+        if found is None:
+            found = await asyncio.to_thread(self.registry.authenticate_staff, staff_key)
+            if found is not None and found[0] in self.apps:
+                self._verified_staff[fingerprint] = found
+        return found if found is not None and found[0] in self.apps else None
+
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
             return await self._lifespan(receive, send)
         if scope["type"] != "http":
             return await _answer(send, 404, {"error": "not found"})
+        path = scope["path"]
+        if path in (MONITOR + "/login", MONITOR + "/logout", MONITOR + "/session"):
+            return await self._session_endpoint(scope, receive, send)
         key = supplied_key(scope)
-        if scope["path"] == "/health" and not key:  # liveness for load balancers; with a key: the tenant's own
+        if path == "/health" and not key:  # liveness for load balancers; with a key: the tenant's own
             return await _answer(send, 200, {"status": "ok", "tenants": len(self.apps)})
-        tenant = await self.tenant_for(key)
+        tenant = await self.tenant_for(key) if key else None
+        if key and tenant is None:
+            return await _answer(send, 401, {"error": "missing or invalid API key (send it in the X-API-Key header)"})
+        if path == MONITOR or path.startswith(MONITOR + "/"):
+            return await self._monitor(scope, receive, send, tenant)
         if tenant is None:
             return await _answer(send, 401, {"error": "missing or invalid API key (send it in the X-API-Key header)"})
+        limiter = self._limiters.get(tenant)
+        if limiter is not None and not limiter.allow(tenant):
+            wait = max(limiter.retry_after(tenant), 0.001)
+            return await _answer(send, 429, {"error": f"this tenant's limit of {limiter.rate:g} requests per second "
+                                                      f"(burst {limiter.burst:g}) is reached: slow down and resend",
+                                             "retry_after_s": round(wait, 3)},
+                                 headers=[(b"retry-after", f"{wait:.3f}".encode())])
+        await self._dispatch(tenant, scope, receive, send)
+
+    async def _monitor(self, scope, receive, send, api_tenant: str | None):
+        """A staff key or session names the tenant and analyst; an API key alone reaches no analyst's view."""
+        staff = None
+        staff_key = _header(scope, STAFF_HEADER.encode())
+        if staff_key:
+            staff = await self.staff_for(staff_key)
+            if staff is None:
+                return await _answer(send, 401, {"error": "invalid staff key (X-Staff-Key)"})
+        self._refresh()
+        session = self.sessions.get(sessions.session_token(_header(scope, b"cookie")))
+        if staff is None and session is not None:
+            staff = (session.tenant, session.analyst, session.key_id)
+        if staff is None and api_tenant is None:
+            if scope["method"] == "GET" and scope["path"] == MONITOR:  # a browser: to the sign-in page
+                return await _redirect(send, MONITOR + "/login")
+            return await _answer(send, 401, {"error": "sign in at /monitor/login, or send a staff key (X-Staff-Key)"})
+        if len({t for t in (staff and staff[0], session and session.tenant, api_tenant) if t}) > 1:
+            return await _answer(send, 403, {"error": "the credentials on this request belong to different tenants"})
+        if session is not None and scope["method"] not in sessions.SAFE_METHODS and not sessions.csrf_ok(
+                session, _header(scope, sessions.CSRF_HEADER.encode()), _header(scope, b"origin"), _origin(scope)):
+            return await _answer(send, 403, {"error": "missing or wrong X-CSRF-Token (or a foreign Origin)"})
+        tenant = staff[0] if staff is not None else api_tenant
+        scope = {**scope, STAFF_SCOPE_KEY: staff[1] if staff is not None else None}
+        await self._dispatch(tenant, scope, receive, send)
+
+    async def _session_endpoint(self, scope, receive, send):
+        path, method = scope["path"], scope["method"]
+        token = sessions.session_token(_header(scope, b"cookie"))
+        secure = scope.get("scheme") == "https"
+        if path == MONITOR + "/login" and method == "GET":
+            return await _html(send, 200, sessions.login_page())
+        if path == MONITOR + "/login" and method == "POST":
+            origin = _header(scope, b"origin")
+            if origin and origin != _origin(scope):
+                return await _answer(send, 403, {"error": "sign-in from a foreign Origin"})
+            body = await _read_body(receive, MAX_LOGIN_BYTES)
+            fields = urllib.parse.parse_qs(body.decode("utf-8", "replace")) if body is not None else {}
+            staff = await self.staff_for((fields.get("staff_key") or [""])[0].strip())
+            if staff is None:
+                return await _html(send, 401, sessions.login_page("unknown or revoked staff key"))
+            self.sessions.close(token)  # a new sign-in never reuses a session id (fixation)
+            new_token, _ = self.sessions.open(*staff)
+            return await _redirect(send, MONITOR, cookie=sessions.set_cookie(
+                new_token, int(self.sessions.ttl_seconds), secure=secure))
+        self._refresh()
+        session = self.sessions.get(token)
+        if path == MONITOR + "/session" and method == "GET":
+            if session is None:
+                return await _answer(send, 401, {"error": "not signed in"})
+            return await _answer(send, 200, {"tenant": session.tenant, "analyst": session.analyst,
+                                             "csrf_token": session.csrf_token},
+                                 headers=[(b"cache-control", b"no-store")])
+        if path == MONITOR + "/logout" and method == "POST":
+            if session is not None and not sessions.csrf_ok(session, _header(scope, sessions.CSRF_HEADER.encode()),
+                                                             _header(scope, b"origin"), _origin(scope)):
+                return await _answer(send, 403, {"error": "missing or wrong X-CSRF-Token (or a foreign Origin)"})
+            self.sessions.close(token)
+            return await _answer(send, 200, {"signed_out": True},
+                                 headers=[(b"set-cookie", sessions.clear_cookie(secure=secure).encode())])
+        return await _answer(send, 405, {"error": f"{method} not allowed on {path}"})
+
+    async def _dispatch(self, tenant: str, scope, receive, send):
         app = self.apps[tenant]
         # The server's connection counters are shown by each tenant's /health.
         app.state.connection_refusals = getattr(self.state, "connection_refusals", {})
@@ -126,8 +266,42 @@ class TenantRouter:
         await send({"type": "lifespan.shutdown.complete"})
 
 
-async def _answer(send, status: int, payload: dict) -> None:
-    body = orjson.dumps(payload)
+def _origin(scope) -> str:
+    """This service's own origin as the browser names it (scheme and the Host it asked for)."""
+    return f"{scope.get('scheme', 'http')}://{_header(scope, b'host')}"
+
+
+async def _read_body(receive, limit: int) -> bytes | None:
+    """The request body, or None past ``limit`` bytes."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        size += len(message.get("body", b""))
+        if size > limit:
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _send(send, status: int, body: bytes, content_type: bytes, headers=()) -> None:
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+                            *headers]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _answer(send, status: int, payload: dict, headers=()) -> None:
+    await _send(send, status, orjson.dumps(payload), b"application/json", headers)
+
+
+async def _html(send, status: int, page: str) -> None:
+    await _send(send, status, page.encode("utf-8"), b"text/html; charset=utf-8",
+                [(b"cache-control", b"no-store"), (b"x-frame-options", b"DENY")])
+
+
+async def _redirect(send, location: str, cookie: str | None = None) -> None:
+    headers = [(b"location", location.encode())] + ([(b"set-cookie", cookie.encode())] if cookie else [])
+    await _send(send, 303, b"", b"text/plain", headers)

@@ -59,6 +59,16 @@ class TenantSettings(BaseModel):
     credit_weights: dict[str, float] | None = None
     quarantine_error_rate: float | None = Field(default=None, gt=0, le=1)
     alert_sinks: AlertSinkSettings = Field(default_factory=AlertSinkSettings)
+    # The online service's limit for this tenant's API key, all its clients together (a token bucket);
+    # unset = no tenant-wide limit (the service's per-client limit still applies).
+    max_requests_per_second: float | None = Field(default=None, gt=0, le=1_000_000)
+    request_burst: int | None = Field(default=None, ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _burst_needs_a_rate(self):
+        if self.request_burst is not None and self.max_requests_per_second is None:
+            raise ValueError("request_burst needs max_requests_per_second (the sustained rate it bursts above)")
+        return self
 
     @field_validator("reporting_currency")
     @classmethod
