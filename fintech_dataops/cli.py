@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 COMMAND_MODULES = (
     "fintech_dataops.commands.simulate",
@@ -70,7 +71,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from fintech_dataops.lib.serving import interrupted_exit_code, stop_handlers
-    from fintech_dataops.lib.tenancy.paths import UnknownTenant
+    from fintech_dataops.lib.tenancy.paths import TenantError, UnknownTenant
+
+    paths = [value for value in vars(args).values() if isinstance(value, Path)]
+    if paths and args.command != "tenant":  # (`tenant …` is the operator's, across tenants)
+        from fintech_dataops.lib.ingestion.landing import resolve_platform_dir
+        from fintech_dataops.lib.tenancy.paths import refuse_other_tenants_paths
+
+        try:
+            refuse_other_tenants_paths(paths, resolve_platform_dir(args.data_dir))
+        except TenantError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
 
     try:
         with stop_handlers():  # SIGTERM stops every command as SIGINT does, whatever the parent left

@@ -113,3 +113,37 @@ def test_marts_kpis_and_the_monitor_report_of_one_bank_leave_the_other_byte_iden
                            ).fetchone()[0] == 0
     report = (registry.root("acme") / "reports" / "monitor.html").read_text()
     assert "data-tenant='acme'" in report and "globex" not in report.lower()
+
+
+def test_file_arguments_cannot_point_a_command_at_another_banks_or_the_platforms_storage(
+        banks_with_warehouses, monkeypatch, capsys, tmp_path):
+    registry = banks_with_warehouses
+    acme, globex = registry.root("acme"), registry.root("globex")
+    landed = globex / "landing" / "transactions" / "date=2026-11-03"
+    landed.mkdir(parents=True)
+    (landed / "part.jsonl").write_text('{"transaction_id": "G1"}\n')
+    (acme / "shortcut").symlink_to(globex)  # a way round through acme's own folder
+    globex_before = tree_digest(globex)
+    scored = tmp_path / "scored.csv"
+    attempts = [
+        ("simulate", "--days", "1", "--customers", "5", "--start", "2026-11-01", "--out", str(globex / "landing")),
+        ("fraud", "score", str(landed / "part.jsonl"), str(scored)),
+        ("fraud", "score", str(acme / "shortcut" / "landing" / "transactions" / "date=2026-11-03" / "part.jsonl"),
+         str(scored)),
+        ("fraud", "score", str(tmp_path / "in.csv"), str(globex / "reports" / "stolen.csv")),
+        ("fraud", "score", str(registry.path), str(scored)),  # the platform's registry
+    ]
+    monkeypatch.setenv(TENANT_ENV, "acme")
+    for args in attempts:
+        capsys.readouterr()
+        assert main(["--tenant", "acme", *args]) == 2, args
+        assert "refused" in capsys.readouterr().err, args
+    assert tree_digest(globex) == globex_before and not scored.exists()
+    # The default tenant (no --tenant) is a tenant too: no way into a bank's folder from it.
+    monkeypatch.delenv(TENANT_ENV)
+    assert main(["simulate", "--days", "1", "--customers", "5", "--out", str(globex / "landing")]) == 2
+    # Its own folder is fine.
+    code, _ = run_as("acme", monkeypatch, capsys, "simulate", "--days", "1", "--customers", "5",
+                     "--start", "2026-11-01", "--out", str(acme / "landing"))
+    assert code == 0 and any((acme / "landing").rglob("*.jsonl"))
+    assert tree_digest(globex) == globex_before

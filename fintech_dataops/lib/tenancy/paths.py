@@ -78,3 +78,23 @@ def scoped_data_dir(platform_dir: Path, tenant: str | None = None) -> Path:
         raise UnknownTenant(f"tenant {tenant!r} is not registered under {platform_dir} "
                             f"(create it with `fintech-dataops tenant create {tenant}`)")
     return root
+
+
+def refuse_other_tenants_paths(paths, platform_dir: Path, tenant: str | None = None) -> None:
+    """A command working for a tenant may not be pointed at another tenant's storage or the platform's.
+
+    For file arguments (``simulate --out``, ``fraud score INPUT OUTPUT``, …): resolved (symlinks
+    followed), a path inside ``<data dir>/tenants/<other>/`` or ``<data dir>/platform/`` is refused
+    before anything is opened. Paths elsewhere (an operator's own files) stay the operator's business.
+    """
+    tenant = current_tenant(tenant)
+    platform_dir = Path(platform_dir).expanduser().resolve()
+    own = tenant_root(platform_dir, tenant).resolve()
+    tenants_dir, control = platform_dir / TENANTS_FOLDER, platform_control_dir(platform_dir)
+    for path in paths:
+        resolved = Path(path).expanduser().resolve()
+        foreign_tenant = resolved.is_relative_to(tenants_dir) and (
+            tenant == DEFAULT_TENANT or not resolved.is_relative_to(own))
+        if foreign_tenant or resolved.is_relative_to(control):
+            raise TenantError(f"{path} is in another tenant's or the platform's storage, not tenant {tenant!r}'s: "
+                              "refused")
