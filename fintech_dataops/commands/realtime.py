@@ -93,6 +93,10 @@ def run_serve(args: argparse.Namespace) -> int:
             from fintech_dataops.lib.tenancy.service import TenantRouter
 
             platform_dir = resolve_platform_dir(args.data_dir)
+            if staff_keys.configured:
+                print("note: FINTECH_STAFF_KEYS(_FILE) is not used when serving tenants: each bank's analysts "
+                      "sign in with their own staff keys (`fintech-dataops tenant staff-key NAME ANALYST`)",
+                      file=sys.stderr)
             return serve(config, log_level=args.log_level, build_app=lambda on_ready: TenantRouter(
                 platform_dir, config, tenants, on_ready=on_ready))
         return serve(config, log_level=args.log_level)

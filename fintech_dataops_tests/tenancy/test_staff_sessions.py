@@ -117,6 +117,12 @@ def test_a_banks_staff_session_sees_and_acts_on_its_own_queue_only(data_dir, ban
         assert bob.post("/monitor/logout", headers={"X-CSRF-Token": bob_csrf}).status_code == 200
         assert bob.get("/monitor/api/queue").status_code == 401
         assert bob.get("/monitor/session").status_code == 401
+        # Offboarding a bank ends its staff's sessions and keys in the running service.
+        _sign_in(bob, staff["globex"])
+        registry.delete("globex", actor="test")
+        assert bob.get("/monitor/api/queue").status_code == 401
+        assert machine.get("/monitor/api/queue", headers={"X-Staff-Key": staff["globex"]}).status_code == 401
+        assert machine.post("/v1/transactions", json=tx("T4"), headers={"X-API-Key": keys["globex"]}).status_code == 401
 
 
 def test_sessions_end_after_idle_time_and_staff_key_rules(data_dir, banks_with_alerts):
