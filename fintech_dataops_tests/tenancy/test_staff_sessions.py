@@ -137,6 +137,17 @@ def test_sessions_end_after_idle_time_and_staff_key_rules(data_dir, banks_with_a
         assert browser.get("/monitor/api/queue").status_code == 200
         clock.now += router.sessions.idle_seconds
         assert browser.get("/monitor/api/queue").status_code == 401
+    # Sign-in attempts are throttled per client address (each may cost a scrypt verification).
+    with TestClient(router) as guesser:
+        wrong = staff["globex"][:-1] + ("x" if staff["globex"][-1] != "x" else "y")
+        answers = [guesser.post("/monitor/login", data={"staff_key": wrong}, follow_redirects=False).status_code
+                   for _ in range(12)]
+        assert 429 in answers and set(answers) == {401, 429}
+        assert guesser.post("/monitor/login", data={"staff_key": staff["acme"]}, follow_redirects=False
+                            ).status_code == 429  # even a right key waits its turn
+        clock.now += 2 / 0.5
+        assert guesser.post("/monitor/login", data={"staff_key": staff["acme"]}, follow_redirects=False
+                            ).status_code == 303
     # A new key for the same analyst replaces the old one; bad analyst names are refused.
     _, fresh = registry.add_staff_key("acme", "alice", actor="test")
     assert registry.authenticate_staff(staff["acme"]) is None

@@ -46,6 +46,9 @@ from fintech_dataops.lib.tenancy.settings import read_profile
 
 MONITOR = sessions.COOKIE_PATH
 MAX_LOGIN_BYTES = 4096
+# Sign-in attempts per client address: a staff key cannot be guessed (256 bits), but each attempt with a
+# known key id costs a scrypt (~50 ms CPU), so attempts are throttled rather than left as a CPU lever.
+LOGIN_ATTEMPTS_PER_SECOND, LOGIN_BURST = 0.5, 10
 
 log = logging.getLogger("fintech_dataops.tenancy")
 
@@ -91,6 +94,7 @@ class TenantRouter:
         self.on_ready = on_ready
         self.state = SimpleNamespace()  # where the server hangs connection counters (shared by all tenants)
         self.sessions = sessions.StaffSessions(clock=clock)
+        self._login_limiter = RateLimiter(LOGIN_ATTEMPTS_PER_SECOND, LOGIN_BURST, clock=clock)
         self._clock = clock
         self._verified: dict[str, str] = {}
         self._verified_staff: dict[str, tuple[str, str, str]] = {}
@@ -215,6 +219,12 @@ class TenantRouter:
             origin = _header(scope, b"origin")
             if origin and origin != _origin(scope):
                 return await _answer(send, 403, {"error": "sign-in from a foreign Origin"})
+            client = "host:" + ((scope.get("client") or ("unknown",))[0] or "unknown")
+            if not self._login_limiter.allow(client):
+                wait = max(self._login_limiter.retry_after(client), 0.001)
+                return await _answer(send, 429, {"error": "too many sign-in attempts: wait and retry",
+                                                 "retry_after_s": round(wait, 3)},
+                                     headers=[(b"retry-after", f"{wait:.3f}".encode())])
             body = await _read_body(receive, MAX_LOGIN_BYTES)
             fields = urllib.parse.parse_qs(body.decode("utf-8", "replace")) if body is not None else {}
             staff = await self.staff_for((fields.get("staff_key") or [""])[0].strip())
