@@ -1,0 +1,93 @@
+"""The replay's lean HTTP/1.1 client: what it sends and how it reads the answers (a loopback server)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from fintech_dataops.lib.realtime.replay import ReplayConfig, _Connections, _Stream, replay
+
+
+async def _server(answers: list[bytes], seen: list[bytes]):
+    """Answers each request on a connection with the next of ``answers``; records what it read."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while answers:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                seen.append(head + await reader.readexactly(length))
+                answer = answers.pop(0)
+                writer.write(answer)
+                await writer.drain()
+                if b"connection: close" in answer.lower():
+                    break
+        except asyncio.IncompleteReadError:
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+def test_content_length_chunked_and_closed_answers_on_kept_alive_connections():
+    answers = [
+        b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\ncontent-type: application/json\r\n\r\n{\"a\":1}",
+        b"HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"b\"\r\n3\r\n:2}\r\n0\r\n\r\n",
+        b"HTTP/1.1 409 Conflict\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    ]
+    seen: list[bytes] = []
+
+    async def scenario():
+        server = await _server(answers, seen)
+        port = server.sockets[0].getsockname()[1]
+        client = _Connections(f"http://127.0.0.1:{port}", "/v1/transactions/batch",
+                              {"Content-Type": "application/json", "X-API-Key": "k"}, timeout_s=5)
+        try:
+            out = [await client.post(b'[{"x":1}]') for _ in range(3)]
+            idle_after = len(client._idle)
+        finally:
+            await client.aclose()
+            server.close()
+            await server.wait_closed()
+        return out, idle_after
+
+    out, idle_after = asyncio.run(scenario())
+    assert out == [(200, b'{"a":1}'), (503, b'{"b":2}'), (409, b"{}")]
+    assert idle_after == 0  # the connection the server closed is not reused
+    first = seen[0]
+    assert first.startswith(b"POST /v1/transactions/batch HTTP/1.1\r\n")
+    assert b"\r\nX-API-Key: k\r\n" in first and b"\r\nContent-Length: 9\r\n\r\n" in first
+    assert first.endswith(b'[{"x":1}]')
+
+
+def test_bodies_are_distinct_records_stamped_when_sent():
+    stream = _Stream([{"transaction_id": "T1", "customer_id": "C1", "amount": 1.5},
+                      {"transaction_id": "T2", "customer_id": "C2", "amount": 2.5}], run_tag="r")
+    body = stream.take_body(3, batch=True)
+    stamped = orjson.loads(body.replace(b"@@REPLAY-SEND-TIME@@", b"2026-01-01T00:00:00.000000Z"))
+    assert [r["transaction_id"] for r in stamped] == ["T1-r-0", "T2-r-0", "T1-r-1"]
+    assert [r["customer_id"] for r in stamped] == ["C1", "C2", "C1-1"]  # the second lap: new customers
+    assert {r["event_time"] for r in stamped} == {"2026-01-01T00:00:00.000000Z"}
+    single = orjson.loads(stream.take_body(1, batch=False).replace(b"@@REPLAY-SEND-TIME@@", b"t"))
+    assert single["transaction_id"] == "T2-r-1" and single["event_time"] == "t"
+
+
+def test_refused_connections_are_counted_as_errors_not_raised():
+    import socket
+
+    with socket.socket() as unused:  # a loopback port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{unused.getsockname()[1]}"
+        report = replay(ReplayConfig(url=url, eps=200, seconds=0.05, batch_size=5),
+                        [{"transaction_id": "T1", "customer_id": "C1"}])
+    assert report["acknowledged_events"] == 0 and report["sent_events"] == report["requests"] * 5
+    assert sum(report["errors"].values()) == report["requests"] >= 1
+
+
+def test_only_plain_http_urls():
+    with pytest.raises(ValueError, match="http://"):
+        _Connections("https://example.org", "/v1/transactions", {}, timeout_s=1)
