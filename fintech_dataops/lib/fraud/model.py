@@ -41,6 +41,7 @@ from fintech_dataops.lib.fraud.features import (
     feature_matrix,
     reporting_amount,
 )
+from fintech_dataops.lib.fraud.forest_scoring import isolation_score_samples
 from fintech_dataops.lib.fraud.rules import RuleConfig, evaluate_rules
 
 MODEL_FILE = "model.joblib"
@@ -110,7 +111,7 @@ class FraudModel:
     version: str = ""
 
     def anomaly_percentile(self, X: np.ndarray) -> np.ndarray:
-        raw = -self.isolation_forest.score_samples(X)
+        raw = -isolation_score_samples(self.isolation_forest, X)  # scikit-learn's result, less overhead
         return np.searchsorted(self.anomaly_reference, raw, side="right") / max(len(self.anomaly_reference), 1)
 
     def candidate_scores(self, X: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,0 +1,41 @@
+"""An Isolation Forest's ``score_samples`` without scikit-learn's per-call machinery, bit for bit.
+
+scikit-learn's ``IsolationForest.score_samples`` dispatches one joblib task per tree (with a lock
+per tree), plus input validation and chunking, around a Cython ``apply`` that is the only real
+work. On a micro-batch of 100–300 rows that overhead is most of the cost: measured here, 13–17 ms
+of CPU per call for a 100-tree forest against 1.4–2 ms for the same ``apply`` calls in a plain loop
+— and it holds the GIL, which the decision service's HTTP loop needs. This function makes the
+same ``tree_.apply`` calls on the same float32 input and adds the same float64 terms in the same
+order (tree by tree), so its result is identical to scikit-learn's, not merely close
+(``fintech_dataops_tests/lib/fraud/test_forest_scoring.py``). A forest without the fitted
+attributes it reads (another scikit-learn version) is scored by scikit-learn itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_FITTED = ("estimators_", "estimators_features_", "_decision_path_lengths", "_average_path_length_per_tree",
+           "_max_features", "_max_samples")
+
+
+def isolation_score_samples(forest, X) -> np.ndarray:
+    """``forest.score_samples(X)`` (the opposite of the anomaly score: lower is more abnormal)."""
+    if not all(hasattr(forest, name) for name in _FITTED):
+        return forest.score_samples(X)
+    from sklearn.ensemble._iforest import _average_path_length
+
+    X32 = np.asarray(X, dtype=np.float32)  # what score_samples' validation hands the trees (DTYPE)
+    if X32.ndim != 2 or X32.shape[1] != getattr(forest, "n_features_in_", X32.shape[1]):
+        return forest.score_samples(X)  # let scikit-learn explain the shape error
+    n = X32.shape[0]
+    depths = np.zeros(n, order="f")
+    subsample = forest._max_features != X32.shape[1]
+    for tree, features, path_lengths, average_lengths in zip(
+            forest.estimators_, forest.estimators_features_, forest._decision_path_lengths,
+            forest._average_path_length_per_tree):
+        leaves = tree.tree_.apply(np.ascontiguousarray(X32[:, features]) if subsample else X32)
+        depths += path_lengths[leaves] + average_lengths[leaves] - 1.0
+    denominator = len(forest.estimators_) * _average_path_length([forest._max_samples])
+    scores = 2 ** (-np.divide(depths, denominator, out=np.ones_like(depths), where=denominator != 0))
+    return -scores
