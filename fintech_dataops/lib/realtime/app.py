@@ -341,6 +341,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
             "wal_segments_recovered": len(state.recovered),
             "window_state": state.host.state_size,
             "gc": state.pipeline.heap.stats,
+            "micro_batch_phases_ms": state.pipeline.phases.summary(),  # the last 2,000 micro-batches
             "evicted_customers": state.host.evicted_customers,
             "warm_start": {"source": state.warm.source, "transactions": state.warm.transactions_kept,
                            "seconds": round(state.warm.seconds, 3), "error": state.warm.error},

@@ -86,6 +86,32 @@ def _none_for_nan(values: np.ndarray) -> list:
     return [None if v != v else v for v in rounded.tolist()]
 
 
+class PhaseTimes:
+    """The last ``keep`` micro-batches' phase durations on the scoring thread: ``score`` (features, rules,
+    model, decisions), ``wal`` (encode, write, fsync: the acknowledgement waits for it) and ``after``
+    (alerts, bounds, the collector's freeze). Written by the scoring thread only; read as a snapshot."""
+
+    PHASES = ("score", "wal", "after")
+
+    def __init__(self, keep: int = 2_000):
+        self._rows: deque[tuple[int, float, float, float]] = deque(maxlen=keep)
+
+    def add(self, events: int, score_s: float, wal_s: float, after_s: float) -> None:
+        self._rows.append((events, score_s, wal_s, after_s))
+
+    def summary(self) -> dict:
+        rows = list(self._rows)  # one C-level copy: safe against the scoring thread appending
+        if not rows:
+            return {"micro_batches": 0}
+        table = np.asarray(rows, dtype="float64")
+        out: dict = {"micro_batches": len(rows), "events_p50": float(np.percentile(table[:, 0], 50))}
+        for k, name in enumerate(self.PHASES, start=1):
+            p50, p99 = np.percentile(table[:, k], [50, 99]) * 1000.0
+            out[name] = {"p50": round(float(p50), 2), "p99": round(float(p99), 2),
+                         "max": round(float(table[:, k].max()) * 1000.0, 2)}
+        return out
+
+
 class DecisionPipeline:
     def __init__(self, host: EngineHost, wal: DurableLog, alerts_path: Path, *, recent_alerts: int = 1000,
                  bounds_every_seconds: float = 10.0, heap: HeapKeeper | None = None,
@@ -107,10 +133,13 @@ class DecisionPipeline:
         self.alerts = 0
         self.decision_counts = {"approve": 0, "review": 0, "block": 0}
         self.on_alerts = None  # called with each micro-batch's new alerts (the service's notifier: lib/monitor/notify)
+        self.phases = PhaseTimes()  # where a micro-batch's time goes (/health "micro_batch_phases_ms")
 
     def process(self, jobs: list[ScoreJob]) -> list[list[dict]]:
+        started = time.perf_counter()
         accepted = [a for job in jobs for a in job.accepted]
         decisions = self._decide(accepted) if accepted else []
+        scored = time.perf_counter()
         entries: list[LogEntry] = []
         results: list[list[dict]] = []
         position = 0
@@ -123,6 +152,7 @@ class DecisionPipeline:
             entries.extend(LogEntry(line=r.line, day=day) for r in job.rejected)
             results.append([{k: d[k] for k in RESPONSE_FIELDS} for d in job_decisions])
         self.wal.append(entries)  # fsync: from here on the events survive a crash
+        logged = time.perf_counter()
         self._publish_alerts(decisions)
         self.decided += len(decisions)
         self.malformed += sum(len(job.rejected) for job in jobs)
@@ -131,6 +161,7 @@ class DecisionPipeline:
             self._last_bounds = time.monotonic()
         if self.heap is not None:
             self.heap.tick()  # between two micro-batches, on the scoring thread
+        self.phases.add(len(accepted), scored - started, logged - scored, time.perf_counter() - logged)
         return results
 
     def _decide(self, accepted: list[Accepted]) -> list[dict]:

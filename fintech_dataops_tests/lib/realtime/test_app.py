@@ -184,6 +184,7 @@ def test_health_reports_the_engine_and_the_pipeline(data_dir):
     assert health["status"] == "ok" and health["decided"] == 1 and health["alerts"] == 1
     assert health["decisions"]["review"] == 1 and health["window_state"]["customers"] == 1
     assert health["warm_start"]["source"] == "cold"
+    assert health["micro_batch_phases_ms"]["micro_batches"] >= 1 and "wal" in health["micro_batch_phases_ms"]
     assert page.status_code == 200 and "/api/queue" in page.text and 'id="alert-queue"' in page.text
 
 

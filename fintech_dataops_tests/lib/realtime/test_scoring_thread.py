@@ -154,3 +154,24 @@ def test_past_the_queue_bound_a_request_is_refused_with_503_and_not_landed(data_
     assert health["shed_requests"] == 1
     landed = [line for f in (data_dir / "landing" / "transactions").rglob("*.jsonl") for line in f.read_text().splitlines()]
     assert len(landed) == 200 and not any('"L2-' in line for line in landed)
+
+
+def test_each_micro_batch_reports_its_phases(tmp_path):
+    from fintech_dataops.lib.realtime.scoring_thread import PhaseTimes
+
+    assert PhaseTimes().summary() == {"micro_batches": 0}
+    accepted, _ = classify(_records(), now=START.replace(hour=13))
+    pipeline = DecisionPipeline(EngineHost(FraudEngine(), tmp_path / "models"), DurableLog(tmp_path),
+                                tmp_path / "alerts.jsonl")
+    pipeline.process([ScoreJob(accepted=accepted[:9])])
+    pipeline.process([ScoreJob(accepted=accepted[9:]), ScoreJob(accepted=[])])
+    summary = pipeline.phases.summary()
+    assert summary["micro_batches"] == 2 and summary["events_p50"] == 9.0
+    for phase in ("score", "wal", "after"):
+        assert 0.0 <= summary[phase]["p50"] <= summary[phase]["p99"] <= summary[phase]["max"]
+    pipeline.wal.close()
+    pipeline.close()
+    kept = PhaseTimes(keep=3)
+    for i in range(5):
+        kept.add(i, 0.001 * i, 0.0, 0.0)
+    assert kept.summary()["micro_batches"] == 3 and kept.summary()["score"]["max"] == 4.0
