@@ -33,6 +33,16 @@ def test_business_logic_never_imports_dagster(folder):
     assert offenders == {}, f"lib/ and schemas/ must not import dagster: {offenders}"
 
 
+def test_one_import_direction_between_lib_and_schemas():
+    """``lib`` imports ``schemas`` (the feed declarations and contracts); ``schemas`` never imports ``lib``."""
+    offenders = {
+        str(path.relative_to(PACKAGE)): sorted(m for m in imported_modules(path) if m.startswith("fintech_dataops.lib"))
+        for path in python_files("schemas")
+    }
+    offenders = {k: v for k, v in offenders.items() if v}
+    assert offenders == {}, f"schemas/ must not import fintech_dataops.lib: {offenders}"
+
+
 HEAVY_MODULES = ("sklearn", "plotly", "scipy")
 
 

@@ -1,4 +1,4 @@
-"""pandera contract of the ``fraud_dispositions`` feed (the monitor's case actions), registered on import.
+"""The ``fraud_dispositions`` feed (the monitor's case actions), declared once.
 
 A case action that is not one of assign / note / close, a close without a disposition (or a
 disposition on anything but a close), an unknown disposition, an amount out of range or a time in
@@ -9,51 +9,44 @@ reaches training.
 from __future__ import annotations
 
 import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
 
-from fintech_dataops.lib.monitor.cases import ACTIONS, DISPOSITIONS, DISPOSITIONS_FEED, MAX_NOTE_CHARS
 from fintech_dataops.schemas import vocabulary as v
-from fintech_dataops.schemas.feeds import FeedModel, not_in_future
-from fintech_dataops.schemas.registry import feed_for, register_feed
+from fintech_dataops.schemas.declaration import MONEY, NOT_IN_FUTURE, TIMESTAMP, VARCHAR, Column, Feed, Rule
 
-_ID = {"min_value": 1, "max_value": 64}
-
-
-class FraudDispositionsSchema(FeedModel):
-    disposition_id: Series[str] = pa.Field(unique=True, str_length=_ID, description="Case action id (unique)")
-    transaction_id: Series[str] = pa.Field(str_length=_ID, description="The alerted transaction")
-    customer_id: Series[str] = pa.Field(str_length=_ID, description="Its customer")
-    merchant_id: Series[str] = pa.Field(nullable=True, description="Its merchant")
-    action: Series[str] = pa.Field(isin=ACTIONS, description="assign / note / close")
-    disposition: Series[str] = pa.Field(nullable=True, isin=DISPOSITIONS,
-                                        description="On a close: confirmed_fraud / legitimate / unsure")
-    analyst: Series[str] = pa.Field(str_length=_ID, description="Who acted (from the staff key, never the request body)")
-    assignee: Series[str] = pa.Field(nullable=True, description="On an assign: who the case is assigned to")
-    note: Series[str] = pa.Field(nullable=True, str_length={"max_value": MAX_NOTE_CHARS}, description="Analyst's note")
-    amount: Series[float] = pa.Field(gt=0, le=v.MAX_TRANSACTION_AMOUNT, description="Alerted amount as charged (DECIMAL)")
-    currency: Series[str] = pa.Field(isin=v.CURRENCY_CODES, description="ISO 4217 currency of amount")
-    event_time: Series[pa.typing.DateTime] = pa.Field(description="Event time of the alerted transaction (UTC)")
-    alerted_time: Series[pa.typing.DateTime] = pa.Field(nullable=True, description="When the alert was raised (UTC)")
-    reported_time: Series[pa.typing.DateTime] = pa.Field(description="When the analyst acted (UTC): a label's reported time")
-
-    @pa.dataframe_check(name="disposition_only_on_close")
-    def _disposition_on_close(cls, df: pd.DataFrame) -> Series[bool]:
-        return (df["action"] == "close") == df["disposition"].notna()
-
-    @pa.check("reported_time", name="not_in_future")
-    def _reported_time(cls, s: Series[pd.Timestamp]) -> Series[bool]:
-        return not_in_future(s)
+FEED_NAME = "fraud_dispositions"
+ACTIONS = ("assign", "note", "close")
+DISPOSITIONS = ("confirmed_fraud", "legitimate", "unsure")
+MAX_NOTE_CHARS = 2000
 
 
-def register_disposition_feed() -> None:
-    """Idempotent: registers the fraud_dispositions feed with its contract."""
-    try:
-        if feed_for(DISPOSITIONS_FEED.name) is DISPOSITIONS_FEED:
-            return
-    except KeyError:
-        pass
-    register_feed(DISPOSITIONS_FEED, FraudDispositionsSchema, replace=True)
+def _disposition_only_on_close(df: pd.DataFrame) -> pd.Series:
+    return (df["action"] == "close") == df["disposition"].notna()
 
 
-register_disposition_feed()
+DISPOSITIONS_FEED = Feed(
+    name=FEED_NAME,
+    id_field="disposition_id",
+    time_field="reported_time",
+    domain="monitor",
+    description=(
+        "Fraud analysts' case actions from the monitor (assign, note, close with a disposition: "
+        "confirmed_fraud / legitimate / unsure), who and when, append-only."
+    ),
+    columns=(
+        Column("disposition_id", VARCHAR, "Case action id (unique)", unique=True, str_length=(1, 64)),
+        Column("transaction_id", VARCHAR, "The alerted transaction", str_length=(1, 64)),
+        Column("customer_id", VARCHAR, "Its customer", str_length=(1, 64)),
+        Column("merchant_id", VARCHAR, "Its merchant", nullable=True),
+        Column("action", VARCHAR, "assign / note / close", isin=ACTIONS),
+        Column("disposition", VARCHAR, "On a close: confirmed_fraud / legitimate / unsure", nullable=True, isin=DISPOSITIONS),
+        Column("analyst", VARCHAR, "Who acted (from the staff key, never the request body)", str_length=(1, 64)),
+        Column("assignee", VARCHAR, "On an assign: who the case is assigned to", nullable=True),
+        Column("note", VARCHAR, "Analyst's note", nullable=True, str_length=(None, MAX_NOTE_CHARS)),
+        Column("amount", MONEY, "Alerted amount as charged (DECIMAL)", gt=0, le=v.MAX_TRANSACTION_AMOUNT),
+        Column("currency", VARCHAR, "ISO 4217 currency of amount", isin=v.CURRENCY_CODES),
+        Column("event_time", TIMESTAMP, "Event time of the alerted transaction (UTC)"),
+        Column("alerted_time", TIMESTAMP, "When the alert was raised (UTC)", nullable=True),
+        Column("reported_time", TIMESTAMP, "When the analyst acted (UTC): a label's reported time", rules=(NOT_IN_FUTURE,)),
+    ),
+    row_rules=(Rule("disposition_only_on_close", _disposition_only_on_close),),
+)

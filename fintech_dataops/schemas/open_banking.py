@@ -1,29 +1,20 @@
-"""pandera contracts of the open-banking feeds (Plaid, Stripe), registered with the feed registry.
+"""The open-banking feeds (Plaid, Stripe), one declaration each (``schemas.declaration``).
 
-Importing this module registers the feeds, so ``lib.quality.core_gate`` validates
-``raw.<feed>`` into ``core.<feed>`` / ``quarantine.<feed>`` like any other feed.
+Every landed record is an *envelope*: the contract columns below, extracted and normalised (money in
+major units, times ISO-8601 UTC), plus ``api_object`` — the object exactly as the SDK deserialised it
+from the API response — so the landing stays lossless while the core contract stays small and typed.
+Money (amounts, balances, fees) is stored exact (DECIMAL, never DOUBLE) and gets its reporting-currency
+twin in core like every feed with a ``currency`` (``lib.money.core_columns``). The pulls are cursor /
+watermark driven, so the raw/core tables reload every landed day (``partitioning="landed_days"``).
 """
 
 from __future__ import annotations
 
 import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
 
-from fintech_dataops.lib.open_banking.feeds import (
-    PLAID_ACCOUNTS,
-    PLAID_TRANSACTIONS,
-    STRIPE_BALANCE_TRANSACTIONS,
-    STRIPE_CHARGES,
-    STRIPE_DISPUTES,
-    STRIPE_EVENTS,
-    STRIPE_PAYMENT_INTENTS,
-)
 from fintech_dataops.schemas import vocabulary as v
-from fintech_dataops.schemas.feeds import FeedModel, not_in_future
-from fintech_dataops.schemas.registry import feed_for, register_feed
+from fintech_dataops.schemas.declaration import BOOLEAN, DATE, MONEY, NOT_IN_FUTURE, TIMESTAMP, VARCHAR, Column, Feed, Rule
 
-_ID = {"str_length": {"min_value": 1, "max_value": 128}}
 PLAID_CHANGE_TYPES = ("added", "modified", "removed")
 PLAID_PAYMENT_CHANNELS = ("online", "in store", "other")
 ACCOUNT_TYPES = ("depository", "credit", "loan", "investment", "brokerage", "other")
@@ -36,156 +27,194 @@ DISPUTE_REASONS = ("bank_cannot_process", "check_returned", "credit_not_processe
                    "subscription_canceled", "unrecognized")
 DISPUTE_STATUSES = ("warning_needs_response", "warning_under_review", "warning_closed", "needs_response",
                     "under_review", "won", "lost", "prevented")
-CURRENCIES = tuple(c for c in v.CURRENCY_CODES)
 
 
-class PlaidAccountsSchema(FeedModel):
-    snapshot_id: Series[str] = pa.Field(unique=True, **_ID, description="Balance snapshot id (account × pull time)")
-    item_id: Series[str] = pa.Field(**_ID, description="Plaid item (one linked bank login)")
-    customer_id: Series[str] = pa.Field(**_ID, description="Platform customer the item is linked to")
-    account_id: Series[str] = pa.Field(**_ID, description="Plaid account id")
-    account_name: Series[str] = pa.Field(nullable=True, description="Account name at the institution")
-    account_type: Series[str] = pa.Field(isin=ACCOUNT_TYPES, description="Plaid account type")
-    account_subtype: Series[str] = pa.Field(nullable=True, description="Plaid account subtype (checking, savings, ...)")
-    currency: Series[str] = pa.Field(nullable=True, isin=CURRENCIES, description="ISO 4217 currency of the balances")
-    available_balance: Series[float] = pa.Field(nullable=True, description="Available balance, major units")
-    current_balance: Series[float] = pa.Field(nullable=True, description="Current (ledger) balance, major units")
-    credit_limit: Series[float] = pa.Field(nullable=True, ge=0, description="Credit limit (credit accounts)")
-    observed_time: Series[pa.typing.DateTime] = pa.Field(description="When the balance was pulled (UTC)")
-
-    @pa.check("observed_time", name="not_in_future")
-    def _observed(cls, s: Series[pd.Timestamp]) -> Series[bool]:
-        return not_in_future(s)
+def _added_and_modified_carry_the_transaction(df: pd.DataFrame) -> pd.Series:
+    removed = df["change_type"] == "removed"
+    return removed | (df["amount"].notna() & df["currency"].notna() & df["event_time"].notna())
 
 
-class PlaidTransactionsSchema(FeedModel):
-    change_id: Series[str] = pa.Field(unique=True, **_ID, description="Change id (hash of item, change type, object)")
-    item_id: Series[str] = pa.Field(**_ID, description="Plaid item")
-    customer_id: Series[str] = pa.Field(**_ID, description="Platform customer the item is linked to")
-    change_type: Series[str] = pa.Field(isin=PLAID_CHANGE_TYPES, description="added / modified / removed")
-    transaction_id: Series[str] = pa.Field(**_ID, description="Plaid transaction id")
-    account_id: Series[str] = pa.Field(nullable=True, description="Plaid account id")
-    amount: Series[float] = pa.Field(nullable=True, ge=-v.MAX_TRANSACTION_AMOUNT, le=v.MAX_TRANSACTION_AMOUNT,
-                                     description="Amount, major units; Plaid sign: positive = money out, negative = in")
-    currency: Series[str] = pa.Field(nullable=True, isin=CURRENCIES, description="ISO 4217 currency")
-    transaction_date: Series[pa.typing.DateTime] = pa.Field(nullable=True, description="Posting date")
-    event_time: Series[pa.typing.DateTime] = pa.Field(nullable=True, description="Authorisation time (UTC), else the date")
-    merchant_name: Series[str] = pa.Field(nullable=True, description="Merchant name (enriched)")
-    description: Series[str] = pa.Field(nullable=True, description="Statement description")
-    payment_channel: Series[str] = pa.Field(nullable=True, isin=PLAID_PAYMENT_CHANNELS, description="online / in store / other")
-    category: Series[str] = pa.Field(nullable=True, description="Personal finance category (primary)")
-    country: Series[str] = pa.Field(nullable=True, description="Merchant country, when Plaid knows it")
-    is_pending: Series[pd.BooleanDtype] = pa.Field(nullable=True, description="Pending authorisation (not yet posted)")
-    received_time: Series[pa.typing.DateTime] = pa.Field(description="When the sync received the change (UTC)")
-
-    @pa.dataframe_check(name="added_and_modified_carry_the_transaction")
-    def _complete(cls, df: pd.DataFrame) -> Series[bool]:
-        removed = df["change_type"] == "removed"
-        return removed | (df["amount"].notna() & df["currency"].notna() & df["event_time"].notna())
-
-    @pa.check("event_time", name="not_in_future")
-    def _event_time(cls, s: Series[pd.Timestamp]) -> Series[bool]:
-        return s.isna() | not_in_future(s)
+def _refund_not_above_amount(df: pd.DataFrame) -> pd.Series:
+    return df["amount_refunded"] <= df["amount"]
 
 
-class StripeChargesSchema(FeedModel):
-    charge_id: Series[str] = pa.Field(unique=True, str_startswith="ch_", description="Stripe charge id")
-    customer_id: Series[str] = pa.Field(nullable=True, description="Platform customer (charge metadata.customer_id)")
-    stripe_customer: Series[str] = pa.Field(nullable=True, description="Stripe customer id (cus_…)")
-    payment_intent_id: Series[str] = pa.Field(nullable=True, description="Payment intent that created the charge")
-    amount: Series[float] = pa.Field(ge=0, le=v.MAX_TRANSACTION_AMOUNT, description="Amount, major units")
-    amount_refunded: Series[float] = pa.Field(ge=0, description="Refunded amount, major units")
-    currency: Series[str] = pa.Field(isin=CURRENCIES, description="ISO 4217 currency")
-    status: Series[str] = pa.Field(isin=CHARGE_STATUSES, description="succeeded / pending / failed")
-    is_refunded: Series[pd.BooleanDtype] = pa.Field(description="Fully refunded")
-    is_disputed: Series[pd.BooleanDtype] = pa.Field(description="A dispute was opened")
-    fraud_report: Series[str] = pa.Field(nullable=True, description="fraud_details user/stripe report ('fraudulent', 'safe')")
-    card_country: Series[str] = pa.Field(nullable=True, description="Card issuing country")
-    merchant_category: Series[str] = pa.Field(nullable=True, description="Merchant category (metadata)")
-    event_time: Series[pa.typing.DateTime] = pa.Field(description="Charge created (UTC)")
-
-    @pa.dataframe_check(name="refund_not_above_amount")
-    def _refund(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["amount_refunded"] <= df["amount"]
+def _net_is_amount_minus_fee(df: pd.DataFrame) -> pd.Series:
+    return (df["amount"] - df["fee"] - df["net"]).abs() < 0.005
 
 
-class StripePaymentIntentsSchema(FeedModel):
-    payment_intent_id: Series[str] = pa.Field(unique=True, str_startswith="pi_", description="Payment intent id")
-    customer_id: Series[str] = pa.Field(nullable=True, description="Platform customer (metadata.customer_id)")
-    amount: Series[float] = pa.Field(ge=0, le=v.MAX_TRANSACTION_AMOUNT, description="Amount, major units")
-    currency: Series[str] = pa.Field(isin=CURRENCIES, description="ISO 4217 currency")
-    status: Series[str] = pa.Field(isin=INTENT_STATUSES, description="Payment intent status")
-    latest_charge_id: Series[str] = pa.Field(nullable=True, description="Latest charge")
-    event_time: Series[pa.typing.DateTime] = pa.Field(description="Created (UTC)")
+PLAID_ACCOUNTS = Feed(
+    name="plaid_accounts",
+    id_field="snapshot_id",
+    time_field="observed_time",
+    domain="open_banking",
+    description="Plaid accounts and balances (/accounts/balance/get): one snapshot per account per pull.",
+    partitioning="landed_days",
+    columns=(
+        Column("snapshot_id", VARCHAR, "Balance snapshot id (account × pull time)", unique=True, str_length=(1, 128)),
+        Column("item_id", VARCHAR, "Plaid item (one linked bank login)", str_length=(1, 128)),
+        Column("customer_id", VARCHAR, "Platform customer the item is linked to", str_length=(1, 128)),
+        Column("account_id", VARCHAR, "Plaid account id", str_length=(1, 128)),
+        Column("account_name", VARCHAR, "Account name at the institution", nullable=True, pii="direct"),
+        Column("account_type", VARCHAR, "Plaid account type", isin=ACCOUNT_TYPES),
+        Column("account_subtype", VARCHAR, "Plaid account subtype (checking, savings, ...)", nullable=True),
+        Column("currency", VARCHAR, "ISO 4217 currency of the balances", nullable=True, isin=v.CURRENCY_CODES),
+        Column("available_balance", MONEY, "Available balance, major units", nullable=True),
+        Column("current_balance", MONEY, "Current (ledger) balance, major units", nullable=True),
+        Column("credit_limit", MONEY, "Credit limit (credit accounts)", nullable=True, ge=0),
+        Column("observed_time", TIMESTAMP, "When the balance was pulled (UTC)", rules=(NOT_IN_FUTURE,)),
+    ),
+)
 
 
-class StripeBalanceTransactionsSchema(FeedModel):
-    balance_transaction_id: Series[str] = pa.Field(unique=True, str_startswith="txn_", description="Balance transaction id")
-    txn_type: Series[str] = pa.Field(description="Type (charge, refund, adjustment, payout, ...)")
-    reporting_category: Series[str] = pa.Field(nullable=True, description="Reporting category (charge, refund, dispute, ...)")
-    source_id: Series[str] = pa.Field(nullable=True, description="Object that caused it (ch_, re_, dp_, ...)")
-    amount: Series[float] = pa.Field(description="Gross amount, major units (negative = money out)")
-    fee: Series[float] = pa.Field(ge=0, description="Stripe fees, major units")
-    net: Series[float] = pa.Field(description="Net amount, major units")
-    currency: Series[str] = pa.Field(isin=CURRENCIES, description="ISO 4217 currency")
-    status: Series[str] = pa.Field(isin=("available", "pending"), description="available / pending")
-    event_time: Series[pa.typing.DateTime] = pa.Field(description="Created (UTC)")
-    available_time: Series[pa.typing.DateTime] = pa.Field(nullable=True, description="When the funds become available")
-
-    @pa.dataframe_check(name="net_is_amount_minus_fee")
-    def _net(cls, df: pd.DataFrame) -> Series[bool]:
-        return (df["amount"] - df["fee"] - df["net"]).abs() < 0.005
-
-
-class StripeDisputesSchema(FeedModel):
-    dispute_id: Series[str] = pa.Field(unique=True, str_startswith="dp_", description="Dispute id")
-    charge_id: Series[str] = pa.Field(str_startswith="ch_", description="Disputed charge")
-    payment_intent_id: Series[str] = pa.Field(nullable=True, description="Payment intent of the charge")
-    amount: Series[float] = pa.Field(ge=0, description="Disputed amount, major units")
-    currency: Series[str] = pa.Field(isin=CURRENCIES, description="ISO 4217 currency")
-    reason: Series[str] = pa.Field(isin=DISPUTE_REASONS, description="Dispute reason ('fraudulent' = fraud chargeback)")
-    status: Series[str] = pa.Field(isin=DISPUTE_STATUSES, description="Dispute status")
-    event_time: Series[pa.typing.DateTime] = pa.Field(description="Dispute created (UTC)")
-
-
-class StripeEventsSchema(FeedModel):
-    event_id: Series[str] = pa.Field(unique=True, str_startswith="evt_", description="Event id")
-    event_type: Series[str] = pa.Field(description="Event type (charge.refunded, charge.dispute.created, ...)")
-    object_type: Series[str] = pa.Field(nullable=True, description="Type of data.object")
-    object_id: Series[str] = pa.Field(nullable=True, description="Id of data.object")
-    charge_id: Series[str] = pa.Field(nullable=True, description="Charge concerned (charge or dispute events)")
-    customer_id: Series[str] = pa.Field(nullable=True, description="Platform customer (metadata.customer_id)")
-    amount: Series[float] = pa.Field(nullable=True, description="Object amount, major units")
-    currency: Series[str] = pa.Field(nullable=True, description="ISO 4217 currency")
-    fraud_report: Series[str] = pa.Field(nullable=True, description="Charge fraud_details report")
-    reason: Series[str] = pa.Field(nullable=True, description="Dispute reason")
-    api_version: Series[str] = pa.Field(nullable=True, description="API version the event was rendered with")
-    event_time: Series[pa.typing.DateTime] = pa.Field(description="Event created (UTC)")
-    received_time: Series[pa.typing.DateTime] = pa.Field(description="When the receiver verified it (UTC)")
+PLAID_TRANSACTIONS = Feed(
+    name="plaid_transactions",
+    id_field="change_id",
+    time_field="received_time",
+    domain="open_banking",
+    description=(
+        "Plaid /transactions/sync change log: one line per added / modified / removed transaction, "
+        "in the order received (Plaid sign: positive = money out)."
+    ),
+    partitioning="landed_days",
+    columns=(
+        Column("change_id", VARCHAR, "Change id (hash of item, change type, object)", unique=True, str_length=(1, 128)),
+        Column("item_id", VARCHAR, "Plaid item", str_length=(1, 128)),
+        Column("customer_id", VARCHAR, "Platform customer the item is linked to", str_length=(1, 128)),
+        Column("change_type", VARCHAR, "added / modified / removed", isin=PLAID_CHANGE_TYPES),
+        Column("transaction_id", VARCHAR, "Plaid transaction id", str_length=(1, 128)),
+        Column("account_id", VARCHAR, "Plaid account id", nullable=True),
+        Column("amount", MONEY, "Amount, major units; Plaid sign: positive = money out, negative = in", nullable=True, ge=-v.MAX_TRANSACTION_AMOUNT, le=v.MAX_TRANSACTION_AMOUNT),
+        Column("currency", VARCHAR, "ISO 4217 currency", nullable=True, isin=v.CURRENCY_CODES),
+        Column("transaction_date", DATE, "Posting date", nullable=True),
+        Column("event_time", TIMESTAMP, "Authorisation time (UTC), else the date", nullable=True, rules=(NOT_IN_FUTURE,)),
+        Column("merchant_name", VARCHAR, "Merchant name (enriched)", nullable=True),
+        Column("description", VARCHAR, "Statement description", nullable=True, pii="free_text"),
+        Column("payment_channel", VARCHAR, "online / in store / other", nullable=True, isin=PLAID_PAYMENT_CHANNELS),
+        Column("category", VARCHAR, "Personal finance category (primary)", nullable=True),
+        Column("country", VARCHAR, "Merchant country, when Plaid knows it", nullable=True),
+        Column("is_pending", BOOLEAN, "Pending authorisation (not yet posted)", nullable=True),
+        Column("received_time", TIMESTAMP, "When the sync received the change (UTC)"),
+    ),
+    row_rules=(Rule("added_and_modified_carry_the_transaction", _added_and_modified_carry_the_transaction),),
+)
 
 
-OPEN_BANKING_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
-    PLAID_ACCOUNTS.name: PlaidAccountsSchema,
-    PLAID_TRANSACTIONS.name: PlaidTransactionsSchema,
-    STRIPE_CHARGES.name: StripeChargesSchema,
-    STRIPE_PAYMENT_INTENTS.name: StripePaymentIntentsSchema,
-    STRIPE_BALANCE_TRANSACTIONS.name: StripeBalanceTransactionsSchema,
-    STRIPE_DISPUTES.name: StripeDisputesSchema,
-    STRIPE_EVENTS.name: StripeEventsSchema,
+STRIPE_CHARGES = Feed(
+    name="stripe_charges",
+    id_field="charge_id",
+    time_field="event_time",
+    domain="open_banking",
+    description="Stripe charges (/v1/charges), incremental by `created`.",
+    partitioning="landed_days",
+    columns=(
+        Column("charge_id", VARCHAR, "Stripe charge id", unique=True, str_startswith="ch_"),
+        Column("customer_id", VARCHAR, "Platform customer (charge metadata.customer_id)", nullable=True),
+        Column("stripe_customer", VARCHAR, "Stripe customer id (cus_…)", nullable=True),
+        Column("payment_intent_id", VARCHAR, "Payment intent that created the charge", nullable=True),
+        Column("amount", MONEY, "Amount, major units", ge=0, le=v.MAX_TRANSACTION_AMOUNT),
+        Column("amount_refunded", MONEY, "Refunded amount, major units", ge=0),
+        Column("currency", VARCHAR, "ISO 4217 currency", isin=v.CURRENCY_CODES),
+        Column("status", VARCHAR, "succeeded / pending / failed", isin=CHARGE_STATUSES),
+        Column("is_refunded", BOOLEAN, "Fully refunded"),
+        Column("is_disputed", BOOLEAN, "A dispute was opened"),
+        Column("fraud_report", VARCHAR, "fraud_details user/stripe report ('fraudulent', 'safe')", nullable=True),
+        Column("card_country", VARCHAR, "Card issuing country", nullable=True),
+        Column("merchant_category", VARCHAR, "Merchant category (metadata)", nullable=True),
+        Column("event_time", TIMESTAMP, "Charge created (UTC)"),
+    ),
+    row_rules=(Rule("refund_not_above_amount", _refund_not_above_amount),),
+)
+
+
+STRIPE_PAYMENT_INTENTS = Feed(
+    name="stripe_payment_intents",
+    id_field="payment_intent_id",
+    time_field="event_time",
+    domain="open_banking",
+    description="Stripe payment intents (/v1/payment_intents), incremental by `created`.",
+    partitioning="landed_days",
+    columns=(
+        Column("payment_intent_id", VARCHAR, "Payment intent id", unique=True, str_startswith="pi_"),
+        Column("customer_id", VARCHAR, "Platform customer (metadata.customer_id)", nullable=True),
+        Column("amount", MONEY, "Amount, major units", ge=0, le=v.MAX_TRANSACTION_AMOUNT),
+        Column("currency", VARCHAR, "ISO 4217 currency", isin=v.CURRENCY_CODES),
+        Column("status", VARCHAR, "Payment intent status", isin=INTENT_STATUSES),
+        Column("latest_charge_id", VARCHAR, "Latest charge", nullable=True),
+        Column("event_time", TIMESTAMP, "Created (UTC)"),
+    ),
+)
+
+
+STRIPE_BALANCE_TRANSACTIONS = Feed(
+    name="stripe_balance_transactions",
+    id_field="balance_transaction_id",
+    time_field="event_time",
+    domain="open_banking",
+    description="Stripe balance transactions (/v1/balance_transactions): money movements, fees, net.",
+    partitioning="landed_days",
+    columns=(
+        Column("balance_transaction_id", VARCHAR, "Balance transaction id", unique=True, str_startswith="txn_"),
+        Column("txn_type", VARCHAR, "Type (charge, refund, adjustment, payout, ...)"),
+        Column("reporting_category", VARCHAR, "Reporting category (charge, refund, dispute, ...)", nullable=True),
+        Column("source_id", VARCHAR, "Object that caused it (ch_, re_, dp_, ...)", nullable=True),
+        Column("amount", MONEY, "Gross amount, major units (negative = money out)"),
+        Column("fee", MONEY, "Stripe fees, major units", ge=0),
+        Column("net", MONEY, "Net amount, major units"),
+        Column("currency", VARCHAR, "ISO 4217 currency", isin=v.CURRENCY_CODES),
+        Column("status", VARCHAR, "available / pending", isin=("available", "pending")),
+        Column("event_time", TIMESTAMP, "Created (UTC)"),
+        Column("available_time", TIMESTAMP, "When the funds become available", nullable=True),
+    ),
+    row_rules=(Rule("net_is_amount_minus_fee", _net_is_amount_minus_fee),),
+)
+
+
+STRIPE_DISPUTES = Feed(
+    name="stripe_disputes",
+    id_field="dispute_id",
+    time_field="event_time",
+    domain="open_banking",
+    description="Stripe disputes (/v1/disputes): chargebacks, the late fraud labels.",
+    partitioning="landed_days",
+    columns=(
+        Column("dispute_id", VARCHAR, "Dispute id", unique=True, str_startswith="dp_"),
+        Column("charge_id", VARCHAR, "Disputed charge", str_startswith="ch_"),
+        Column("payment_intent_id", VARCHAR, "Payment intent of the charge", nullable=True),
+        Column("amount", MONEY, "Disputed amount, major units", ge=0),
+        Column("currency", VARCHAR, "ISO 4217 currency", isin=v.CURRENCY_CODES),
+        Column("reason", VARCHAR, "Dispute reason ('fraudulent' = fraud chargeback)", isin=DISPUTE_REASONS),
+        Column("status", VARCHAR, "Dispute status", isin=DISPUTE_STATUSES),
+        Column("event_time", TIMESTAMP, "Dispute created (UTC)"),
+    ),
+)
+
+
+STRIPE_EVENTS = Feed(
+    name="stripe_events",
+    id_field="event_id",
+    time_field="event_time",
+    domain="open_banking",
+    description="Stripe webhook events whose Stripe-Signature verified (lands updates such as refunds and dispute outcomes).",
+    partitioning="landed_days",
+    columns=(
+        Column("event_id", VARCHAR, "Event id", unique=True, str_startswith="evt_"),
+        Column("event_type", VARCHAR, "Event type (charge.refunded, charge.dispute.created, ...)"),
+        Column("object_type", VARCHAR, "Type of data.object", nullable=True),
+        Column("object_id", VARCHAR, "Id of data.object", nullable=True),
+        Column("charge_id", VARCHAR, "Charge concerned (charge or dispute events)", nullable=True),
+        Column("customer_id", VARCHAR, "Platform customer (metadata.customer_id)", nullable=True),
+        Column("amount", MONEY, "Object amount, major units", nullable=True),
+        Column("currency", VARCHAR, "ISO 4217 currency", nullable=True),
+        Column("fraud_report", VARCHAR, "Charge fraud_details report", nullable=True),
+        Column("reason", VARCHAR, "Dispute reason", nullable=True),
+        Column("api_version", VARCHAR, "API version the event was rendered with", nullable=True),
+        Column("event_time", TIMESTAMP, "Event created (UTC)"),
+        Column("received_time", TIMESTAMP, "When the receiver verified it (UTC)"),
+    ),
+)
+
+OPEN_BANKING_FEEDS: dict[str, Feed] = {
+    f.name: f
+    for f in (PLAID_ACCOUNTS, PLAID_TRANSACTIONS, STRIPE_CHARGES, STRIPE_PAYMENT_INTENTS,
+              STRIPE_BALANCE_TRANSACTIONS, STRIPE_DISPUTES, STRIPE_EVENTS)
 }
-_FEEDS = (PLAID_ACCOUNTS, PLAID_TRANSACTIONS, STRIPE_CHARGES, STRIPE_PAYMENT_INTENTS, STRIPE_BALANCE_TRANSACTIONS,
-          STRIPE_DISPUTES, STRIPE_EVENTS)
-
-
-def register_open_banking_feeds() -> None:
-    """Idempotent: registers each open-banking feed with its contract."""
-    for feed in _FEEDS:
-        try:
-            if feed_for(feed.name) is feed:
-                continue
-        except KeyError:
-            pass
-        register_feed(feed, OPEN_BANKING_SCHEMAS[feed.name], replace=True)
-
-
-register_open_banking_feeds()

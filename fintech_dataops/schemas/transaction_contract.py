@@ -15,7 +15,7 @@ Contract (what a partner file line or a service request must carry):
 :func:`judge_line` is what the online service calls on every record before it acknowledges it,
 and what the core quality gate (``lib.quality.core_gate``) calls on every raw line of ``transactions``:
 whatever one path refuses, the other does too, and a property test holds them to it. The pandera
-model (``schemas.feeds.TransactionsSchema``) stays the contract of the stored table; this module
+contract derived from the ``transactions`` declaration (``schemas/feeds.py``) stays the contract of the stored table; this module
 decides record by record, fast enough for a request (a few µs a record).
 
 A value rule is one :class:`RecordCheck` in :data:`TRANSACTION_CHECKS`: a name (the quarantine
@@ -39,7 +39,7 @@ from typing import NamedTuple
 import orjson
 
 from fintech_dataops.schemas.vocabulary import (
-    CHANNELS, CURRENCY_CODES, FIRST_EVENT_DAY, FUTURE_SKEW, MAX_TRANSACTION_AMOUNT,
+    CHANNELS, CURRENCY_CODES, FIRST_EVENT_DAY, FUTURE_SKEW, MAX_TRANSACTION_AMOUNT, minor_units,
 )
 
 ID_FIELDS = ("transaction_id", "customer_id", "merchant_id")
@@ -192,8 +192,6 @@ def _fraction_digits(amount: float) -> int:
 
 @lru_cache(maxsize=None)
 def _allowed_decimals(currency: str) -> int:
-    from fintech_dataops.lib.money.currencies import minor_units  # the ISO 4217 table lives with money
-
     return minor_units(currency)
 
 

@@ -25,6 +25,21 @@ LOAN_STATUSES = ("current", "paid_off", "late", "default", "charged_off")
 LOAN_PURPOSES = ("debt_consolidation", "home_improvement", "car", "education", "medical", "business", "other")
 PLAN_TYPES = ("prepaid", "postpaid", "internet", "bundle")
 
+# ISO 4217 "minor unit" column (the SIX maintenance agency's list-one). Most currencies have 2; these differ.
+MINOR_UNITS_NOT_TWO = {
+    "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "UGX": 0, "PYG": 0, "XOF": 0, "XAF": 0,
+    "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3, "LYD": 3, "IQD": 3,
+}
+DEFAULT_MINOR_UNITS = 2
+# The most decimals any accepted currency allows: money columns store this many (DECIMAL(18, 3)).
+MAX_MINOR_UNITS = 3
+
+
+def minor_units(currency: str) -> int:
+    """Decimals ``currency`` allows (ISO 4217): JPY 0, USD 2, BHD 3."""
+    return MINOR_UNITS_NOT_TWO.get(str(currency).upper(), DEFAULT_MINOR_UNITS)
+
+
 # Money is in major units. A single card payment above this is a data error, not a purchase.
 MAX_TRANSACTION_AMOUNT = 1_000_000.0
 MAX_LOAN_AMOUNT = 10_000_000.0

@@ -93,7 +93,6 @@ def test_queue_filters_opens_a_case_and_closes_it_into_a_training_label(data_dir
                 browser.close()
 
     # The disposition lands in fraud.dispositions (landing → raw → core → fraud) and is a training label.
-    import fintech_dataops.schemas.dispositions  # noqa: F401 - registers the contract
     from fintech_dataops.lib.fraud.warehouse_io import training_data
     from fintech_dataops.lib.ingestion.landing import landed_days
     from fintech_dataops.lib.monitor.cases import FEED_NAME

@@ -14,62 +14,18 @@ import dagster as dg
 
 from fintech_dataops.defs import catalog
 from fintech_dataops.defs.advisor.resources import AdvisorModelResource
+from fintech_dataops.defs.ingestion.assets import build_feed_assets
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
+from fintech_dataops.schemas.advisor import ADVISOR_CONVERSATIONS
 
 GROUP = "advisor"
-FEED = "advisor_conversations"
+FEED = ADVISOR_CONVERSATIONS.name
 RAW_KEY, CORE_KEY = dg.AssetKey(["raw", FEED]), dg.AssetKey(["core", FEED])
 EVALUATION_KEY = dg.AssetKey(["advisor", "evaluation"])
 # What the evaluation questions read (the tools' tables).
 EVALUATION_READS = [catalog.CREDIT_SCORES, catalog.LOAN_DECISIONS, catalog.FRAUD_ALERTS, catalog.CORE_TRANSACTIONS,
                     catalog.PLAID_TRANSACTIONS]
-
-
-def _raw_asset() -> dg.AssetsDefinition:
-    from fintech_dataops.defs.ingestion.assets import RAW_COLUMN_SCHEMA
-
-    @dg.asset(
-        key=RAW_KEY, group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_WRITE_POOL,
-        description="Advisor turns as landed (PII-redacted at the source), every landed day, with lineage.",
-        metadata={"dagster/column_schema": RAW_COLUMN_SCHEMA, "dagster/table_name": f"raw.{FEED}"},
-    )
-    def raw_advisor_conversations(data_dir: DataDirResource, warehouse: WarehouseResource):
-        from fintech_dataops.lib.advisor.conversations import load_raw
-
-        with warehouse.get_connection() as con:
-            result = load_raw(con, data_dir.landing_dir)
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": result.rows, "files": result.files, "days": len(result.partition_dates),
-            "seconds": round(result.seconds, 3),
-        })
-
-    return raw_advisor_conversations
-
-
-def _core_asset() -> dg.AssetsDefinition:
-    from fintech_dataops.defs.quality.assets import core_column_schema
-    from fintech_dataops.defs.quality.checks import core_check_specs
-    from fintech_dataops.lib.advisor.conversations import ADVISOR_CONVERSATIONS
-
-    import fintech_dataops.schemas.advisor  # noqa: F401 - registers the contract core_column_schema reads
-
-    @dg.asset(
-        key=CORE_KEY, deps=[RAW_KEY], group_name=GROUP, kinds={"duckdb", "pandas"}, pool=WAREHOUSE_WRITE_POOL,
-        check_specs=core_check_specs(ADVISOR_CONVERSATIONS, CORE_KEY),
-        description=f"{ADVISOR_CONVERSATIONS.description} Failures in quarantine.{FEED}.",
-        metadata={"dagster/column_schema": core_column_schema(ADVISOR_CONVERSATIONS),
-                  "dagster/table_name": f"core.{FEED}"},
-    )
-    def core_advisor_conversations(warehouse: WarehouseResource):
-        from fintech_dataops.defs.quality.checks import unpartitioned_core_events
-        from fintech_dataops.lib.advisor.conversations import load_core
-
-        with warehouse.get_connection() as con:
-            events = unpartitioned_core_events(con, ADVISOR_CONVERSATIONS, CORE_KEY, load_core(con))
-        yield from events
-
-    return core_advisor_conversations
 
 
 @dg.asset(
@@ -102,4 +58,4 @@ def advisor_evaluation(data_dir: DataDirResource, warehouse: WarehouseResource, 
     })
 
 
-advisor_assets = [_raw_asset(), _core_asset(), advisor_evaluation]
+advisor_assets = [*build_feed_assets(ADVISOR_CONVERSATIONS, GROUP), advisor_evaluation]

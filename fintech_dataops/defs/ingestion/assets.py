@@ -26,18 +26,33 @@ RAW_COLUMN_SCHEMA = dg.TableSchema(
 )
 
 
-def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
+def build_raw_asset(feed: Feed, group_name: str = "ingestion",
+                    deps: tuple[dg.AssetKey, ...] = ()) -> dg.AssetsDefinition:
+    """The raw asset of a declared feed: daily partitions, or every landed day (``feed.partitioning``)."""
+    daily = feed.partitioning == "daily"
+
     @dg.asset(
         key=["raw", feed.name],
-        partitions_def=daily_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="ingestion",
+        deps=list(deps),
+        partitions_def=daily_partitions if daily else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if daily else None,
+        group_name=group_name,
         kinds={"duckdb"},
         pool=WAREHOUSE_WRITE_POOL,
-        description=f"{feed.description} Every landed line, losslessly, with lineage.",
+        description=f"{feed.description} Every landed line"
+                    f"{'' if daily else ' (all landed days)'}, losslessly, with lineage.",
         metadata={"dagster/column_schema": RAW_COLUMN_SCHEMA, "dagster/table_name": f"raw.{feed.name}"},
     )
     def raw_feed(context: dg.AssetExecutionContext, data_dir: DataDirResource, warehouse: WarehouseResource):
+        if not daily:
+            from fintech_dataops.lib.ingestion.landed_days import load_raw_feed
+
+            with warehouse.get_connection() as con:
+                landed = load_raw_feed(con, data_dir.landing_dir, feed.name)
+            return dg.MaterializeResult(metadata={
+                "dagster/row_count": landed.rows, "files": landed.files, "days": len(landed.partition_dates),
+                "seconds": round(landed.seconds, 3),
+            })
         days = context.partition_keys
         # One short connection per day: a long backfill lets other writers and readers in between days.
         result = load_raw_days(
@@ -65,4 +80,22 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
     return raw_feed
 
 
-raw_assets = [build_raw_asset(feed) for feed in FEEDS.values()]
+def build_feed_assets(feed: Feed, group_name: str, landing: dg.AssetKey | None = None) -> list[dg.AssetsDefinition]:
+    """The raw/core pair of a declared feed, for a domain that lands it itself (``landing`` = its landing asset).
+
+    The same factories build the simulator feeds' pairs (raw in ``ingestion``, core in ``quality``).
+    """
+    from fintech_dataops.defs.quality.assets import build_core_asset
+
+    return [build_raw_asset(feed, group_name, (landing,) if landing else ()),
+            build_core_asset(feed, group_name=group_name)]
+
+
+def partner_feeds() -> list[Feed]:
+    """Every declared feed no domain lands itself (``Feed.domain`` None): the simulator's and any new partner feed."""
+    from fintech_dataops.schemas import feed_for, registered_feeds
+
+    return [feed for feed in map(feed_for, registered_feeds()) if feed.domain is None]
+
+
+raw_assets = [build_raw_asset(feed) for feed in partner_feeds()]

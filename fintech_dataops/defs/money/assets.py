@@ -7,6 +7,7 @@ contract, quarantine, DQ score, blocking checks). ``core.fx_rates`` is what ever
 
 import dagster as dg
 
+from fintech_dataops.defs.ingestion.assets import build_feed_assets
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
@@ -43,37 +44,7 @@ def fx_rates_landed(context: dg.AssetExecutionContext, money: MoneyResource, dat
     })
 
 
-def _raw_fx_rates() -> dg.AssetsDefinition:
-    from fintech_dataops.defs.ingestion.assets import RAW_COLUMN_SCHEMA
-
-    @dg.asset(
-        key=["raw", FX_RATES_FEED.name], deps=[LANDING_KEY], partitions_def=daily_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(), group_name=GROUP, kinds={"duckdb"},
-        pool=WAREHOUSE_WRITE_POOL,
-        description=f"{FX_RATES_FEED.description} Every landed line, losslessly, with lineage.",
-        metadata={"dagster/column_schema": RAW_COLUMN_SCHEMA, "dagster/table_name": "raw.fx_rates"},
-    )
-    def raw_fx_rates(context: dg.AssetExecutionContext, data_dir: DataDirResource, warehouse: WarehouseResource):
-        from fintech_dataops.lib.ingestion.raw_layer import load_raw_days
-
-        result = load_raw_days(warehouse.get_connection, data_dir.landing_dir, FX_RATES_FEED.name,
-                               context.partition_keys, data_dir.ingest_limits, between_days=warehouse.yield_to_waiters)
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": result.rows, "files": result.files,
-            "rows_per_day": dg.MetadataValue.json(result.rows_per_day),
-        })
-
-    return raw_fx_rates
-
-
-def _core_fx_rates() -> dg.AssetsDefinition:
-    import fintech_dataops.schemas.money  # noqa: F401 - registers the fx_rates contract
-    from fintech_dataops.defs.quality.assets import build_core_asset
-
-    return build_core_asset(FX_RATES_FEED, group_name=GROUP)
-
-
-fx_assets = [fx_rates_landed, _raw_fx_rates(), _core_fx_rates()]
+fx_assets = [fx_rates_landed, *build_feed_assets(FX_RATES_FEED, GROUP, LANDING_KEY)]
 
 
 @dg.asset_check(

@@ -9,7 +9,8 @@ so the fraud assets depend on it.
 import dagster as dg
 
 from fintech_dataops.defs.automation import ON_INPUT_CHANGE
-from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
+from fintech_dataops.defs.ingestion.assets import build_feed_assets
+from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 from fintech_dataops.lib.monitor.cases import DISPOSITIONS_FEED
 
@@ -17,36 +18,6 @@ GROUP = "monitor"
 RAW_KEY = dg.AssetKey(["raw", DISPOSITIONS_FEED.name])
 CORE_KEY = dg.AssetKey(["core", DISPOSITIONS_FEED.name])
 DISPOSITIONS_KEY = dg.AssetKey(["fraud", "dispositions"])
-
-
-def _raw_dispositions() -> dg.AssetsDefinition:
-    from fintech_dataops.defs.ingestion.assets import RAW_COLUMN_SCHEMA
-
-    @dg.asset(
-        key=RAW_KEY, partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_WRITE_POOL,
-        description=f"{DISPOSITIONS_FEED.description} Every landed line, losslessly, with lineage.",
-        metadata={"dagster/column_schema": RAW_COLUMN_SCHEMA, "dagster/table_name": f"raw.{DISPOSITIONS_FEED.name}"},
-    )
-    def raw_fraud_dispositions(context: dg.AssetExecutionContext, data_dir: DataDirResource,
-                               warehouse: WarehouseResource):
-        from fintech_dataops.lib.ingestion.raw_layer import load_raw_days
-
-        result = load_raw_days(warehouse.get_connection, data_dir.landing_dir, DISPOSITIONS_FEED.name,
-                               context.partition_keys, data_dir.ingest_limits, between_days=warehouse.yield_to_waiters)
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": result.rows, "files": result.files,
-            "rows_per_day": dg.MetadataValue.json(result.rows_per_day),
-        })
-
-    return raw_fraud_dispositions
-
-
-def _core_dispositions() -> dg.AssetsDefinition:
-    import fintech_dataops.schemas.dispositions  # noqa: F401 - registers the fraud_dispositions contract
-    from fintech_dataops.defs.quality.assets import build_core_asset
-
-    return build_core_asset(DISPOSITIONS_FEED, group_name=GROUP)
 
 
 @dg.asset(
@@ -93,4 +64,4 @@ def analyst_precision_kpi(context: dg.AssetExecutionContext, warehouse: Warehous
     return dg.MaterializeResult(metadata=metadata)
 
 
-monitor_assets = [_raw_dispositions(), _core_dispositions(), dispositions, analyst_precision_kpi]
+monitor_assets = [*build_feed_assets(DISPOSITIONS_FEED, GROUP), dispositions, analyst_precision_kpi]

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from fintech_dataops.defs.open_banking.resources import PlaidResource, StripeResource
+from fintech_dataops.defs.ingestion.assets import build_feed_assets
 from fintech_dataops.defs.previews import sql_preview
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
@@ -21,14 +22,14 @@ from fintech_dataops.lib.open_banking.feeds import (
     PLAID_ACCOUNTS,
     PLAID_TRANSACTIONS,
     STRIPE_LIST_FEEDS,
-    OpenBankingFeed,
 )
+from fintech_dataops.lib.ingestion.feeds import Feed
 
 GROUP = "open_banking"
 STATE_DIR = "open_banking_state"
 
 
-def landing_key(feed: OpenBankingFeed) -> dg.AssetKey:
+def landing_key(feed: Feed) -> dg.AssetKey:
     return dg.AssetKey(["landing", feed.name])
 
 
@@ -112,58 +113,6 @@ def build_stripe_landing_asset(kind: str) -> dg.AssetsDefinition:
     return stripe_landed
 
 
-def build_raw_asset(feed: OpenBankingFeed) -> dg.AssetsDefinition:
-    from fintech_dataops.defs.ingestion.assets import RAW_COLUMN_SCHEMA
-
-    upstream = [] if feed.name == "stripe_events" else [landing_key(feed)]
-
-    @dg.asset(
-        key=["raw", feed.name], deps=upstream, group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_WRITE_POOL,
-        description=f"{feed.description} Every landed line (all landed days), losslessly, with lineage.",
-        metadata={"dagster/column_schema": RAW_COLUMN_SCHEMA, "dagster/table_name": f"raw.{feed.name}"},
-    )
-    def raw_feed(context: dg.AssetExecutionContext, data_dir: DataDirResource, warehouse: WarehouseResource):
-        from fintech_dataops.lib.open_banking.layers import load_raw_feed
-
-        with warehouse.get_connection() as con:
-            result = load_raw_feed(con, data_dir.landing_dir, feed.name)
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": result.rows, "files": result.files, "days": len(result.partition_dates),
-            "seconds": round(result.seconds, 3),
-        })
-
-    return raw_feed
-
-
-def build_core_asset(feed: OpenBankingFeed) -> dg.AssetsDefinition:
-    from fintech_dataops.defs.quality.assets import core_column_schema
-    from fintech_dataops.defs.quality.checks import core_check_specs
-
-    import fintech_dataops.schemas.open_banking  # noqa: F401 - registers the contracts core_column_schema reads
-
-    from fintech_dataops.lib.money.core_columns import reporting_fields
-
-    key = dg.AssetKey(["core", feed.name])
-    # Money is converted to the reporting currency at the day's reference rates (core.fx_rates).
-    fx = [dg.AssetKey(["core", "fx_rates"])] if reporting_fields(feed) else []
-
-    @dg.asset(
-        key=key, deps=[dg.AssetKey(["raw", feed.name]), *fx], group_name=GROUP, kinds={"duckdb", "pandas"},
-        pool=WAREHOUSE_WRITE_POOL, check_specs=core_check_specs(feed, key),
-        description=f"{feed.description} Rows passing the pandera contract; failures in quarantine.{feed.name}.",
-        metadata={"dagster/column_schema": core_column_schema(feed), "dagster/table_name": f"core.{feed.name}"},
-    )
-    def core_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        from fintech_dataops.defs.quality.checks import unpartitioned_core_events
-        from fintech_dataops.lib.open_banking.layers import load_core_feed
-
-        with warehouse.get_connection() as con:
-            events = unpartitioned_core_events(con, feed, key, load_core_feed(con, feed.name))
-        yield from events
-
-    return core_feed
-
-
 def _publish(context, warehouse: WarehouseResource, build, table: str) -> dg.MaterializeResult:
     started = time.perf_counter()
     with warehouse.get_connection() as con:
@@ -226,7 +175,8 @@ def stripe_fraud_labels(context: dg.AssetExecutionContext, warehouse: WarehouseR
 
 landing_assets = [plaid_accounts_landed, plaid_transactions_landed,
                   *(build_stripe_landing_asset(kind) for kind in STRIPE_LIST_FEEDS)]
-layer_assets = [*(build_raw_asset(f) for f in OPEN_BANKING_FEEDS.values()),
-                *(build_core_asset(f) for f in OPEN_BANKING_FEEDS.values())]
+# raw/core of every feed: the platform's one factory (stripe_events is landed by the webhook receiver, not an asset).
+layer_assets = [asset for f in OPEN_BANKING_FEEDS.values()
+                for asset in build_feed_assets(f, GROUP, None if f.name == "stripe_events" else landing_key(f))]
 published_assets = [plaid_transactions_current, plaid_balances, platform_transactions, stripe_fraud_labels]
 open_banking_assets = [*landing_assets, *layer_assets, *published_assets]

@@ -7,7 +7,7 @@ from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitio
 from fintech_dataops.defs.quality.checks import core_check_specs, evaluate_core_checks
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import WarehouseResource
-from fintech_dataops.lib.ingestion.feeds import FEEDS, LINEAGE_COLUMNS, Feed
+from fintech_dataops.lib.ingestion.feeds import LINEAGE_COLUMNS, Feed
 from fintech_dataops.lib.quality.core_checks import QuarantineThresholds
 from fintech_dataops.lib.tenancy.settings import current_settings
 
@@ -36,17 +36,32 @@ class CoreLoadConfig(dg.Config):
         return QuarantineThresholds(self.quarantine_warn_rate, self.quarantine_error_rate, self.quarantine_min_lines)
 
 
+def feed_thresholds(feed: Feed) -> QuarantineThresholds:
+    """The feed's declared quarantine thresholds, else the tenant's / platform's."""
+    return QuarantineThresholds(
+        feed.quarantine_warn_rate if feed.quarantine_warn_rate is not None else _THRESHOLDS.warn_rate,
+        feed.quarantine_error_rate if feed.quarantine_error_rate is not None else _THRESHOLDS.error_rate,
+        _THRESHOLDS.min_lines,
+    )
+
+
+def core_load_config(feed: Feed) -> type[CoreLoadConfig]:
+    """``CoreLoadConfig`` whose defaults are the feed's declared thresholds (run config still overrides)."""
+    declared = feed_thresholds(feed)
+    if declared == _THRESHOLDS:
+        return CoreLoadConfig
+    return type(f"CoreLoadConfig_{feed.name}", (CoreLoadConfig,), {
+        "__annotations__": {"quarantine_warn_rate": float, "quarantine_error_rate": float},
+        "quarantine_warn_rate": Field(default=declared.warn_rate, description=f"declared by feed {feed.name}"),
+        "quarantine_error_rate": Field(default=declared.error_rate, description=f"declared by feed {feed.name}"),
+    })
+
+
 def core_column_schema(feed: Feed) -> dg.TableSchema:
     from fintech_dataops.lib.money.core_columns import REPORTING_SUFFIX, reporting_fields
     from fintech_dataops.lib.money.currencies import MONEY_SQL_TYPE
-    from fintech_dataops.schemas.columns import COLUMN_DESCRIPTIONS
 
-    if feed.name in COLUMN_DESCRIPTIONS:
-        descriptions = COLUMN_DESCRIPTIONS[feed.name]
-    else:  # a feed registered by another domain: its descriptions live on its pandera model
-        from fintech_dataops.schemas import column_descriptions
-
-        descriptions = column_descriptions(feed.name)
+    descriptions = feed.descriptions  # from the feed's declaration
     return dg.TableSchema(columns=[
         *(dg.TableColumn(name, typ, description=descriptions.get(name, "")) for name, typ in feed.core_types.items()),
         *(dg.TableColumn(name, typ, description=LINEAGE_DESCRIPTIONS[name]) for name, typ in LINEAGE_COLUMNS.items()),
@@ -68,18 +83,20 @@ def _preview(result) -> dg.MetadataValue:
 
 
 def build_core_asset(feed: Feed, group_name: str = "quality") -> dg.AssetsDefinition:
-    """The core asset of ``feed`` (its contract must be registered in ``fintech_dataops.schemas``)."""
+    """The core asset of a declared feed: daily partitions, or every landed day (``feed.partitioning``)."""
     from fintech_dataops.lib.money.core_columns import reporting_fields
 
     key = dg.AssetKey(["core", feed.name])
     # Amounts in a currency are converted at the day's reference rates (the money domain's core.fx_rates).
     fx = [dg.AssetKey(["core", "fx_rates"])] if reporting_fields(feed) else []
+    daily = feed.partitioning == "daily"
+    Config = core_load_config(feed)
 
     @dg.asset(
         key=key,
         deps=[dg.AssetKey(["raw", feed.name]), *fx],
-        partitions_def=daily_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        partitions_def=daily_partitions if daily else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if daily else None,
         group_name=group_name,
         kinds={"duckdb", "pandas"},
         pool=WAREHOUSE_WRITE_POOL,
@@ -90,8 +107,18 @@ def build_core_asset(feed: Feed, group_name: str = "quality") -> dg.AssetsDefini
         ),
         metadata={"dagster/column_schema": core_column_schema(feed), "dagster/table_name": f"core.{feed.name}"},
     )
-    def core_feed(context: dg.AssetExecutionContext, config: CoreLoadConfig, warehouse: WarehouseResource,
+    def core_feed(context: dg.AssetExecutionContext, config: Config, warehouse: WarehouseResource,
                   money: MoneyResource):
+        if not daily:
+            from fintech_dataops.defs.quality.checks import unpartitioned_core_events
+            from fintech_dataops.lib.ingestion.landed_days import load_core_feed
+
+            with warehouse.get_connection() as con:
+                events = unpartitioned_core_events(con, feed, key, load_core_feed(con, feed.name, money=money.config),
+                                                   config.thresholds())
+            yield from events
+            return
+
         from fintech_dataops.lib.quality.core_gate import load_core_partitions
 
         days = context.partition_keys
@@ -124,4 +151,6 @@ def build_core_asset(feed: Feed, group_name: str = "quality") -> dg.AssetsDefini
 
 
 def build_core_assets(feeds: list[Feed] | None = None) -> list[dg.AssetsDefinition]:
-    return [build_core_asset(feed) for feed in (feeds or list(FEEDS.values()))]
+    from fintech_dataops.defs.ingestion.assets import partner_feeds
+
+    return [build_core_asset(feed) for feed in (feeds or partner_feeds())]

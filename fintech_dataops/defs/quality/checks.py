@@ -141,11 +141,12 @@ def _referential_check(feed: Feed, column: str, parent: str) -> dg.AssetChecksDe
     return referential
 
 
-def unpartitioned_core_events(con: duckdb.DuckDBPyConnection, feed: Feed, asset_key: dg.AssetKey,
-                              result) -> list[dg.MaterializeResult | dg.AssetCheckResult]:
+def unpartitioned_core_events(con: duckdb.DuckDBPyConnection, feed: Feed, asset_key: dg.AssetKey, result,
+                              thresholds: QuarantineThresholds | None = None,
+                              ) -> list[dg.MaterializeResult | dg.AssetCheckResult]:
     """What an unpartitioned core asset (every landed day of an API-pulled feed) reports: its load
     (``lib.quality.core_gate.QualityResult``) and its core checks, which hold vacuously when nothing landed yet."""
-    checks = evaluate_core_checks(con, feed, result.partition_dates) if result.partition_dates else [
+    checks = evaluate_core_checks(con, feed, result.partition_dates, thresholds) if result.partition_dates else [
         dg.AssetCheckResult(check_name=spec.name, passed=True, metadata={"rows": 0})
         for spec in core_check_specs(feed, asset_key)]
     return [dg.MaterializeResult(metadata={

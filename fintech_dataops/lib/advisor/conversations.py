@@ -12,43 +12,19 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fintech_dataops.lib.ingestion import landing
-from fintech_dataops.lib.ingestion.feeds import Feed
+from fintech_dataops.lib.ingestion.landed_days import load_core_feed, load_raw_feed
+from fintech_dataops.schemas.advisor import ADVISOR_CONVERSATIONS, FEED_NAME  # noqa: F401 - declared with its contract
 
-FEED_NAME = "advisor_conversations"
 REDACTED = "[redacted]"
 _PII_PATTERNS = (
     re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),          # e-mail
     re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),  # IBAN
     re.compile(r"\b(?:\d[ -]?){12,19}\b"),                                     # card / account number
     re.compile(r"(?<!\w)\+?\d[\d ()-]{8,}\d\b"),                               # phone number
-)
-
-
-@dataclass(frozen=True)
-class ConversationFeed(Feed):
-    types: tuple[tuple[str, str], ...] = field(default=())
-
-    @property
-    def core_types(self) -> dict[str, str]:
-        explicit = dict(self.types)
-        return {name: explicit.get(name, "VARCHAR") for name in self.fields}
-
-
-ADVISOR_CONVERSATIONS = ConversationFeed(
-    name=FEED_NAME,
-    id_field="turn_id",
-    time_field="asked_time",
-    fields=("turn_id", "conversation_id", "turn", "role", "customer_id", "question", "answer", "tools_used",
-            "sources", "grounded", "declined", "mode", "asked_time"),
-    description="One advisor turn per line: the PII-redacted question and answer, the tools and tables used, "
-                "whether the answer passed the grounding check and whether the request was declined.",
-    pii_fields=("question", "answer"),
-    types=(("turn", "INTEGER"), ("grounded", "BOOLEAN"), ("declined", "BOOLEAN"), ("asked_time", "TIMESTAMP")),
 )
 
 
@@ -100,23 +76,10 @@ def known_pii(con, customer_id: str | None) -> tuple[str, ...]:
 
 
 def load_raw(con, landing_dir: Path):
-    """Every landed day of the feed into ``raw.advisor_conversations`` (atomic per-day replaces)."""
-    from fintech_dataops.lib.ingestion.raw_layer import load_raw_partitions
-
-    days = [d.isoformat() for d in landing.landed_days(landing_dir, FEED_NAME)]
-    return load_raw_partitions(con, landing_dir, FEED_NAME, days)
+    """Load every landed day into ``raw.advisor_conversations`` (atomic per-day replaces)."""
+    return load_raw_feed(con, landing_dir, FEED_NAME)
 
 
 def load_core(con):
     """Validate every raw day into ``core.advisor_conversations`` / quarantine (``lib.quality.core_gate.QualityResult``)."""
-    import fintech_dataops.schemas.advisor  # noqa: F401 - registers the contract
-    from fintech_dataops.lib.quality.core_gate import QualityResult, load_core_partitions
-    from fintech_dataops.lib.warehouse import table_exists
-
-    days = []
-    if table_exists(con, f"raw.{FEED_NAME}"):
-        days = [str(d) for (d,) in con.execute(
-            f"SELECT DISTINCT CAST(partition_date AS VARCHAR) FROM raw.{FEED_NAME} ORDER BY 1").fetchall()]
-    if not days:
-        return QualityResult(feed=FEED_NAME, partition_dates=[])
-    return load_core_partitions(con, FEED_NAME, days)
+    return load_core_feed(con, FEED_NAME)

@@ -9,20 +9,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-# ISO 4217 "minor unit" column. Most currencies have 2; these differ.
-MINOR_UNITS_NOT_TWO = {
-    "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "UGX": 0, "PYG": 0, "XOF": 0, "XAF": 0,
-    "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3, "LYD": 3, "IQD": 3,
-}
-DEFAULT_MINOR_UNITS = 2
-# The most decimals any accepted currency allows: money columns store this many (DECIMAL(18, 3)).
-MAX_MINOR_UNITS = 3
-from fintech_dataops.lib.ingestion.feeds import MONEY_SQL_TYPE  # noqa: E402  (one definition)
-
-
-def minor_units(currency: str) -> int:
-    """Decimals ``currency`` allows (ISO 4217): JPY 0, USD 2, BHD 3."""
-    return MINOR_UNITS_NOT_TWO.get(str(currency).upper(), DEFAULT_MINOR_UNITS)
+# The ISO 4217 table is contract vocabulary (the transaction contract judges decimals with it).
+from fintech_dataops.lib.ingestion.feeds import MONEY_SQL_TYPE  # noqa: F401  (one definition)
+from fintech_dataops.schemas.vocabulary import (  # noqa: F401
+    DEFAULT_MINOR_UNITS, MAX_MINOR_UNITS, MINOR_UNITS_NOT_TWO, minor_units,
+)
 
 
 def minor_units_table(currencies) -> dict[str, int]:

@@ -19,9 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from fintech_dataops.lib.money.currencies import PEGS
+from fintech_dataops.schemas.money import BASE_CURRENCY
 
 ECB = "ECB"
-BASE_CURRENCY = "EUR"
 RATE_DECIMALS = 8  # core.fx_rates.rate is DECIMAL(18, 8)
 ECB_HISTORY_URL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip"
 # ECB reference rates are published around 16:00 CET (15:00 UTC in winter).

@@ -22,42 +22,9 @@ from pathlib import Path
 
 import orjson
 
-from fintech_dataops.lib.ingestion.feeds import Feed
 from fintech_dataops.lib.ingestion.landing import land_batch, landed_days, landed_files
-
-FEED_NAME = "fraud_dispositions"
-ACTIONS = ("assign", "note", "close")
-DISPOSITIONS = ("confirmed_fraud", "legitimate", "unsure")
-MAX_NOTE_CHARS = 2000
-MONEY_SQL_TYPE = "DECIMAL(18,3)"
-
-
-@dataclass(frozen=True)
-class DispositionsFeed(Feed):
-    """A feed whose core types are declared with it (times of the alert, the event and the action)."""
-
-    types: tuple[tuple[str, str], ...] = field(default=())
-
-    @property
-    def core_types(self) -> dict[str, str]:
-        explicit = dict(self.types)
-        return {name: explicit.get(name, "VARCHAR") for name in self.fields}
-
-
-DISPOSITIONS_FEED = DispositionsFeed(
-    name=FEED_NAME,
-    id_field="disposition_id",
-    time_field="reported_time",
-    fields=(
-        "disposition_id", "transaction_id", "customer_id", "merchant_id", "action", "disposition", "analyst",
-        "assignee", "note", "amount", "currency", "event_time", "alerted_time", "reported_time",
-    ),
-    description=(
-        "Fraud analysts' case actions from the monitor (assign, note, close with a disposition: "
-        "confirmed_fraud / legitimate / unsure), who and when, append-only."
-    ),
-    types=(("amount", MONEY_SQL_TYPE), ("event_time", "TIMESTAMP"), ("alerted_time", "TIMESTAMP"),
-           ("reported_time", "TIMESTAMP")),
+from fintech_dataops.schemas.dispositions import (  # noqa: F401 - the feed is declared with its contract
+    ACTIONS, DISPOSITIONS, DISPOSITIONS_FEED, FEED_NAME, MAX_NOTE_CHARS,
 )
 
 

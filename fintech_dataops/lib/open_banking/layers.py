@@ -1,40 +1,6 @@
-"""raw → core for the open-banking feeds: every landed day of a feed, through the platform's loaders.
+"""raw → core for the open-banking feeds: every landed day (``lib.ingestion.landed_days``, shared by every
+feed declared ``partitioning="landed_days"``)."""
 
-API pulls are cursor-driven, not day-driven: a sync lands into the day it ran,
-so these steps (re)load every landed day of the feed. Both loaders replace
-whole partitions atomically, so a rerun never duplicates.
-"""
+from fintech_dataops.lib.ingestion.landed_days import landed_days, load_core_feed, load_raw_feed
 
-from __future__ import annotations
-
-from datetime import datetime
-from pathlib import Path
-
-import duckdb
-
-from fintech_dataops.lib.ingestion import landing
-from fintech_dataops.lib.ingestion.raw_layer import RawLoadResult, load_raw_partitions
-from fintech_dataops.lib.warehouse import table_exists
-
-
-def landed_days(landing_dir: Path, feed: str) -> list[str]:
-    return [d.isoformat() for d in landing.landed_days(landing_dir, feed)]
-
-
-def load_raw_feed(con: duckdb.DuckDBPyConnection, landing_dir: Path, feed: str,
-                  ingested_at: datetime | None = None) -> RawLoadResult:
-    return load_raw_partitions(con, landing_dir, feed, landed_days(landing_dir, feed), ingested_at)
-
-
-def load_core_feed(con: duckdb.DuckDBPyConnection, feed: str, *, now: datetime | None = None):
-    """Validate every raw partition of ``feed`` into core / quarantine (returns ``lib.quality.core_gate.QualityResult``)."""
-    import fintech_dataops.schemas.open_banking  # noqa: F401 - registers the open-banking contracts
-    from fintech_dataops.lib.quality.core_gate import QualityResult, load_core_partitions
-
-    days = []
-    if table_exists(con, f"raw.{feed}"):
-        days = [str(d) for (d,) in con.execute(
-            f'SELECT DISTINCT CAST(partition_date AS VARCHAR) FROM raw."{feed}" ORDER BY 1').fetchall()]
-    if not days:
-        return QualityResult(feed=feed, partition_dates=[])
-    return load_core_partitions(con, feed, days, now=now)
+__all__ = ["landed_days", "load_core_feed", "load_raw_feed"]

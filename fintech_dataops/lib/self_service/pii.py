@@ -32,7 +32,7 @@ from collections.abc import Iterable
 
 import orjson
 
-from fintech_dataops.lib.ingestion.feeds import FEEDS
+from fintech_dataops.schemas.registry import declared_pii_fields
 
 # --------------------------------------------------------------------------- declarations
 
@@ -162,14 +162,15 @@ _MIN_QUOTED_VALUE = 3  # shorter values cannot identify anyone and would garble 
 # --------------------------------------------------------------------------- policy
 
 
-# A feed's own PII declaration (``Feed.pii_fields``) is never safe either.
-_NEVER_SAFE = ALWAYS_PII | frozenset(f.lower() for feed in FEEDS.values() for f in feed.pii_fields)
+def never_safe() -> frozenset[str]:
+    """``ALWAYS_PII`` plus every column a feed declaration gives a PII class (``Column.pii``), any feed."""
+    return ALWAYS_PII | declared_pii_fields()
 
 
 def is_safe(name: str, column_type: str | None = None) -> bool:
     """Whether a column (with its DuckDB type) or a JSON key (type None) is published in clear."""
     key = name.lower()
-    if key in _NEVER_SAFE:
+    if key in never_safe():
         return False
     if key in SAFE_NAMES:
         return True
@@ -188,7 +189,7 @@ def column_treatment(schema: str, name: str, column_type: str, table: str = "") 
         return "keep"
     if upper == "JSON" or (upper == "VARCHAR" and key in JSON_LINE_COLUMNS):
         return "json"
-    if schema.lower() in COMPUTED_SCHEMAS and key not in _NEVER_SAFE and upper.startswith(_MEASURE_TYPES):
+    if schema.lower() in COMPUTED_SCHEMAS and key not in never_safe() and upper.startswith(_MEASURE_TYPES):
         return "keep"
     return "keep" if is_safe(name, column_type) else "mask"
 

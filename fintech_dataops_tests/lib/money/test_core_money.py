@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fintech_dataops.schemas.money  # noqa: F401 - registers the fx_rates contract
 from fintech_dataops.lib.ingestion import landing
 from fintech_dataops.lib.money.fx import MoneyConfig
 from fintech_dataops.lib.money.landing import land_day

@@ -7,7 +7,6 @@ import orjson
 import pandas as pd
 import pytest
 
-import fintech_dataops.schemas.dispositions  # noqa: F401 - registers the fraud_dispositions contract
 from fintech_dataops.lib.fraud.warehouse_io import read_labels, training_data
 from fintech_dataops.lib.ingestion.landing import land_lines, landed_days
 from fintech_dataops.lib.monitor.cases import FEED_NAME, CaseBook, record_action
