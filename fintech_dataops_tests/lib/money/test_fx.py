@@ -3,6 +3,7 @@
 import datetime as dt
 import io
 import zipfile
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import duckdb
 import numpy as np
@@ -136,3 +137,88 @@ def test_parse_history_reads_zip_and_csv_and_skips_na():
     assert daily.days == {dt.date(2026, 11, 27): {"USD": "1.0500", "JPY": "160.10"}}
     with pytest.raises(ValueError):
         parse_history(b"<html>not rates</html>")
+
+
+# Exactness: amounts are thousandths (DECIMAL(18,3)), rates 1e-8 units (DECIMAL(18,8)); the conversion
+# is a fraction of integers rounded half-to-even, in numpy and in SQL alike.
+TIE_DAY = dt.date(2026, 10, 23)
+_EXACT_RATES = {"GBP": "0.8", "USD": "1.1", "JPY": "160.1"}
+
+
+def _exact_fx(reporting: str = "USD") -> FxRates:
+    rates = pd.DataFrame({"rate_date": [TIE_DAY] * len(_EXACT_RATES), "currency": list(_EXACT_RATES),
+                          "rate": list(_EXACT_RATES.values())})
+    return FxRates(rates, MoneyConfig(reporting_currency=reporting))
+
+
+def _expected_minor(amount: Decimal, currency: str, reporting: str = "USD") -> int:
+    """The reference: Python decimal arithmetic (exact here), rounded half-to-even to minor units."""
+    rate = {**{k: Decimal(v) for k, v in _EXACT_RATES.items()}, "EUR": Decimal(1)}
+    value = amount if currency == reporting else amount / rate[currency] * rate[reporting]
+    return int((value * 10 ** minor_units(reporting)).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def _sql_minor(amounts: list[Decimal], currencies: list[str], reporting: str = "USD") -> list[int]:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE fx (rate_date DATE, currency VARCHAR, rate DECIMAL(18,8))")
+    con.executemany("INSERT INTO fx VALUES (?, ?, ?)", [(TIE_DAY, c, r) for c, r in _EXACT_RATES.items()])
+    con.execute("CREATE TABLE tx (i INTEGER, amount DECIMAL(18,3), currency VARCHAR, event_time TIMESTAMP)")
+    con.executemany("INSERT INTO tx VALUES (?, ?, ?, ?)",
+                    [(i, a, c, dt.datetime(2026, 10, 23, 12)) for i, (a, c) in enumerate(zip(amounts, currencies))])
+    sql = reporting_amount_sql("SELECT * FROM tx", rates_sql="fx", config=MoneyConfig(reporting_currency=reporting))
+    rows = con.execute(f"SELECT amount_reporting FROM ({sql}) ORDER BY i").fetchall()
+    return [int(value.scaleb(minor_units(reporting))) for (value,) in rows]
+
+
+def _on_tie_day(n: int) -> np.ndarray:
+    return np.array([np.datetime64(TIE_DAY, "D")] * n)
+
+
+def test_half_cent_ties_round_half_to_even_in_numpy_and_sql():
+    # x.xx5 USD exactly: from GBP (× 1.375), and USD amounts finer than a cent (× 1), both signs
+    targets = [Decimal(c).scaleb(-2) + Decimal("0.005") for c in range(0, 30000, 3)]
+    gbp = [(t / Decimal("1.375")).quantize(Decimal("0.001")) for t in targets]
+    gbp = [a for a in gbp if a * Decimal("1.375") * 100 % 1 == Decimal("0.5")]  # the exact half-cent ties
+    amounts = gbp + [-a for a in gbp] + [Decimal("0.125"), Decimal("0.135"), Decimal("-2.345"), Decimal("1.005")]
+    currencies = ["GBP"] * (2 * len(gbp)) + ["USD"] * 4
+    expected = [_expected_minor(a, c) for a, c in zip(amounts, currencies)]
+    assert len(gbp) > 50 and expected[-4:] == [12, 14, -234, 100]  # 0.125 → 0.12, 0.135 → 0.14: to even
+    fx = _exact_fx()
+    minor, missing = fx.convert_minor([float(a) for a in amounts], currencies, _on_tie_day(len(amounts)))
+    assert not missing.any() and minor.tolist() == expected
+    values, _ = fx.convert([float(a) for a in amounts], currencies, _on_tie_day(len(amounts)))
+    assert values.tolist() == [float(Decimal(m).scaleb(-2)) for m in expected]
+    assert _sql_minor(amounts, currencies) == expected
+    # what float64 did (amount / rate × rate, then numpy's round): the ties land on either side
+    old = np.round(np.array([float(a) for a in gbp]) / 0.8 * 1.1, 2)
+    assert (np.rint(old * 100).astype(int) != np.array(expected[:len(gbp)])).any()
+
+
+def test_large_amounts_convert_to_the_exact_cent_where_float64_does_not():
+    rng = np.random.default_rng(11)
+    amounts = [Decimal(int(m)).scaleb(-3) for m in rng.integers(10 ** 11, 10 ** 17, 400)]  # up to 10^14 GBP
+    amounts += [Decimal("123456789012345.678"), Decimal("-99999999999999.999")]
+    currencies = ["GBP"] * len(amounts)
+    expected = [_expected_minor(a, "GBP") for a in amounts]
+    minor, missing = _exact_fx().convert_minor(np.array(amounts, dtype=object), currencies,
+                                               _on_tie_day(len(amounts)))
+    assert not missing.any() and minor.tolist() == expected
+    assert _sql_minor(amounts, currencies) == expected
+    old = np.round(np.array([float(a) for a in amounts]) / 0.8 * 1.1, 2)
+    assert sum(round(o * 100) != e for o, e in zip(old, expected)) > 10   # float64 misses cents here
+    # the same amounts given as float64 (exact thousandths below 2^53 / 1000): the same cents
+    small = [i for i, a in enumerate(amounts) if abs(a) < Decimal(2 ** 53) / 1000]
+    as_float, _ = _exact_fx().convert_minor([float(amounts[i]) for i in small], ["GBP"] * len(small),
+                                            _on_tie_day(len(small)))
+    assert len(small) > 10 and as_float.tolist() == [expected[i] for i in small]
+
+
+def test_zero_decimal_reporting_currency_rounds_ties_to_even():
+    fx = _exact_fx("JPY")
+    amounts = [Decimal("0.5"), Decimal("1.5"), Decimal("2.5"), Decimal("-0.5")]  # JPY into JPY: half yen
+    amounts_gbp = [Decimal("0.004"), Decimal("1.000")]
+    currencies = ["JPY"] * 4 + ["GBP"] * 2
+    expected = [_expected_minor(a, c, "JPY") for a, c in zip(amounts + amounts_gbp, currencies)]
+    assert expected[:4] == [0, 2, 2, 0]
+    minor, _ = fx.convert_minor([float(a) for a in amounts + amounts_gbp], currencies, _on_tie_day(6))
+    assert minor.tolist() == expected == _sql_minor(amounts + amounts_gbp, currencies, "JPY")
