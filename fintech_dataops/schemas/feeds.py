@@ -106,22 +106,28 @@ PARTNER_LOANS = Feed(
 )
 
 
-UTILITY_PAYMENTS = Feed(
-    name="utility_payments",
-    id_field="payment_id",
-    time_field="event_time",
-    description="Utility bills (electricity, water, gas) and how they were paid.",
-    columns=(
+def _bill_payment_columns(provider: str, *after_provider: Column) -> tuple[Column, ...]:
+    """The columns of a bill payment feed (utility, telco): one declaration for both."""
+    return (
         Column("payment_id", VARCHAR, "Payment id (unique)", unique=True, str_length=(1, 64)),
         Column("customer_id", VARCHAR, "Customer (core.customers)", str_length=(1, 64)),
-        Column("provider", VARCHAR, "Utility provider", str_length=(1, 100)),
+        Column("provider", VARCHAR, provider, str_length=(1, 100)),
+        *after_provider,
         Column("bill_amount", MONEY, "Billed amount, major units", ge=0, le=v.MAX_BILL_AMOUNT),
         Column("amount_paid", MONEY, "Amount paid, major units", ge=0, le=v.MAX_BILL_AMOUNT),
         Column("currency", VARCHAR, "ISO 4217 currency code", isin=v.CURRENCY_CODES),
         Column("due_date", DATE, "Bill due date"),
         Column("paid_date", DATE, "Payment date (empty = unpaid)", nullable=True),
         Column("event_time", TIMESTAMP, "When the provider reported it (UTC)", rules=(NOT_IN_FUTURE,)),
-    ),
+    )
+
+
+UTILITY_PAYMENTS = Feed(
+    name="utility_payments",
+    id_field="payment_id",
+    time_field="event_time",
+    description="Utility bills (electricity, water, gas) and how they were paid.",
+    columns=_bill_payment_columns("Utility provider"),
 )
 
 
@@ -130,18 +136,8 @@ TELCO_PAYMENTS = Feed(
     id_field="payment_id",
     time_field="event_time",
     description="Mobile and internet bills and how they were paid.",
-    columns=(
-        Column("payment_id", VARCHAR, "Payment id (unique)", unique=True, str_length=(1, 64)),
-        Column("customer_id", VARCHAR, "Customer (core.customers)", str_length=(1, 64)),
-        Column("provider", VARCHAR, "Telco provider", str_length=(1, 100)),
-        Column("plan_type", VARCHAR, "Mobile / internet plan type", isin=v.PLAN_TYPES),
-        Column("bill_amount", MONEY, "Billed amount, major units", ge=0, le=v.MAX_BILL_AMOUNT),
-        Column("amount_paid", MONEY, "Amount paid, major units", ge=0, le=v.MAX_BILL_AMOUNT),
-        Column("currency", VARCHAR, "ISO 4217 currency code", isin=v.CURRENCY_CODES),
-        Column("due_date", DATE, "Bill due date"),
-        Column("paid_date", DATE, "Payment date (empty = unpaid)", nullable=True),
-        Column("event_time", TIMESTAMP, "When the provider reported it (UTC)", rules=(NOT_IN_FUTURE,)),
-    ),
+    columns=_bill_payment_columns(
+        "Telco provider", Column("plan_type", VARCHAR, "Mobile / internet plan type", isin=v.PLAN_TYPES)),
 )
 
 
