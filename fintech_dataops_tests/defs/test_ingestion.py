@@ -37,6 +37,23 @@ def test_raw_asset_loads_its_partition_and_reruns_are_idempotent(data_dir, landi
     assert counts_by_day(data_dir / "warehouse.duckdb", "transactions") == {"2026-10-01": 2}
 
 
+def test_a_range_run_reports_each_day_on_its_own_partition(data_dir, landing_dir, resources):
+    """Over a range, a day's partition shows that day's rows, never the range's total."""
+    landing.land_lines(landing_dir, "transactions", "2026-10-01", "b1", ['{"transaction_id": "T1"}', "garbage"])
+    landing.land_lines(landing_dir, "transactions", "2026-10-02", "b1", ['{"transaction_id": "T2"}'])
+    result = dg.materialize([raw_asset("transactions")], resources=resources,
+                            tags={"dagster/asset_partition_range_start": "2026-10-01",
+                                  "dagster/asset_partition_range_end": "2026-10-03"})
+    assert result.success
+    materialized = result.asset_materializations_for_node("raw__transactions")
+    assert {m.partition for m in materialized} == {"2026-10-01", "2026-10-02", "2026-10-03"}
+    assert all("dagster/row_count" not in m.metadata and m.metadata["row_count_over_range"].value == 3
+               for m in materialized)
+    observed = {o.partition: o.metadata["dagster/row_count"].value
+                for o in result.asset_observations_for_node("raw__transactions")}
+    assert observed == {"2026-10-01": 2, "2026-10-02": 1, "2026-10-03": 0}
+
+
 @pytest.mark.slow
 def test_cli_backfill_of_two_days_in_one_run(data_dir, landing_dir):
     """The README's backfill command: `dagster asset materialize --partition-range A...B`."""

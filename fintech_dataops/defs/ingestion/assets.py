@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
+from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions, per_partition_metadata
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 from fintech_dataops.lib.ingestion.feeds import FEEDS, Feed
 from fintech_dataops.lib.ingestion.raw_layer import load_raw_days
@@ -24,6 +24,11 @@ RAW_COLUMN_SCHEMA = dg.TableSchema(
         ),
     ]
 )
+
+
+# Measured per day: over a range (one run) they are reported as <name>_over_range, not as each day's.
+RAW_PER_DAY_MEASURES = ("dagster/row_count", "files", "bytes_read", "undecodable_lines", "truncated_lines",
+                        "refused_files", "rows_per_second")
 
 
 def build_raw_asset(feed: Feed, group_name: str = "ingestion",
@@ -63,8 +68,15 @@ def build_raw_asset(feed: Feed, group_name: str = "ingestion",
             f"raw.{feed.name}: {result.rows} lines from {result.files} files over {len(days)} day(s) "
             f"in {result.seconds:.2f}s"
         )
+        # Each day's own count, on that partition (a run over a range would otherwise show the range's
+        # total on every day): one observation per partition, plotted per day in the UI.
+        for day in days:
+            context.log_event(dg.AssetObservation(
+                asset_key=context.asset_key, partition=day,
+                metadata={"dagster/row_count": result.rows_per_day.get(day, 0)},
+            ))
         return dg.MaterializeResult(
-            metadata={
+            metadata=per_partition_metadata({
                 "dagster/row_count": result.rows,
                 "files": result.files,
                 "bytes_read": result.bytes_read,
@@ -74,7 +86,7 @@ def build_raw_asset(feed: Feed, group_name: str = "ingestion",
                 "seconds": round(result.seconds, 3),
                 "rows_per_second": round(result.rows_per_second),
                 "rows_per_day": dg.MetadataValue.json(result.rows_per_day),
-            }
+            }, days, measured_over_days=RAW_PER_DAY_MEASURES)
         )
 
     return raw_feed
