@@ -53,7 +53,7 @@ def _start_service(data_dir: Path, *extra: str, warm_start: bool = False) -> tup
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    reader.join(120)
+    reader.join(300)  # the warm start reads 1.4M transactions: ~20 s idle, minutes on a busy machine
     if not ready:
         process.kill()
         raise RuntimeError("the decision service did not start")

@@ -43,7 +43,7 @@ from fintech_dataops.lib.monitor.live import alerts_payload
 from fintech_dataops.lib.realtime.acknowledged import AcknowledgedIds, recently_acknowledged
 from fintech_dataops.lib.realtime.request_coalescer import MicroBatcher, Overloaded
 from fintech_dataops.lib.realtime.engine_host import EngineHost, WarmStartReport, engine_for
-from fintech_dataops.lib.realtime.gc_tuning import HeapKeeper
+from fintech_dataops.lib.realtime.gc_tuning import GilSlices, HeapKeeper
 from fintech_dataops.lib.realtime.scoring_thread import ALERTS_STREAM_FILE, DecisionPipeline, ScoreJob
 from fintech_dataops.lib.realtime.records import MalformedRequest, Rejected, classify, read_body
 from fintech_dataops.lib.realtime.wal import BATCH_PREFIX, DurableLog
@@ -60,6 +60,7 @@ class ServiceConfig:
     host: str = "127.0.0.1"
     port: int = 8700
     batch_window_ms: float = 2.0
+    gil_switch_interval_ms: float | None = 1.0  # while serving (lib/realtime/gc_tuning.GilSlices); None: 5 ms default
     max_batch_events: int = 20_000
     max_queued_events: int | None = 50_000  # load shedding: about 5 s of work at 10k EPS
     rotate_seconds: float = 1.0
@@ -227,6 +228,8 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
                                          prefix=BATCH_PREFIX)
         state.acknowledged.confirm(seeded)  # a resend across a restart is still refused
         state.pipeline.heap.settle()  # the warm-started window state leaves the collector's sight
+        gil = GilSlices(None if config.gil_switch_interval_ms is None else config.gil_switch_interval_ms / 1000.0)
+        gil.apply()
         state.notifier.start()
         state.wal.start()
         state.batcher.start()
@@ -246,6 +249,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
             state.pipeline.close()
             state.notifier.close()
             state.pipeline.heap.release()
+            gil.restore()
 
     app = FastAPI(title="fintech_dataops fraud decisions", version="1", lifespan=lifespan)
 

@@ -14,6 +14,7 @@ any such garbage to one period's worth.
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -53,3 +54,30 @@ class HeapKeeper:
     def stats(self) -> dict:
         return {"frozen_objects": gc.get_freeze_count(), "full_collections": self.full_collections,
                 "last_full_collection_ms": self.last_full_ms, "full_every_s": self.full_every_seconds}
+
+
+@dataclass
+class GilSlices:
+    """A shorter GIL switch interval while the service runs (CPython's default is 5 ms).
+
+    The service has two busy Python threads, the HTTP loop (parse, validate, answer) and the
+    scoring thread (features, model, WAL). When one is in pure-Python code the other waits for
+    the GIL until the interval forces a switch, and a request crosses threads three times
+    (submitted, scored, answered): at 5 ms that is up to ~15 ms of waiting, mostly in the tail.
+    Measured here with one CPU-bound thread against a loop handing 3 ms tasks to a worker: the
+    wait beyond the work was p50 9-10 ms / p99 89-117 ms at 5 ms and p50 3-8 ms / p99 54-56 ms at
+    1 ms (a loaded machine, load 13). ``seconds=None`` leaves the interpreter's setting alone.
+    """
+
+    seconds: float | None = 0.001
+    _previous: float | None = None
+
+    def apply(self) -> None:
+        if self.seconds is not None and self._previous is None:
+            self._previous = sys.getswitchinterval()
+            sys.setswitchinterval(self.seconds)
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            sys.setswitchinterval(self._previous)
+            self._previous = None

@@ -273,3 +273,14 @@ def test_new_alerts_notify_the_alert_sink_once_per_customer(data_dir):
     logged = [a for a in read_alerts(data_dir / "alerts.log") if a["kind"] == "fraud_alert"]
     assert [a["details"]["transaction_id"] for a in logged] == ["N1"]  # N2: same customer, folded; N3 approved
     assert health["notifications"]["folded"] == 1
+
+
+def test_the_gil_switch_interval_is_short_while_serving_and_restored_after(data_dir):
+    import sys
+
+    before = sys.getswitchinterval()
+    with _client(data_dir, gil_switch_interval_ms=0.5):
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+    assert sys.getswitchinterval() == before
+    with _client(data_dir, gil_switch_interval_ms=None):
+        assert sys.getswitchinterval() == before  # None: the interpreter's own setting
