@@ -346,6 +346,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
             "window_state": state.host.state_size,
             "gc": state.pipeline.heap.stats,
             "micro_batch_phases_ms": state.pipeline.phases.summary(),  # the last 2,000 micro-batches
+            "request_scoring_ms": state.batcher.stats.timings_ms(),  # the last 2,000 requests: queued, processing
             "evicted_customers": state.host.evicted_customers,
             "warm_start": {"source": state.warm.source, "transactions": state.warm.transactions_kept,
                            "seconds": round(state.warm.seconds, 3), "error": state.warm.error},

@@ -11,9 +11,12 @@ window state single-threaded and the WAL in arrival order.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+import numpy as np
 
 
 class Overloaded(RuntimeError):
@@ -31,6 +34,7 @@ class Submission:
     payload: object
     size: int
     future: asyncio.Future = field(repr=False, default=None)
+    queued_at: float = 0.0  # loop time when submitted
 
 
 @dataclass
@@ -39,6 +43,20 @@ class BatcherStats:
     submissions: int = 0
     events: int = 0
     largest_batch: int = 0
+    # per submission of the last 2,000: waiting (queued → its micro-batch starts) and scoring + logging
+    # (that start → result); with the batch's phases this is where a request's time goes (/health)
+    timings: deque = field(default_factory=lambda: deque(maxlen=2_000), repr=False)
+
+    def timings_ms(self) -> dict:
+        rows = list(self.timings)
+        if not rows:
+            return {"submissions": 0}
+        table = np.asarray(rows, dtype="float64") * 1000.0
+        out: dict = {"submissions": len(rows)}
+        for k, name in enumerate(("queued", "processing")):
+            p50, p99 = np.percentile(table[:, k], [50, 99])
+            out[name] = {"p50": round(float(p50), 2), "p99": round(float(p99), 2), "max": round(float(table[:, k].max()), 2)}
+        return out
 
 
 class MicroBatcher:
@@ -75,7 +93,8 @@ class MicroBatcher:
         if self.max_queued_events is not None and self.queued_events + size > self.max_queued_events \
                 and self.queued_events > 0:
             raise Overloaded(self.queued_events, self.max_queued_events)
-        submission = Submission(payload=payload, size=size, future=asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        submission = Submission(payload=payload, size=size, future=loop.create_future(), queued_at=loop.time())
         self.queued_events += size
         await self._queue.put(submission)
         return await submission.future
@@ -110,6 +129,7 @@ class MicroBatcher:
             await self._dispatch(loop, batch, events)
 
     async def _dispatch(self, loop, batch: list[Submission], events: int) -> None:
+        started = loop.time()
         try:
             results = await loop.run_in_executor(self._executor, self._process, [s.payload for s in batch])
         except Exception as exc:  # the whole batch failed (e.g. the WAL disk): every caller gets the error
@@ -117,9 +137,11 @@ class MicroBatcher:
                 if not s.future.done():
                     s.future.set_exception(exc)
             return
+        finished = loop.time()
         for s, result in zip(batch, results):
             if not s.future.done():
                 s.future.set_result(result)
+            self.stats.timings.append((started - s.queued_at, finished - started))
         self.stats.batches += 1
         self.stats.submissions += len(batch)
         self.stats.events += events

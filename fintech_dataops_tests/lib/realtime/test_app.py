@@ -185,6 +185,8 @@ def test_health_reports_the_engine_and_the_pipeline(data_dir):
     assert health["decisions"]["review"] == 1 and health["window_state"]["customers"] == 1
     assert health["warm_start"]["source"] == "cold"
     assert health["micro_batch_phases_ms"]["micro_batches"] >= 1 and "wal" in health["micro_batch_phases_ms"]
+    waits = health["request_scoring_ms"]
+    assert waits["submissions"] == 1 and 0.0 <= waits["queued"]["p50"] and 0.0 < waits["processing"]["max"]
     assert page.status_code == 200 and "/api/queue" in page.text and 'id="alert-queue"' in page.text
 
 
