@@ -32,8 +32,11 @@ dagster-home:
 run: install
 	$(BIN)/fintech-dataops demo
 
+# Two pytest-xdist workers, whole files each (a file's module fixtures are built once), files with slow
+# end-to-end tests handed out first (conftest.py). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: install dagster-home
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"

@@ -40,3 +40,16 @@ def resources(data_dir: Path) -> dict:
         "warehouse": WarehouseResource(data_dir=str(data_dir)),
         "money": MoneyResource(),
     }
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test``), files with end-to-end (``slow``) tests are handed out first.
+
+    ``--dist loadfile`` gives each worker whole files in collection order; a long file collected last
+    would run alone at the end while the other worker idles. The order within a file is kept, and no
+    test may depend on the order anyway. Without xdist (a developer's targeted run) nothing moves.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: files and their tests keep their order
