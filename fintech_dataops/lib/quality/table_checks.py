@@ -9,6 +9,7 @@ after the table is written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -25,7 +26,9 @@ class TableCheck:
     table: str
     name: str
     description: str
-    violations_sql: str        # SELECT count(*) of the rows that break the rule
+    # SELECT count(*) of the rows that break the rule (or a function of the connection returning it,
+    # for a rule over a source whose tables depend on the warehouse)
+    violations_sql: str | Callable[[duckdb.DuckDBPyConnection], str]
     severity: str = "ERROR"    # ERROR or WARN
     also_reads: tuple[str, ...] = ()   # other tables the rule compares with
 
@@ -56,6 +59,20 @@ def _not_empty(table: str, what: str, severity: str = "WARN") -> TableCheck:
                       f"SELECT CASE WHEN count(*) = 0 THEN 1 ELSE 0 END FROM {table}", severity)
 
 
+def _scored_against_scorable(con: duckdb.DuckDBPyConnection) -> str:
+    from fintech_dataops.lib.fraud.warehouse_io import scorable_transactions_sql  # what fraud scoring reads
+
+    return ("SELECT count(*) FROM (SELECT CAST(partition_date AS DATE) AS day, count(*) AS n "
+            "FROM fraud.scored_transactions GROUP BY 1) s LEFT JOIN (SELECT CAST(partition_date AS DATE) AS day, "
+            f"count(*) AS n FROM ({scorable_transactions_sql(con)}) GROUP BY 1) c USING (day) "
+            "WHERE s.n <> coalesce(c.n, 0)")
+
+
+def _percentages(table: str, *columns: str) -> TableCheck:
+    return TableCheck(table, "percent_ranges", f"{', '.join(columns)} are within [0, 100].",
+                      f"SELECT count(*) FROM {table} WHERE " + " OR ".join(f"{c} NOT BETWEEN 0 AND 100" for c in columns))
+
+
 def _one_kpi_row(name: str) -> list[TableCheck]:
     table = f"kpis.{name}"
     return [
@@ -76,17 +93,20 @@ TABLE_CHECKS: list[TableCheck] = [
                "SELECT count(*) FROM fraud.scored_transactions WHERE risk_score IS NULL OR risk_score NOT BETWEEN 0 AND 1 "
                "OR (model_score IS NOT NULL AND model_score NOT BETWEEN 0 AND 1)"),
     TableCheck("fraud.scored_transactions", "every_core_transaction_scored",
-               "Each scored day holds as many rows as core.transactions has for it (none missed, none extra).",
-               "SELECT count(*) FROM (SELECT CAST(partition_date AS DATE) AS day, count(*) AS n "
-               "FROM fraud.scored_transactions GROUP BY 1) s LEFT JOIN (SELECT partition_date AS day, count(*) AS n "
-               "FROM core.transactions GROUP BY 1) c USING (day) WHERE s.n <> coalesce(c.n, 0)",
-               also_reads=("core.transactions",)),
+               "Each scored day holds as many rows as the transactions fraud scores have for it (core.transactions "
+               "and open-banking payments, inflows excepted): none missed, none extra.",
+               _scored_against_scorable, also_reads=("core.transactions", "open_banking.platform_transactions")),
     _unique("fraud.alerts", "transaction_id"),
     TableCheck("fraud.alerts", "decision_values", "An alert is a review or a block.",
                "SELECT count(*) FROM fraud.alerts WHERE decision IS NULL OR decision NOT IN ('review', 'block')"),
     TableCheck("fraud.alerts", "alert_is_scored", "Every alert is a scored transaction with the same decision.",
                "SELECT count(*) FROM fraud.alerts a LEFT JOIN fraud.scored_transactions s USING (transaction_id) "
                "WHERE s.decision IS DISTINCT FROM a.decision", also_reads=("fraud.scored_transactions",)),
+    TableCheck("fraud.evaluation", "unique_strategy_labels", "One row per strategy and label set.",
+               "SELECT count(*) - count(DISTINCT (strategy, labels)) FROM fraud.evaluation"),
+    TableCheck("fraud.evaluation", "rate_ranges", "False-positive rate, recall and precision are within [0, 1].",
+               "SELECT count(*) FROM fraud.evaluation WHERE false_positive_rate NOT BETWEEN 0 AND 1 "
+               "OR recall NOT BETWEEN 0 AND 1 OR precision NOT BETWEEN 0 AND 1"),
     # credit: what credit officers decide on
     _not_empty("credit.scores", "every customer gets a row", severity="ERROR"),
     _unique("credit.scores", "customer_id"),
@@ -98,6 +118,8 @@ TABLE_CHECKS: list[TableCheck] = [
     _unique("credit.loan_decisions", "application_id"),
     TableCheck("credit.loan_decisions", "decision_values", f"decision is one of {', '.join(LOAN_DECISIONS)}.",
                f"SELECT count(*) FROM credit.loan_decisions WHERE decision IS NULL OR decision NOT IN ({_in(LOAN_DECISIONS)})"),
+    _unique("credit.scorable_population", "run_id"),
+    _percentages("credit.scorable_population", "scorable_traditional_pct", "scorable_enhanced_pct"),
     # marts: what people query
     TableCheck("marts.data_quality_by_feed_day", "nothing_unaccounted",
                "Every received line is valid or quarantined (raw = core + quarantine per feed and day).",
@@ -112,7 +134,18 @@ TABLE_CHECKS: list[TableCheck] = [
     TableCheck("marts.credit_portfolio_by_band", "score_range", "Band scores are within 300-850.",
                "SELECT count(*) FROM marts.credit_portfolio_by_band WHERE min_score NOT BETWEEN 300 AND 850 "
                "OR max_score NOT BETWEEN 300 AND 850"),
+    TableCheck("marts.scorable_population", "one_row", "marts.scorable_population holds exactly one row.",
+               "SELECT abs(count(*) - 1) FROM marts.scorable_population"),
+    _percentages("marts.scorable_population", "scorable_traditional_pct", "scorable_enhanced_pct"),
+    TableCheck("marts.ledger_settlement", "unique_day_currency", "One row per business day and currency.",
+               "SELECT count(*) - count(DISTINCT (business_date, currency)) FROM marts.ledger_settlement"),
+    TableCheck("marts.ledger_settlement", "settled_within_booked",
+               "No more entries or card volume settled than booked.",
+               "SELECT count(*) FROM marts.ledger_settlement WHERE entries_settled > entries "
+               "OR coalesce(card_volume_settled, 0) > coalesce(card_volume, 0)"),
     # KPIs: what the monitor shows
+    TableCheck("kpis.history", "unique_run_kpi", "Each run records each KPI once.",
+               "SELECT count(*) - count(DISTINCT (run_id, kpi)) FROM kpis.history"),
     *(check for name in ("dq_score", "freshness", "ingest_rate", "latency", "scorable_uplift",
                          "value_at_risk_protected") for check in _one_kpi_row(name)),
 ]
@@ -133,6 +166,7 @@ def run_table_checks(con: duckdb.DuckDBPyConnection, checks: list[TableCheck]) -
             outcomes.append(TableCheckOutcome(check, 0, 0, missing_table=True))
             continue
         rows = con.execute(f"SELECT count(*) FROM {check.table}").fetchone()[0]
-        violations = con.execute(check.violations_sql).fetchone()[0]
+        sql = check.violations_sql(con) if callable(check.violations_sql) else check.violations_sql
+        violations = con.execute(sql).fetchone()[0]
         outcomes.append(TableCheckOutcome(check, int(rows), int(violations or 0)))
     return outcomes

@@ -13,6 +13,7 @@ def con():
         con.execute(f"CREATE SCHEMA {schema}")
     con.execute("CREATE TABLE core.transactions AS SELECT * FROM (VALUES ('T1', DATE '2026-10-01'), "
                 "('T2', DATE '2026-10-01'), ('T3', DATE '2026-10-02')) t(transaction_id, partition_date)")
+    _as_transactions(con, "core.transactions")
     con.execute("CREATE TABLE fraud.scored_transactions AS SELECT * FROM (VALUES "
                 "('T1', TIMESTAMP '2026-10-01', 0.1, 0.2, 'approve'), ('T2', TIMESTAMP '2026-10-01', 0.9, NULL, 'block'), "
                 "('T3', TIMESTAMP '2026-10-02', 0.5, 0.5, 'review')) t(transaction_id, partition_date, risk_score, "
@@ -23,6 +24,16 @@ def con():
     con.execute("CREATE TABLE kpis.latency AS SELECT NULL::DOUBLE AS value, 'not measured yet' AS note")
     yield con
     con.close()
+
+
+def _as_transactions(con, table: str) -> None:
+    """Give ``table`` every column of a transaction source (lib/ingestion/sources), NULL where not set."""
+    from fintech_dataops.lib.ingestion.sources import PLATFORM_TRANSACTION_COLUMNS
+
+    present = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+    for column in PLATFORM_TRANSACTION_COLUMNS:
+        if column not in present:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR")
 
 
 def outcomes(con, table):
@@ -57,3 +68,50 @@ def test_a_table_never_written_fails_its_checks(con):
 def test_check_names_are_unique_per_table():
     names = [(c.table, c.name) for c in TABLE_CHECKS]
     assert len(names) == len(set(names))
+
+
+def test_the_evaluation_population_settlement_and_history_rules():
+    con = duckdb.connect()
+    for schema in ("fraud", "credit", "marts", "kpis"):
+        con.execute(f"CREATE SCHEMA {schema}")
+    con.execute("CREATE TABLE fraud.evaluation AS SELECT * FROM (VALUES ('rules_only', 'to date', 0.001::DOUBLE, 0.5::DOUBLE, "
+                "0.3::DOUBLE), ('combined', 'to date', 0.002, NULL, 0.4), ('combined', 'ground truth', 0.002, 0.5, 0.4)) "
+                "t(strategy, labels, false_positive_rate, recall, precision)")
+    con.execute("CREATE TABLE credit.scorable_population AS SELECT * FROM (VALUES ('r1', 40.0::DOUBLE, 55.5::DOUBLE)) "
+                "t(run_id, scorable_traditional_pct, scorable_enhanced_pct)")
+    con.execute("CREATE TABLE marts.scorable_population AS SELECT 40.0::DOUBLE AS scorable_traditional_pct, "
+                "55.5::DOUBLE AS scorable_enhanced_pct")
+    con.execute("CREATE TABLE marts.ledger_settlement AS SELECT * FROM (VALUES (DATE '2026-11-01', 'USD', 5, 5, "
+                "37.020::DECIMAL(18,3), 37.020::DECIMAL(18,3)), (DATE '2026-11-01', 'EUR', 2, 0, 10.000, NULL)) t(business_date, currency, entries, "
+                "entries_settled, card_volume, card_volume_settled)")
+    con.execute("CREATE TABLE kpis.history AS SELECT * FROM (VALUES ('r1', 'latency'), ('r1', 'dq_score'), "
+                "('r2', 'latency')) t(run_id, kpi)")
+    tables = ("fraud.evaluation", "credit.scorable_population", "marts.scorable_population",
+              "marts.ledger_settlement", "kpis.history")
+    for table in tables:
+        assert all(o.passed for o in outcomes(con, table).values()), table
+    con.execute("INSERT INTO fraud.evaluation VALUES ('combined', 'to date', 1.5, 0.2, 0.1)")
+    con.execute("INSERT INTO credit.scorable_population VALUES ('r1', 101.0, 50.0)")
+    con.execute("INSERT INTO marts.scorable_population VALUES (10.0, -1.0)")
+    con.execute("INSERT INTO marts.ledger_settlement VALUES (DATE '2026-11-01', 'USD', 1, 2, 1.000, 0.500)")
+    con.execute("INSERT INTO kpis.history VALUES ('r2', 'latency')")
+    failed = {table: {n for n, o in outcomes(con, table).items() if not o.passed} for table in tables}
+    assert failed == {
+        "fraud.evaluation": {"unique_strategy_labels", "rate_ranges"},
+        "credit.scorable_population": {"unique_run_id", "percent_ranges"},
+        "marts.scorable_population": {"one_row", "percent_ranges"},
+        "marts.ledger_settlement": {"unique_day_currency", "settled_within_booked"},
+        "kpis.history": {"unique_run_kpi"},
+    }
+
+
+def test_open_banking_payments_count_as_scorable_and_their_inflows_do_not(con):
+    con.execute("CREATE SCHEMA open_banking")
+    con.execute("CREATE TABLE open_banking.platform_transactions AS SELECT * FROM (VALUES "
+                "('P1', DATE '2026-10-01', 'groceries'), ('P2', DATE '2026-10-01', 'income')) "
+                "t(transaction_id, partition_date, merchant_category)")
+    _as_transactions(con, "open_banking.platform_transactions")
+    check = "every_core_transaction_scored"
+    assert not outcomes(con, "fraud.scored_transactions")[check].passed  # P1 is scorable, not scored
+    con.execute("INSERT INTO fraud.scored_transactions VALUES ('P1', TIMESTAMP '2026-10-01', 0.1, 0.1, 'approve')")
+    assert outcomes(con, "fraud.scored_transactions")[check].passed    # P2 (income) is not scored, rightly
