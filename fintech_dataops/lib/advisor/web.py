@@ -12,6 +12,11 @@ Who is asking comes from the credential, never from the question:
 - with no session secret configured the page runs in **demo mode**: the customer id is picked on the
   page (the service only listens on loopback), and every answer says so.
 
+Behind the multi-tenant service (``delegated=True``) the router in front has verified who asks — a
+customer token of that bank (``lib.tenancy.advisor_sessions``) or one of the bank's analysts (staff key
+or ``/monitor`` sign-in) — and passes the identity in the ASGI scope, which no client can set; this
+router then reads no secret from the environment and has no demo mode.
+
 A conversation is bound to the session that opened it: another session cannot continue it.
 """
 
@@ -63,13 +68,22 @@ def _json(payload, status: int = 200) -> Response:
     return Response(orjson.dumps(payload, default=str), status_code=status, media_type="application/json")
 
 
-def advisor_router(data_dir: Path | str, staff=None, *, session_secret: str | None = None,
-                   advisor_factory: Callable[[Path], object] | None = None, base: str = "/advisor") -> APIRouter:
-    """``session_secret`` defaults to ``$FINTECH_ADVISOR_SESSION_SECRET`` (read now, at app creation)."""
-    from fintech_dataops.lib.advisor.service import Conversation
+def page_html(base: str = "/advisor", demo: bool = False) -> str:
+    html = PAGE.read_text(encoding="utf-8").replace("__DEMO__", "true" if demo else "false")
+    return html.replace("__BASE__", base)
 
-    secret = session_secret if session_secret is not None else os.environ.get(SESSION_SECRET_ENV, "")
-    demo = not secret
+
+def advisor_router(data_dir: Path | str, staff=None, *, session_secret: str | None = None,
+                   advisor_factory: Callable[[Path], object] | None = None, base: str = "/advisor",
+                   delegated: bool = False) -> APIRouter:
+    """``session_secret`` defaults to ``$FINTECH_ADVISOR_SESSION_SECRET`` (read now, at app creation);
+    ``delegated``: identities are verified in front (the multi-tenant router) and arrive in the ASGI scope."""
+    from fintech_dataops.lib.advisor.service import Conversation
+    from fintech_dataops.lib.monitor.staff import STAFF_SCOPE_KEY
+
+    secret = "" if delegated else (session_secret if session_secret is not None
+                                   else os.environ.get(SESSION_SECRET_ENV, ""))
+    demo = not secret and not delegated
     router = APIRouter()
     conversations: OrderedDict[str, Conversation] = OrderedDict()
     lock = threading.Lock()
@@ -87,7 +101,23 @@ def advisor_router(data_dir: Path | str, staff=None, *, session_secret: str | No
                     built["advisor"] = Advisor(Path(data_dir), LLMSettings.from_env())
             return built["advisor"]
 
+    def delegated_session(request: Request, body: dict) -> tuple[Session | None, Response | None]:
+        from fintech_dataops.lib.tenancy.advisor_sessions import CUSTOMER_SCOPE_KEY
+
+        if request.scope.get(STAFF_SCOPE_KEY):
+            role = body.get("role")
+            if role not in STAFF_ROLES:
+                return None, _json({"error": f"role must be one of {', '.join(STAFF_ROLES)}"}, 400)
+            return Session(role), None
+        customer = request.scope.get(CUSTOMER_SCOPE_KEY)
+        if customer:
+            return Session("customer", customer), None
+        return None, _json({"error": "sign in first: a customer session token from your bank "
+                                     "(Authorization: Bearer fdt_…), or staff (X-Staff-Key, /monitor/login)"}, 401)
+
     def session_for(request: Request, body: dict) -> tuple[Session | None, Response | None]:
+        if delegated:
+            return delegated_session(request, body)
         staff_key = request.headers.get("x-staff-key")
         if staff_key:
             if staff is None or staff.analyst_for(staff_key) is None:
@@ -111,8 +141,7 @@ def advisor_router(data_dir: Path | str, staff=None, *, session_secret: str | No
 
     @router.get(base, response_class=HTMLResponse)
     async def page():
-        html = PAGE.read_text(encoding="utf-8").replace("__DEMO__", "true" if demo else "false")
-        return HTMLResponse(html.replace("__BASE__", base))
+        return HTMLResponse(page_html(base, demo))
 
     @router.post(base + "/api/ask")
     async def ask(request: Request):

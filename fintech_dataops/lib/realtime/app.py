@@ -361,7 +361,10 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
         return _json(alerts_payload(alerts, limit))
 
     app.include_router(monitor_router(lambda request: request.app.state.service.monitor, config.staff_keys))
-    app.include_router(advisor_router(config.data_dir, config.staff_keys))  # the /advisor chat page (lib/advisor/web)
+    app.include_router(advisor_router(config.data_dir, config.staff_keys,  # the /advisor chat page (lib/advisor/web)
+                                      delegated=config.staff_keys.delegated))
+    if config.staff_keys.delegated:  # multi-tenant: analysts signed in at /monitor/login reach it there too
+        app.include_router(advisor_router(config.data_dir, config.staff_keys, base="/monitor/advisor", delegated=True))
     return app
 
 

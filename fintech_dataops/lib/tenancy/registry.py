@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from fintech_dataops.lib.ingestion.landing import write_atomic
-from fintech_dataops.lib.tenancy import keys
+from fintech_dataops.lib.tenancy import advisor_sessions, keys
 from fintech_dataops.lib.tenancy.paths import (
     DEFAULT_TENANT,
     TenantError,
@@ -185,6 +185,7 @@ class TenantRegistry:
             if logo_bytes is not None:
                 write_atomic(root / BRANDING_FOLDER / profile.logo, logo_bytes)
             write_atomic(root / PROFILE_FILE, profile_json(profile))
+            advisor_sessions.write_secret(root)  # the bank's own advisor-session secret (never shown)
             tenants[name] = {"created_at": _now(), "keys": [stored.as_dict()]}
             self._audit("create", name, actor, display_name=profile.display_name, key_id=stored.key_id)
         return self.listing_row(name), api_key
@@ -221,13 +222,16 @@ class TenantRegistry:
         return profile
 
     def rotate_key(self, name: str, *, actor: str | None = None) -> tuple[str, str]:
-        """A new key replaces every old one at once; returns (key id, key shown once)."""
+        """A new key replaces every old one at once, and a new advisor-session secret the old one;
+        returns (key id, key shown once)."""
         with self._locked() as tenants:
             row = self._require(tenants, name)
             api_key, stored = keys.new_key(_now())
             revoked = [k["key_id"] for k in row["keys"]]
             row["keys"] = [stored.as_dict()]
-            self._audit("rotate-key", name, actor, key_id=stored.key_id, revoked_key_ids=revoked)
+            advisor_sessions.write_secret(self.root(name))  # rotated with the key: open customer sessions end
+            self._audit("rotate-key", name, actor, key_id=stored.key_id, revoked_key_ids=revoked,
+                        advisor_session_secret="rotated")
         return stored.key_id, api_key
 
     def add_staff_key(self, name: str, analyst: str, *, actor: str | None = None) -> tuple[str, str]:

@@ -17,6 +17,14 @@ tenant's monitor through the ASGI scope (``lib.monitor.staff.STAFF_SCOPE_KEY``),
 can set. Credentials of two different tenants on one request are refused (403). A staff
 credential opens ``/monitor`` only: it cannot submit transactions.
 
+The advisor (``/advisor``) behind this service has per-bank customer sessions
+(``lib.tenancy.advisor_sessions``): the bank's backend asks ``POST /advisor/session`` with its API key
+for a token of one customer (``Authorization: Bearer fdt_<tenant>.…``), signed with that bank's own
+secret; the token names its bank, is verified here with that bank's secret and reaches the bank's
+advisor as the customer (an ASGI scope key). Analysts use their staff key (``X-Staff-Key``) or their
+``/monitor`` sign-in (``/monitor/advisor``, cookie + CSRF as for the monitor). An API key alone opens no
+customer's or analyst's conversation, and credentials of two banks on one request are refused (403).
+
 A tenant's own rate limit (``max_requests_per_second`` / ``request_burst`` in its settings) is
 one token bucket for all of that tenant's API-key requests, on top of the per-client limit of
 the service; a settings change applies at the next request.
@@ -38,13 +46,15 @@ import orjson
 from fintech_dataops.lib.ingestion.limits import RateLimiter
 from fintech_dataops.lib.monitor.staff import HEADER as STAFF_HEADER
 from fintech_dataops.lib.monitor.staff import STAFF_SCOPE_KEY, StaffKeys
-from fintech_dataops.lib.tenancy import keys
+from fintech_dataops.lib.tenancy import advisor_sessions, keys
 from fintech_dataops.lib.tenancy import staff_sessions as sessions
 from fintech_dataops.lib.tenancy.paths import TenantError
 from fintech_dataops.lib.tenancy.registry import TenantRegistry
 from fintech_dataops.lib.tenancy.settings import read_profile
 
 MONITOR = sessions.COOKIE_PATH
+ADVISOR = "/advisor"
+ADVISOR_SESSION = ADVISOR + "/session"
 MAX_LOGIN_BYTES = 4096
 # Sign-in attempts per client address: a staff key cannot be guessed (256 bits), but each attempt with a
 # known key id costs a scrypt (~50 ms CPU), so attempts are throttled rather than left as a CPU lever.
@@ -65,7 +75,15 @@ def supplied_key(scope) -> str:
     bearer = _header(scope, b"authorization")
     if not supplied and bearer.lower().startswith("bearer "):
         supplied = bearer[7:].strip()
+        if supplied.startswith(advisor_sessions.TOKEN_PREFIX):  # a customer's advisor token, not an API key
+            return ""
     return supplied
+
+
+def customer_token(scope) -> str:
+    bearer = _header(scope, b"authorization")
+    token = bearer[7:].strip() if bearer.lower().startswith("bearer ") else ""
+    return token if token.startswith(advisor_sessions.TOKEN_PREFIX) else ""
 
 
 class TenantRouter:
@@ -98,6 +116,7 @@ class TenantRouter:
         self._clock = clock
         self._verified: dict[str, str] = {}
         self._verified_staff: dict[str, tuple[str, str, str]] = {}
+        self._advisor_secrets: dict[str, bytes | None] = {}
         self._registry_stamp = self._stamp()
         self._limiters = self._tenant_limiters()
 
@@ -121,6 +140,7 @@ class TenantRouter:
         if stamp != self._registry_stamp:
             self._verified.clear()
             self._verified_staff.clear()
+            self._advisor_secrets.clear()  # a rotated key rotated the tenant's advisor secret with it
             self._registry_stamp = stamp
             self.sessions.keep_only(self.registry.staff_key_ids())
             self._limiters = self._tenant_limiters()
@@ -157,6 +177,20 @@ class TenantRouter:
                 self._verified_staff[fingerprint] = found
         return found if found is not None and found[0] in self.apps else None
 
+    def advisor_secret(self, tenant: str) -> bytes | None:
+        self._refresh()
+        if tenant not in self._advisor_secrets:
+            self._advisor_secrets[tenant] = advisor_sessions.read_secret(self.registry.root(tenant))
+        return self._advisor_secrets[tenant]
+
+    def customer_for(self, token: str) -> tuple[str, str] | None:
+        """(tenant, customer id) of a valid customer token of a tenant this process serves, else None."""
+        tenant = advisor_sessions.token_tenant(token)
+        if tenant is None or tenant not in self.apps:
+            return None
+        customer = advisor_sessions.verify(token, tenant, self.advisor_secret(tenant))
+        return (tenant, customer) if customer is not None else None
+
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
             return await self._lifespan(receive, send)
@@ -173,6 +207,10 @@ class TenantRouter:
             return await _answer(send, 401, {"error": "missing or invalid API key (send it in the X-API-Key header)"})
         if path == MONITOR or path.startswith(MONITOR + "/"):
             return await self._monitor(scope, receive, send, tenant)
+        if path == ADVISOR_SESSION:
+            return await self._advisor_session(scope, receive, send, tenant)
+        if path == ADVISOR or path.startswith(ADVISOR + "/"):
+            return await self._advisor(scope, receive, send, tenant)
         if tenant is None:
             return await _answer(send, 401, {"error": "missing or invalid API key (send it in the X-API-Key header)"})
         limiter = self._limiters.get(tenant)
@@ -208,6 +246,62 @@ class TenantRouter:
         tenant = staff[0] if staff is not None else api_tenant
         scope = {**scope, STAFF_SCOPE_KEY: staff[1] if staff is not None else None}
         await self._dispatch(tenant, scope, receive, send)
+
+    async def _advisor_session(self, scope, receive, send, api_tenant: str | None):
+        """The bank's backend (its API key) opens an advisor session for one of its signed-in customers."""
+        if scope["method"] != "POST":
+            return await _answer(send, 405, {"error": f"{scope['method']} not allowed on {ADVISOR_SESSION}"})
+        if api_tenant is None:
+            return await _answer(send, 401, {"error": "the bank's API key (X-API-Key) opens customer sessions"})
+        body = await _read_body(receive, MAX_LOGIN_BYTES)
+        try:
+            fields = orjson.loads(body or b"{}") if body is not None else None
+            assert isinstance(fields, dict)
+        except (orjson.JSONDecodeError, AssertionError):
+            return await _answer(send, 400, {"error": "body must be a JSON object with customer_id"})
+        secret = self.advisor_secret(api_tenant)
+        if secret is None:
+            return await _answer(send, 409, {"error": "this bank has no advisor-session secret yet (created before "
+                                                      "per-bank sessions): `fintech-dataops tenant rotate-key` makes one"})
+        try:
+            token, expires = advisor_sessions.sign(
+                api_tenant, str(fields.get("customer_id") or ""), secret,
+                int(fields.get("ttl_seconds") or advisor_sessions.DEFAULT_TTL_SECONDS))
+        except (TenantError, ValueError, TypeError) as exc:
+            return await _answer(send, 400, {"error": str(exc)})
+        return await _answer(send, 200, {"tenant": api_tenant, "customer_id": fields["customer_id"],
+                                         "token": token, "expires_at": expires},
+                             headers=[(b"cache-control", b"no-store")])
+
+    async def _advisor(self, scope, receive, send, api_tenant: str | None):
+        """A customer token or a staff key names the tenant and who asks; the page itself needs no credential."""
+        customer = None
+        token = customer_token(scope)
+        if token:
+            customer = self.customer_for(token)
+            if customer is None:
+                return await _answer(send, 401, {"error": "invalid or expired customer session token"})
+        staff = None
+        staff_key = _header(scope, STAFF_HEADER.encode())
+        if staff_key:
+            staff = await self.staff_for(staff_key)
+            if staff is None:
+                return await _answer(send, 401, {"error": "invalid staff key (X-Staff-Key)"})
+        named = {t for t in (api_tenant, customer and customer[0], staff and staff[0]) if t}
+        if len(named) > 1:
+            return await _answer(send, 403, {"error": "the credentials on this request belong to different tenants"})
+        if customer is not None and staff is not None:
+            return await _answer(send, 400, {"error": "a request asks as a customer or as staff, not both"})
+        if not named:
+            if scope["method"] in ("GET", "HEAD") and scope["path"] == ADVISOR:  # the page: its script signs in
+                from fintech_dataops.lib.advisor.web import page_html
+
+                return await _html(send, 200, page_html(ADVISOR))
+            return await _answer(send, 401, {"error": "sign in first: a customer session token from your bank "
+                                                      "(Authorization: Bearer fdt_…), or a staff key (X-Staff-Key)"})
+        scope = {**scope, advisor_sessions.CUSTOMER_SCOPE_KEY: customer[1] if customer is not None else None,
+                 STAFF_SCOPE_KEY: staff[1] if staff is not None else None}
+        await self._dispatch(named.pop(), scope, receive, send)
 
     async def _session_endpoint(self, scope, receive, send):
         path, method = scope["path"], scope["method"]
