@@ -84,7 +84,8 @@ def _one_kpi_row(name: str) -> list[TableCheck]:
 
 
 TABLE_CHECKS: list[TableCheck] = [
-    # fraud: the decisions risk analysts act on
+    # fraud: the decisions risk analysts act on, and the features they are made from
+    _unique("fraud.features", "transaction_id"),
     _not_empty("fraud.scored_transactions", "every valid transaction is scored"),
     _unique("fraud.scored_transactions", "transaction_id"),
     TableCheck("fraud.scored_transactions", "decision_values", f"decision is one of {', '.join(DECISIONS)}.",
@@ -108,6 +109,7 @@ TABLE_CHECKS: list[TableCheck] = [
                "SELECT count(*) FROM fraud.evaluation WHERE false_positive_rate NOT BETWEEN 0 AND 1 "
                "OR recall NOT BETWEEN 0 AND 1 OR precision NOT BETWEEN 0 AND 1"),
     # credit: what credit officers decide on
+    _unique("credit.features", "customer_id"),
     _not_empty("credit.scores", "every customer gets a row", severity="ERROR"),
     _unique("credit.scores", "customer_id"),
     TableCheck("credit.scores", "score_range", "A score is within 300-850 (or absent, band no_score).",

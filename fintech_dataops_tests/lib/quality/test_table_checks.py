@@ -115,3 +115,17 @@ def test_open_banking_payments_count_as_scorable_and_their_inflows_do_not(con):
     assert not outcomes(con, "fraud.scored_transactions")[check].passed  # P1 is scorable, not scored
     con.execute("INSERT INTO fraud.scored_transactions VALUES ('P1', TIMESTAMP '2026-10-01', 0.1, 0.1, 'approve')")
     assert outcomes(con, "fraud.scored_transactions")[check].passed    # P2 (income) is not scored, rightly
+
+
+def test_features_are_one_row_per_transaction_and_per_customer():
+    con = duckdb.connect()
+    for schema in ("fraud", "credit"):
+        con.execute(f"CREATE SCHEMA {schema}")
+    con.execute("CREATE TABLE fraud.features AS SELECT * FROM (VALUES ('T1'), ('T2')) t(transaction_id)")
+    con.execute("CREATE TABLE credit.features AS SELECT * FROM (VALUES ('C1'), ('C2')) t(customer_id)")
+    assert outcomes(con, "fraud.features")["unique_transaction_id"].passed
+    assert outcomes(con, "credit.features")["unique_customer_id"].passed
+    con.execute("INSERT INTO fraud.features VALUES ('T1')")
+    con.execute("INSERT INTO credit.features VALUES ('C2')")
+    assert outcomes(con, "fraud.features")["unique_transaction_id"].violations == 1
+    assert outcomes(con, "credit.features")["unique_customer_id"].violations == 1
