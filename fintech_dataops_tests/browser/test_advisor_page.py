@@ -71,3 +71,54 @@ def test_customer_chats_with_the_advisor_in_the_browser(tmp_path, monkeypatch):
     turns = list((data_dir / "landing" / "advisor_conversations").glob("date=*/*.jsonl"))
     assert len(turns) == 3  # the page's turns are landed like every other advisor turn
     assert len({json.loads(p.read_text())["conversation_id"] for p in turns}) == 1
+
+
+def test_behind_the_multi_tenant_service_a_customer_and_an_analyst_each_ask_their_own_bank(data_dir, tmp_path,
+                                                                                          monkeypatch):
+    """Two banks hold C0000042 with different scores: a customer token of acme, an analyst signed in at globex."""
+    import duckdb
+    import httpx
+
+    from fintech_dataops.lib.fraud.engine import FraudEngine
+    from fintech_dataops.lib.realtime.app import ServiceConfig
+    from fintech_dataops.lib.tenancy.registry import TenantRegistry
+    from fintech_dataops.lib.tenancy.service import TenantRouter
+    from fintech_dataops_tests.browser.test_white_label import _wait_through_navigation
+
+    for name in ("FINTECH_LLM_BASE_URL", "FINTECH_LLM_MODEL", "FINTECH_LLM_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    registry, scores = TenantRegistry(data_dir), {"acme": 657, "globex": 731}
+    keys = {name: registry.create(name)[1] for name in scores}
+    analyst_key = registry.add_staff_key("globex", "bob")[1]
+    for name, score in scores.items():
+        build_advisor_warehouse(registry.root(name))
+        with duckdb.connect(str(registry.root(name) / "warehouse.duckdb")) as con:
+            con.execute("UPDATE credit.scores SET score = ? WHERE customer_id = 'C0000042'", [score])
+    config = ServiceConfig(data_dir=data_dir, warm_start=False, batch_window_ms=1.0, rotate_seconds=0.2)
+    router = TenantRouter(data_dir, config, engines={name: FraudEngine() for name in scores})
+    browser = None
+    with asgi_on_loopback(router, lifespan="on", start_loops=3000, join_seconds=60) as base:
+        try:
+            # The bank's backend opens the customer's session with its API key; the browser gets the token.
+            token = httpx.post(f"{base}/advisor/session", headers={"X-API-Key": keys["acme"]},
+                               json={"customer_id": "C0000042"}).json()["token"]
+            browser = Chromium(CHROMIUM, tmp_path / "profile", window="1200,900")
+            browser.open(f"{base}/advisor#token={token}")
+            browser.wait_for("document.getElementById('demo-banner').hidden")
+            answer = _ask(browser, "why is my credit score what it is?", 1)
+            assert "657" in answer["text"] and "731" not in answer["text"]
+            assert browser.evaluate("document.getElementById('who').textContent") == "customer C0000042"
+            # globex's analyst signs in at the monitor and asks at /monitor/advisor as a credit officer.
+            browser.open(f"{base}/monitor/login")
+            browser.wait_for("document.getElementById('login') !== null")
+            browser.evaluate(f"document.getElementById('staff-key').value = '{analyst_key}'; "
+                             "document.getElementById('login').submit()")
+            _wait_through_navigation(browser, "location.pathname === '/monitor'")
+            browser.open(f"{base}/monitor/advisor")
+            browser.wait_for("document.getElementById('who').textContent === 'staff bob'", timeout=60)
+            browser.evaluate("document.getElementById('role').value = 'credit'")
+            answer = _ask(browser, "what is the credit score of C0000042?", 1)
+            assert "731" in answer["text"] and "657" not in answer["text"]
+        finally:
+            if browser is not None:
+                browser.close()
