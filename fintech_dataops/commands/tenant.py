@@ -75,8 +75,9 @@ def register(subparsers) -> None:
     a = sub.add_parser("audit", help="the audit log of tenant operations (JSON lines), after checking its hash chain")
     a.set_defaults(handler=run_audit)
 
-    b = sub.add_parser("backfill", help="one run per day for one tenant on the configured Dagster instance, "
-                                        "steps in parallel processes (multiprocess executor)")
+    b = sub.add_parser("backfill", help="one run per day for one tenant on the configured Dagster instance: "
+                                        "queued (per-bank limits) when its run queue has a live daemon, "
+                                        "else executed here (multiprocess executor)")
     b.add_argument("name")
     b.add_argument("--start", type=date.fromisoformat, required=True, help="first day YYYY-MM-DD")
     b.add_argument("--end", type=date.fromisoformat, default=None, help="last day (default: --start)")
@@ -256,6 +257,11 @@ def run_backfill(args) -> int:
     days = [args.start + timedelta(days=i) for i in range((end - args.start).days + 1)]
     failed = 0
     with dg.DagsterInstance.get() as instance:
+        reason = queue_unavailable(instance)
+        if reason is None:
+            return _submit_backfill(instance, args, days, selection)
+        print(f"note: {reason}: running the backfill here, directly — the per-bank run limits of the queue "
+              "do not apply (deploy/tenants/dagster.yaml with `dagster-daemon run` queues it)", file=sys.stderr)
         for day in days:
             with dg.execute_job(
                 job, instance=instance, asset_selection=selection, raise_on_error=False,
@@ -266,3 +272,64 @@ def run_backfill(args) -> int:
                 print(json.dumps({"tenant": args.name, "partition": day.isoformat(), "run_id": result.run_id,
                                   "success": result.success}), flush=True)
     return 1 if failed else 0
+
+
+def queue_unavailable(instance) -> str | None:
+    """Why runs submitted to ``instance`` would not be dequeued (None: a queue with a live daemon)."""
+    from dagster._core.run_coordinator import QueuedRunCoordinator
+    from dagster._daemon.controller import get_daemon_statuses
+
+    if not isinstance(instance.run_coordinator, QueuedRunCoordinator):
+        return f"this instance has no run queue ({type(instance.run_coordinator).__name__})"
+    daemon = "QUEUED_RUN_COORDINATOR"
+    status = get_daemon_statuses(instance, [daemon], ignore_errors=True)[daemon]
+    if not status.healthy:
+        return "no dagster-daemon is dequeuing this instance's run queue (no recent heartbeat)"
+    return None
+
+
+def _submit_backfill(instance, args, days, selection) -> int:
+    """One queued run per day from the tenant's code location (``tenant-<name>``), so the queue's
+    per-bank tag limits (``dagster/code_location``, ``dagster/backfill``) apply to it."""
+    from dagster._core.definitions.selector import JobSubsetSelector
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+
+    from fintech_dataops.lib.tenancy.workspace import location_name
+
+    location = location_name(args.name)
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(executable_path=sys.executable, module_name="fintech_dataops.tenant_definitions",
+                             attribute=args.name, working_directory=os.getcwd()),
+        location_name=location)
+    run_config = {"execution": {"config": {"multiprocess": {"max_concurrent": args.max_concurrent}}}}
+    with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as context:
+        workspace = context.create_request_context()
+        code_location = workspace.get_code_location(location)
+        repository = next(iter(code_location.get_repositories().values()))
+        remote_job = code_location.get_job(JobSubsetSelector(
+            location_name=location, repository_name=repository.name, job_name=args.job, op_selection=None,
+            asset_selection=selection))
+        plan = code_location.get_execution_plan(remote_job, run_config, step_keys_to_execute=None,
+                                                known_state=None, instance=instance).execution_plan_snapshot
+        for day in days:
+            run = instance.create_run(
+                job_name=args.job, run_id=None, run_config=run_config,
+                resolved_op_selection=remote_job.resolved_op_selection,
+                step_keys_to_execute=plan.step_keys_to_execute, op_selection=None, status=None,
+                root_run_id=None, parent_run_id=None,
+                tags={**remote_job.tags, "dagster/partition": day.isoformat(), "tenant": args.name,
+                      "fintech/trigger": "tenant-backfill"},
+                job_snapshot=remote_job.job_snapshot, execution_plan_snapshot=plan,
+                parent_job_snapshot=remote_job.parent_job_snapshot,
+                remote_job_origin=remote_job.get_remote_origin(), job_code_origin=remote_job.get_python_origin(),
+                asset_selection=frozenset(selection) if selection else None, asset_check_selection=None,
+                asset_graph=repository.asset_graph)
+            run = instance.submit_run(run.run_id, workspace)
+            print(json.dumps({"tenant": args.name, "partition": day.isoformat(), "run_id": run.run_id,
+                              "status": run.status.value, "code_location": location}), flush=True)
+    print(f"queued {len(days)} run(s) for tenant {args.name}: the daemon starts them within the per-bank limits "
+          "(watch them in the UI or `dagster run list`)", file=sys.stderr)
+    return 0
