@@ -162,7 +162,7 @@ def run_list(args) -> int:
 def run_rotate(args) -> int:
     key_id, api_key = _registry(args).rotate_key(args.name, actor=args.actor)
     _print({"tenant": args.name, "key_id": key_id, "api_key": api_key,
-            "note": "every previous key of this tenant stopped working"})
+            "note": "every previous key of this tenant stopped working, and every open advisor customer session"})
     return 0
 
 
