@@ -70,7 +70,7 @@ def labels_frame(transactions: pd.DataFrame, is_fraud: np.ndarray, delay_days: f
 
 def served_validation_features(train: pd.DataFrame, fit_features: pd.DataFrame, labels: pd.DataFrame,
                                feature_config: FeatureConfig, model_config: ModelConfig, gap_days: int,
-                               fx) -> pd.DataFrame | None:
+                               fx, history_start=None) -> pd.DataFrame | None:
     """The validation days' features as the test's will be served: with the history cut ``gap_days``
     before them (None when there is no gap: the train features are already served that way).
 
@@ -93,7 +93,8 @@ def served_validation_features(train: pd.DataFrame, fit_features: pd.DataFrame, 
     if history.empty or not validation_ids:
         return None
     target = train.loc[ids.isin(validation_ids)]
-    return compute_features(fx.annotate(target), fx.annotate(history), labels, feature_config, labels_until=cut)
+    return compute_features(fx.annotate(target), fx.annotate(history), labels, feature_config, labels_until=cut,
+                            history_start=history_start)
 
 
 def backtest(
@@ -125,7 +126,14 @@ def backtest(
     y_train = label_values(train, label_column)
     if train_labels is None:
         train_labels = labels_frame(train, y_train, feature_config.label_delay_days)
-    train_features = compute_features(fx.annotate(train), None, train_labels, feature_config)
+    # Where the data begins: merchant windows reaching back before it are unknown, not rates over a
+    # truncated window, for the train rows, the validation rows and the test rows alike.
+    train_us_all = to_epoch_us(train["event_time"])
+    train_us_all = train_us_all[train_us_all != np.iinfo(np.int64).min]
+    history_start = pd.Timestamp((int(train_us_all.min()) // US_PER_DAY) * US_PER_DAY, unit="us") \
+        if len(train_us_all) else None
+    train_features = compute_features(fx.annotate(train), None, train_labels, feature_config,
+                                      history_start=history_start)
     y_fit = pd.Series(y_train, index=train["transaction_id"].astype("string")).groupby(level=0).max()
     y_fit = y_fit.reindex(train_features["transaction_id"]).fillna(False).to_numpy(dtype=bool)
     # Trained as of the first test transaction: only rows whose labels had matured by then.
@@ -144,11 +152,13 @@ def backtest(
     labels_until = pd.Timestamp((int(train_us.max()) // US_PER_DAY + 1) * US_PER_DAY, unit="us")
     gap_days = max(0, int(as_of_us // US_PER_DAY) - int(labels_until.value // 1000 // US_PER_DAY))
     validation_features = served_validation_features(
-        train, fit_features, train_labels, feature_config, model_config or ModelConfig(), gap_days, fx)
+        train, fit_features, train_labels, feature_config, model_config or ModelConfig(), gap_days, fx,
+        history_start=history_start)
     model = train_model(fit_features, y_fit[mature], config=model_config, feature_config=feature_config,
                         rule_config=rule_config, validation_features=validation_features)
     engine = FraudEngine(rules=rule_config, model=model, fx=fx)
-    scored = engine.score_frame(test, history=train, labels=train_labels, labels_until=labels_until)
+    scored = engine.score_frame(test, history=train, labels=train_labels, labels_until=labels_until,
+                                history_start=history_start)
     y_test = pd.Series(label_values(test, label_column), index=test["transaction_id"].astype("string"))
     y_test = y_test.groupby(level=0).max().reindex(scored["transaction_id"].astype("string")).fillna(False)
     y_test = y_test.to_numpy(dtype=bool)

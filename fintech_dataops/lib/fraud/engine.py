@@ -147,20 +147,21 @@ class FraudEngine:
         return compute_features(transactions, history, labels, self.feature_config)
 
     def score_frame(self, transactions: pd.DataFrame, history: pd.DataFrame | None = None,
-                    labels: pd.DataFrame | None = None, *, labels_until=None) -> pd.DataFrame:
+                    labels: pd.DataFrame | None = None, *, labels_until=None,
+                    history_start=None) -> pd.DataFrame:
         """Decisions for every row of ``transactions`` (input order; unparseable rows → review, INVALID_RECORD).
 
         ``history``: earlier transactions (at least the previous 30 days' tail for exact
         customer windows, label delay + merchant window for merchant risk).
         ``labels``: fraud labels known so far (chargebacks), for merchant risk.
         ``labels_until``: where ``history`` and its labels stop when a gap separates them
-        from ``transactions`` (see :func:`compute_features`).
+        from ``transactions``, and ``history_start`` where it begins (see :func:`compute_features`).
         """
         valid, rejected = prepare_transactions(self.with_reporting(transactions))
         history_valid = prepare_transactions(self.with_reporting(history))[0] \
             if history is not None and len(history) else None
         feats = compute_features(valid, history_valid, labels, self.feature_config, prepared=True,
-                                 labels_until=labels_until)
+                                 labels_until=labels_until, history_start=history_start)
         return self._with_rejected(self.decide(feats), rejected)
 
     def decide(self, feats: pd.DataFrame) -> pd.DataFrame:

@@ -261,9 +261,14 @@ def merchant_windows(day: int, delay_days: int) -> list[tuple[int, int, int]]:
     return [(w, hi - w, hi) for w in MERCHANT_WINDOW_DAYS]
 
 
+MERCHANT_UNKNOWN = -1.0
+"""A merchant window that reaches back before the history starts: its count and rate are not
+known (a truncated window's rate is biased), and the model sees this value, not a wrong rate."""
+
+
 def merchant_features(
     merchant_ids: np.ndarray, days: np.ndarray, daily_counts: pd.DataFrame, frauds: pd.DataFrame,
-    config: FeatureConfig, horizon_day: int | None = None,
+    config: FeatureConfig, horizon_day: int | None = None, history_start_day: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Delayed merchant transaction count and fraud rate per window, for each (merchant, day).
 
@@ -271,6 +276,11 @@ def merchant_features(
     label was reported before D (``reported_day < D``): only what was known that morning.
     ``horizon_day``: the first day the history holds no labelled transactions for (a
     backtest's test file after a gap); windows end there at the latest.
+    ``history_start_day``: the first day the history holds (None: unbounded, continuous data);
+    a window that starts before it is :data:`MERCHANT_UNKNOWN` — without this, a terminal whose
+    fraud began before the file does looks 100 % fraudulent over a window that is mostly missing,
+    a pattern no later, fully observed window shows (the train/test skew behind issue 16's
+    out-of-sample FPR: README, fraud section).
     """
     queries = pd.DataFrame({"merchant_id": merchant_ids, "day": days})
     unique = queries.drop_duplicates().reset_index(drop=True)
@@ -294,9 +304,13 @@ def merchant_features(
             fraud_count = unique.join(fraud_count, on=["merchant_id", "day"])["fraud_count"].fillna(0).to_numpy()
         else:
             fraud_count = np.zeros(len(unique))
+        rate = np.divide(fraud_count, counts, out=np.zeros(len(unique)), where=counts > 0)
+        if history_start_day is not None:
+            truncated = (unique["lo"] < history_start_day).to_numpy()
+            counts = np.where(truncated, MERCHANT_UNKNOWN, counts)
+            rate = np.where(truncated, MERCHANT_UNKNOWN, rate)
         unique[f"merchant_count_{w}d"] = counts
-        unique[f"merchant_fraud_rate_{w}d"] = np.divide(fraud_count, counts, out=np.zeros(len(unique)),
-                                                        where=counts > 0)
+        unique[f"merchant_fraud_rate_{w}d"] = rate
     joined = queries.merge(unique, on=["merchant_id", "day"], how="left")
     return {name: joined[name].to_numpy(dtype="float64") for name in MERCHANT_FEATURES}
 
@@ -335,8 +349,13 @@ def compute_features(
     merchant_counts: pd.DataFrame | None = None,
     frauds: pd.DataFrame | None = None,
     labels_until=None,
+    history_start=None,
 ) -> pd.DataFrame:
     """Features of ``transactions`` (one row each, input order), looking back into ``history``.
+
+    ``history_start`` (a time, optional): where the data the features may see begins (a
+    backtest's train file). Merchant windows that reach back before its day are
+    :data:`MERCHANT_UNKNOWN` rather than a rate over a truncated window (continuous data: None).
 
     ``labels_until`` (a time, optional): the history and its labels stop there — a backtest
     whose test file starts after a gap the files do not hold. Merchant windows then end at
@@ -382,8 +401,11 @@ def compute_features(
     horizon_day = None
     if labels_until is not None:
         horizon_day = int(to_epoch_us(pd.Series([pd.Timestamp(labels_until)]))[0] // US_PER_DAY)
+    start_day = None
+    if history_start is not None:
+        start_day = int(to_epoch_us(pd.Series([pd.Timestamp(history_start)]))[0] // US_PER_DAY)
     merchant = merchant_features(target["merchant_id"].to_numpy(dtype=object), event_us // US_PER_DAY,
-                                 merchant_counts, frauds, config, horizon_day)
+                                 merchant_counts, frauds, config, horizon_day, start_day)
     derived = derive_features(
         reporting_amount(target), target["amount_cents"].to_numpy(), event_us,
         counts={w: customer[f"customer_count_{w}"][n_past:] for w in CUSTOMER_WINDOWS},

@@ -132,3 +132,32 @@ def test_recall_by_group_reports_each_scenario():
     out = recall_by_group([1, 1, 0, 1], [1, 0, 1, 1], ["x", "x", "none", "y"], amounts=[10, 20, 5, 7])
     assert out == {"x": {"frauds": 2, "caught": 1, "recall": 0.5, "value_caught": 10.0, "value_total": 30.0},
                    "y": {"frauds": 1, "caught": 1, "recall": 1.0, "value_caught": 7.0, "value_total": 7.0}}
+
+
+def test_a_merchant_window_reaching_back_before_the_history_is_unknown_not_a_truncated_rate():
+    """Issue 16 item 1: a terminal already compromised when the train file starts looked 100 %
+    fraudulent over a 30-day window holding 3 days, a pattern a fully observed window never shows
+    (the model learned it, and the test week's legitimate rows at such terminals became alerts)."""
+    from fintech_dataops.lib.fraud.features import MERCHANT_UNKNOWN
+
+    config = FeatureConfig(label_delay_days=7)
+    start = pd.Timestamp("2026-03-01")
+    rows = [{"transaction_id": f"t{d}", "customer_id": f"c{d}", "merchant_id": "M1", "amount": 10.0,
+             "currency": "USD", "event_time": start + pd.Timedelta(days=d, hours=12)} for d in range(40)]
+    frame = pd.DataFrame(rows)
+    labels = labels_frame(frame, frame["transaction_id"].isin(["t0", "t1", "t2"]).to_numpy(), 7)
+    plain = compute_features(frame, labels=labels, config=config).set_index("transaction_id")
+    bounded = compute_features(frame, labels=labels, config=config, history_start=start).set_index("transaction_id")
+    # Day 10: the 30-day window [-27, 3) holds days 0..2 only, all fraud — a 100 % rate without the bound.
+    assert plain.loc["t10", "merchant_fraud_rate_30d"] == 1.0
+    assert bounded.loc["t10", "merchant_fraud_rate_30d"] == MERCHANT_UNKNOWN
+    assert bounded.loc["t10", "merchant_count_30d"] == MERCHANT_UNKNOWN
+    # The 1-day window [2, 3) and the 7-day window of day 14, [0, 7), are fully observed: unchanged.
+    assert bounded.loc["t10", "merchant_fraud_rate_1d"] == plain.loc["t10", "merchant_fraud_rate_1d"] == 1.0
+    assert bounded.loc["t14", "merchant_fraud_rate_7d"] == plain.loc["t14", "merchant_fraud_rate_7d"]
+    assert bounded.loc["t13", "merchant_fraud_rate_7d"] == MERCHANT_UNKNOWN  # [-1, 6) starts before the file
+    # Day 37's 30-day window [0, 30) is whole: the same rate either way.
+    assert bounded.loc["t37", "merchant_fraud_rate_30d"] == plain.loc["t37", "merchant_fraud_rate_30d"] == 0.1
+    # Continuous data (no bound) and every non-merchant feature are untouched.
+    others = [c for c in FEATURE_COLUMNS if c not in MERCHANT_FEATURES]
+    pd.testing.assert_frame_equal(plain[others], bounded[others])
