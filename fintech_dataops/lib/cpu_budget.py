@@ -156,11 +156,31 @@ def thread_budget(concurrent_steps: int = 1, cpus: int | None = None) -> int:
     return max(1, cpus // max(1, concurrent_steps))
 
 
+def load_thread_pools() -> None:
+    """Load the native libraries that own thread pools (NumPy's BLAS, scikit-learn's OpenMP runtime).
+
+    ``threadpoolctl`` can only limit a pool whose library is already loaded: a fit that imported
+    scikit-learn *inside* the limited block (the first fit of a fresh Dagster step process) ran
+    OpenMP with one thread per CPU of the machine, whatever the budget said.
+    """
+    import numpy  # noqa: F401  (BLAS)
+
+    try:
+        import sklearn.utils._openmp_helpers  # noqa: F401  (the OpenMP runtime scikit-learn's estimators use)
+    except ImportError:  # scikit-learn not installed: no OpenMP pool to cap
+        pass
+
+
 @contextmanager
 def cpu_threads(threads: int | None = None) -> Iterator[int]:
-    """Cap OpenMP and BLAS thread pools at ``threads`` (default: :func:`thread_budget`) inside the block."""
+    """Cap OpenMP and BLAS thread pools at ``threads`` (default: :func:`thread_budget`) inside the block.
+
+    The pools' libraries are loaded first (:func:`load_thread_pools`), so the cap also holds for
+    code that imports scikit-learn inside the block.
+    """
     from threadpoolctl import threadpool_limits
 
     threads = thread_budget() if threads is None else max(1, int(threads))
+    load_thread_pools()
     with threadpool_limits(limits=threads):
         yield threads

@@ -109,3 +109,27 @@ def test_cpu_threads_caps_openmp_and_blas_inside_the_block():
     with cpu_threads(1) as threads:
         assert threads == 1
         assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+
+
+def test_cpu_threads_caps_openmp_loaded_inside_the_block(tmp_path):
+    """A fresh process (a Dagster step's first fit) imports scikit-learn inside the block: the
+    OpenMP pool must still be capped (threadpoolctl only limits libraries already loaded)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "assert 'sklearn' not in sys.modules\n"
+        "from fintech_dataops.lib.cpu_budget import cpu_threads\n"
+        "with cpu_threads(1):\n"
+        "    from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: F401\n"
+        "    from threadpoolctl import threadpool_info\n"
+        "    pools = threadpool_info()\n"
+        "assert any(p['user_api'] == 'openmp' for p in pools), pools\n"
+        "print(max(p['num_threads'] for p in pools))\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items()
+           if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"
