@@ -63,7 +63,9 @@ class ModelConfig:
     target_fpr: float = 0.001
     calibration_margin: float = 0.5  # the validation FPR budget is target_fpr × margin (out-of-sample shift)
     # Clopper–Pearson confidence that the FPR stays under that budget on new data (0: plain budget).
-    calibration_confidence: float = 0.0
+    # On: false positives cluster (a handful of stale-risk terminals make most of them), so the
+    # validation count varies more than its size suggests (issue 16, README fraud section).
+    calibration_confidence: float = 0.9
     block_fpr: float = 0.0001
     min_fraud_labels: int = 20
     kind: str = "auto"  # auto = the candidate with the best validation average precision
