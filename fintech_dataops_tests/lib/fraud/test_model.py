@@ -70,5 +70,6 @@ def test_threshold_for_budget_admits_at_most_the_budget():
     assert _threshold_for_budget(scores, -1) == float("inf")
     y = np.array([False, False, False, False, True])
     none = np.zeros(5, dtype=bool)
-    review, block = calibrate_thresholds(scores, y, none, none, ModelConfig(target_fpr=0.5, calibration_margin=1.0))
+    review, block = calibrate_thresholds(scores, y, none, none, ModelConfig(target_fpr=0.5, calibration_margin=1.0,
+                                                                               calibration_confidence=0.0))
     assert review == pytest.approx(np.nextafter(0.5, 1)) and block >= review
