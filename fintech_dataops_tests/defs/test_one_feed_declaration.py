@@ -61,8 +61,10 @@ def test_one_declaration_gives_a_raw_core_pair_that_loads_and_quarantines(declar
     from fintech_dataops.lib.ingestion import landing
 
     assert declared in partner_feeds()  # a partner feed: defs/ingestion and defs/quality build its pair
-    raw, core = build_feed_assets(declared, "ingestion")
-    assert (raw.key, core.key) == (dg.AssetKey(["raw", "wallet_topups"]), dg.AssetKey(["core", "wallet_topups"]))
+    raw, core, quarantine = build_feed_assets(declared, "ingestion")
+    assert (raw.key, core.key, quarantine.key) == (
+        dg.AssetKey(["raw", "wallet_topups"]), dg.AssetKey(["core", "wallet_topups"]),
+        dg.AssetKey(["quarantine", "wallet_topups"]))
     columns = core.specs_by_key[core.key].metadata["dagster/column_schema"].columns
     assert {c.name: c.description for c in columns}["holder_name"] == "Name on the funding card"
     assert {c.name: c.type for c in columns}["amount"] == "DECIMAL(18,3)"
@@ -75,6 +77,9 @@ def test_one_declaration_gives_a_raw_core_pair_that_loads_and_quarantines(declar
     landing.land_lines(landing_dir, "wallet_topups", DAY, "b1", lines)
     result = dg.materialize([raw, core], resources=resources, partition_key=DAY)
     assert result.success
+    reported = [m for m in result.asset_materializations_for_node("core__wallet_topups")
+                if m.asset_key == quarantine.key]
+    assert [(m.partition, m.metadata["dagster/row_count"].value) for m in reported] == [(DAY, 3)]
     quarantine_rate = next(e for e in result.get_asset_check_evaluations() if e.check_name == "quarantine_rate")
     assert quarantine_rate.metadata["warn_rate"].value == 0.02  # the feed's declared threshold
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:

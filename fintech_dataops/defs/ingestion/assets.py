@@ -92,15 +92,17 @@ def build_raw_asset(feed: Feed, group_name: str = "ingestion",
     return raw_feed
 
 
-def build_feed_assets(feed: Feed, group_name: str, landing: dg.AssetKey | None = None) -> list[dg.AssetsDefinition]:
-    """The raw/core pair of a declared feed, for a domain that lands it itself (``landing`` = its landing asset).
+def build_feed_assets(feed: Feed, group_name: str,
+                      landing: dg.AssetKey | None = None) -> list[dg.AssetsDefinition | dg.AssetSpec]:
+    """raw/core (+ the quarantine table core writes) of a declared feed, for a domain that lands it itself
+    (``landing`` = its landing asset).
 
     The same factories build the simulator feeds' pairs (raw in ``ingestion``, core in ``quality``).
     """
-    from fintech_dataops.defs.quality.assets import build_core_asset
+    from fintech_dataops.defs.quality.assets import build_core_asset, quarantine_spec
 
     return [build_raw_asset(feed, group_name, (landing,) if landing else ()),
-            build_core_asset(feed, group_name=group_name)]
+            build_core_asset(feed, group_name=group_name), quarantine_spec(feed, group_name)]
 
 
 def partner_feeds() -> list[Feed]:

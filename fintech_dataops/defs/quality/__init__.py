@@ -8,7 +8,7 @@ One core asset per feed (``core/<feed>``, see ``assets.py``) with its checks (``
 
 import dagster as dg
 
-from fintech_dataops.defs.quality.assets import build_core_assets
+from fintech_dataops.defs.quality.assets import build_core_assets, build_quarantine_specs
 from fintech_dataops.defs.quality.checks import build_referential_checks
 from fintech_dataops.defs.quality.dq_scores import build_dq_scores_asset
 from fintech_dataops.defs.quality.table_checks import build_all_table_checks
@@ -17,7 +17,7 @@ from fintech_dataops.defs.quality.sensors import asset_check_failure_alerts, run
 from fintech_dataops.defs.quality.unroutable import unroutable_files
 
 defs = dg.Definitions(
-    assets=[*build_core_assets(), build_dq_scores_asset(), unroutable_files],
+    assets=[*build_core_assets(), *build_quarantine_specs(), build_dq_scores_asset(), unroutable_files],
     asset_checks=[
         *(check for feed in partner_feeds() for check in build_referential_checks(feed)),
         *build_all_table_checks(),

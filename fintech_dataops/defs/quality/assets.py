@@ -82,6 +82,38 @@ def _preview(result) -> dg.MetadataValue:
                                        "quarantined_lines": [int(n) for n in result.failed_checks.values()]}))
 
 
+def quarantine_spec(feed: Feed, group_name: str = "quality") -> dg.AssetSpec:
+    """``quarantine/<feed>``: the table of rejected lines, written by ``core/<feed>`` in the same step.
+
+    Not a step of its own (core and quarantine are one atomic write): the core asset reports its
+    materialization, per partition, with that day's quarantined line count.
+    """
+    return dg.AssetSpec(
+        key=["quarantine", feed.name],
+        deps=[dg.AssetKey(["raw", feed.name])],
+        partitions_def=daily_partitions if feed.partitioning == "daily" else None,
+        group_name=group_name,
+        kinds={"duckdb"},
+        description=(
+            f"Lines of raw.{feed.name} that failed parsing or the contract, with the original text, "
+            f"failed_checks, failed_columns and a human reason. Written by core/{feed.name} in the same "
+            "step (count(raw) = count(core) + count(quarantine) is its reconciliation check)."
+        ),
+        metadata={"dagster/table_name": f"quarantine.{feed.name}"},
+    )
+
+
+def _quarantine_materializations(feed: Feed, result, days: list[str] | None) -> list[dg.AssetMaterialization]:
+    key = dg.AssetKey(["quarantine", feed.name])
+    if days is None:  # every landed day: one unpartitioned table
+        return [dg.AssetMaterialization(asset_key=key, metadata={
+            "dagster/row_count": result.quarantined_rows, "failed_checks": dg.MetadataValue.json(result.failed_checks)})]
+    return [dg.AssetMaterialization(asset_key=key, partition=day, metadata={
+        "dagster/row_count": result.per_day[day].quarantined_rows if day in result.per_day else 0,
+        "raw_rows": result.per_day[day].raw_rows if day in result.per_day else 0,
+    }) for day in days]
+
+
 def build_core_asset(feed: Feed, group_name: str = "quality") -> dg.AssetsDefinition:
     """The core asset of a declared feed: daily partitions, or every landed day (``feed.partitioning``)."""
     from fintech_dataops.lib.money.core_columns import reporting_fields
@@ -114,9 +146,12 @@ def build_core_asset(feed: Feed, group_name: str = "quality") -> dg.AssetsDefini
             from fintech_dataops.lib.ingestion.landed_days import load_core_feed
 
             with warehouse.get_connection() as con:
-                events = unpartitioned_core_events(con, feed, key, load_core_feed(con, feed.name, money=money.config),
-                                                   config.thresholds())
-            yield from events
+                loaded = load_core_feed(con, feed.name, money=money.config)
+                events = unpartitioned_core_events(con, feed, key, loaded, config.thresholds())
+            yield events[0]
+            for materialization in _quarantine_materializations(feed, loaded, None):
+                context.log_event(materialization)
+            yield from events[1:]
             return
 
         from fintech_dataops.lib.quality.core_gate import load_core_partitions
@@ -145,6 +180,8 @@ def build_core_asset(feed: Feed, group_name: str = "quality") -> dg.AssetsDefini
                 "quarantine_preview": _preview(result),
             }, days, measured_over_days=PER_DAY_MEASURES)
         )
+        for materialization in _quarantine_materializations(feed, result, days):
+            context.log_event(materialization)
         yield from checks
 
     return core_feed
@@ -154,3 +191,9 @@ def build_core_assets(feeds: list[Feed] | None = None) -> list[dg.AssetsDefiniti
     from fintech_dataops.defs.ingestion.assets import partner_feeds
 
     return [build_core_asset(feed) for feed in (feeds or partner_feeds())]
+
+
+def build_quarantine_specs(feeds: list[Feed] | None = None) -> list[dg.AssetSpec]:
+    from fintech_dataops.defs.ingestion.assets import partner_feeds
+
+    return [quarantine_spec(feed) for feed in (feeds or partner_feeds())]
