@@ -20,7 +20,7 @@ def test_case_actions_reach_fraud_dispositions_and_the_analyst_precision_kpi(dat
                   for a in alert_rows(now)[:2])
     record_action(book, data_dir / "landing", fast, action="close", analyst="alice", disposition="confirmed_fraud", now=now)
     record_action(book, data_dir / "landing", late, action="close", analyst="bob", disposition="legitimate", now=now)
-    raw, core, dispositions, kpi = monitor_assets
+    raw, core, _quarantine, dispositions, kpi = monitor_assets
     layers = dg.materialize([raw, core], partition_key=now.date().isoformat(), resources=resources)
     assert layers.success
     result = dg.materialize([dispositions, kpi], resources=resources)

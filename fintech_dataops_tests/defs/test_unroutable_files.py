@@ -76,3 +76,16 @@ def test_the_asset_is_in_the_definitions_and_feeds_the_dq_kpi():
     graph = defs.resolve_asset_graph()
     assert UNROUTABLE_KEY in graph.get_all_asset_keys()
     assert UNROUTABLE_KEY in graph.get(dg.AssetKey(["kpis", "dq_score"])).parent_keys
+
+
+def test_every_declared_feed_is_routable_as_its_declaration_says():
+    """Routable folders come from the feed declarations: the advisor's turns (landed_days) were missing
+    from the hand-written list, so their files would have been reported as an unknown feed."""
+    from fintech_dataops.defs.quality.unroutable import routable_feeds
+    from fintech_dataops.schemas import feed_for, registered_feeds
+
+    routable = {feed.name: feed for feed in routable_feeds()}
+    assert set(registered_feeds()) <= set(routable)
+    assert routable["advisor_conversations"].first_day is None  # every landed day is loaded
+    assert routable["transactions"].first_day is not None and routable["fx_rates"].first_day is not None
+    assert feed_for("advisor_conversations").partitioning == "landed_days"

@@ -12,7 +12,6 @@ import dagster as dg
 
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
-from fintech_dataops.lib.ingestion.feeds import FEEDS
 from fintech_dataops.lib.ingestion.landing_audit import UNROUTABLE_TABLE, RoutableFeed
 
 UNROUTABLE_KEY = dg.AssetKey(UNROUTABLE_TABLE.split("."))
@@ -21,18 +20,16 @@ _EXAMPLES = 20
 
 
 def routable_feeds() -> list[RoutableFeed]:
-    """Feed folders the platform reads, with the days the daily partitions can load."""
-    from fintech_dataops.lib.money.feed import FX_RATES_FEED
-    from fintech_dataops.lib.monitor.cases import DISPOSITIONS_FEED
-    from fintech_dataops.lib.open_banking.feeds import OPEN_BANKING_FEEDS
+    """Feed folders the platform reads, with the days the daily partitions can load (from each feed's declaration)."""
     from fintech_dataops.lib.realtime.wal import DECISIONS_FEED
+    from fintech_dataops.schemas import feed_for, registered_feeds
 
     first = date.fromisoformat(daily_partitions.get_first_partition_key())
     last = date.fromisoformat(daily_partitions.get_last_partition_key())
     # Day-partitioned feeds are loaded one partition at a time: a day outside the partitions is never read.
-    feeds = [RoutableFeed(name, first, last) for name in (*FEEDS, FX_RATES_FEED.name, DISPOSITIONS_FEED.name)]
-    # Open-banking raw steps reload every landed day; the decision record of the online service is kept as landed.
-    feeds += [RoutableFeed(name) for name in OPEN_BANKING_FEEDS]
+    # Feeds declared partitioning="landed_days" reload every landed day; the service's decision record is kept as landed.
+    feeds = [RoutableFeed(feed.name, first, last) if feed.partitioning == "daily" else RoutableFeed(feed.name)
+             for feed in map(feed_for, registered_feeds())]
     feeds.append(RoutableFeed(DECISIONS_FEED))
     return feeds
 
