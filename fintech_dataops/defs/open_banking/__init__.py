@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from fintech_dataops.defs.open_banking.assets import open_banking_assets
+from fintech_dataops.defs.open_banking.assets import open_banking_assets, quarantine_specs
 from fintech_dataops.defs.open_banking.resources import open_banking_resources
 
-defs = dg.Definitions(assets=open_banking_assets, resources=open_banking_resources())
+defs = dg.Definitions(assets=[*open_banking_assets, *quarantine_specs], resources=open_banking_resources())

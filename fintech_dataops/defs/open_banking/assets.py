@@ -176,7 +176,9 @@ def stripe_fraud_labels(context: dg.AssetExecutionContext, warehouse: WarehouseR
 landing_assets = [plaid_accounts_landed, plaid_transactions_landed,
                   *(build_stripe_landing_asset(kind) for kind in STRIPE_LIST_FEEDS)]
 # raw/core of every feed: the platform's one factory (stripe_events is landed by the webhook receiver, not an asset).
-layer_assets = [asset for f in OPEN_BANKING_FEEDS.values()
-                for asset in build_feed_assets(f, GROUP, None if f.name == "stripe_events" else landing_key(f))]
+_layers = [asset for f in OPEN_BANKING_FEEDS.values()
+           for asset in build_feed_assets(f, GROUP, None if f.name == "stripe_events" else landing_key(f))]
+layer_assets = [a for a in _layers if isinstance(a, dg.AssetsDefinition)]
+quarantine_specs = [a for a in _layers if isinstance(a, dg.AssetSpec)]  # quarantine/<feed>, written by core
 published_assets = [plaid_transactions_current, plaid_balances, platform_transactions, stripe_fraud_labels]
 open_banking_assets = [*landing_assets, *layer_assets, *published_assets]
