@@ -65,7 +65,7 @@ def test_delete_removes_every_file_and_row_and_keeps_the_audit_trail(tmp_path: P
     (root / "landing" / "transactions" / "b.jsonl").write_text('{"customer_id": "C0000001"}\n')
     (root / "warehouse.duckdb").write_bytes(b"x" * 100)
     result = registry.delete("acme", actor="ops")
-    assert result["files_removed"] == 4
+    assert result["files_removed"] == 5  # profile, logo, advisor-session secret, landed file, warehouse
     assert not root.exists() and registry.names() == ["globex"]
     assert "acme" not in registry.path.read_text() and registry.authenticate(key) is None
     everything = [p for p in tmp_path.rglob("*") if p.is_file() and p != logo]
