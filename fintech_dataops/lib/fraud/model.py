@@ -74,6 +74,11 @@ class ModelConfig:
     boosting_iterations: int = 150
     boosting_learning_rate: float = 0.1
     boosting_max_leaf_nodes: int = 15
+    # Amounts above this quantile of the fit rows get a column of their own for gradient boosting
+    # (0: off). Its bins are quantiles of the non-missing values, so the largest 1 % of amounts get
+    # all 255 bins instead of the one or two they share with everything else: a threshold such as
+    # "over 220" inside the top 0.4 % becomes learnable (see FraudModel.supervised_matrix).
+    amount_tail_quantile: float = 0.99
     random_state: int = 42
     # OpenMP/BLAS threads for fitting and scoring (0: the CPUs this process may use, cgroup quota
     # included — lib/cpu_budget; a Dagster step passes its share of the executor's concurrency).
@@ -84,6 +89,8 @@ class ModelConfig:
             raise ValueError(f"kind must be auto or one of {KINDS}, got {self.kind!r}")
         if not 0 < self.target_fpr < 1 or not 0 < self.block_fpr < 1:
             raise ValueError("target_fpr and block_fpr must be in (0, 1)")
+        if not 0 <= self.amount_tail_quantile < 1:
+            raise ValueError("amount_tail_quantile must be in [0, 1)")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -111,6 +118,24 @@ class FraudModel:
     evaluation: dict = field(default_factory=dict)
     feature_typical: dict = field(default_factory=dict)  # per feature: (median, p99) of legitimate rows
     version: str = ""
+    amount_tail_from: float | None = None  # ModelConfig.amount_tail_quantile of the fit rows' amounts
+
+    def supervised_matrix(self, X: np.ndarray, anomaly: np.ndarray | None = None) -> np.ndarray:
+        """The gradient-boosting input: the features, the amount tail, and (stacked) the anomaly percentile.
+
+        Histogram gradient boosting bins each column at quantiles of its values (255 bins), so the
+        largest amounts share a bin or two with ordinary ones. The tail column holds the amount where
+        it is at or above ``amount_tail_from`` and is missing elsewhere; its bins are quantiles of the
+        tail alone. Models saved before this column existed have no ``amount_tail_from``: unchanged.
+        """
+        columns = [X]
+        tail_from = getattr(self, "amount_tail_from", None)
+        if tail_from is not None:
+            amount = X[:, self.feature_names.index("amount")]
+            columns.append(np.where(amount >= tail_from, amount, np.nan))
+        if anomaly is not None:
+            columns.append(anomaly)
+        return np.column_stack(columns) if len(columns) > 1 else X
 
     def anomaly_percentile(self, X: np.ndarray) -> np.ndarray:
         raw = -isolation_score_samples(self.isolation_forest, X)  # scikit-learn's result, less overhead
@@ -122,9 +147,9 @@ class FraudModel:
         if self.supervised is not None:
             estimator = self.supervised
             if self.kind == "stacked":
-                scores["stacked"] = estimator.predict_proba(np.column_stack([X, anomaly]))[:, 1]
+                scores["stacked"] = estimator.predict_proba(self.supervised_matrix(X, anomaly))[:, 1]
             else:
-                scores["supervised"] = estimator.predict_proba(X)[:, 1]
+                scores["supervised"] = estimator.predict_proba(self.supervised_matrix(X))[:, 1]
         return scores
 
     def score(self, features: pd.DataFrame) -> np.ndarray:
@@ -137,7 +162,7 @@ class FraudModel:
         if len(X) == 0:
             return np.zeros(0)
         if self.kind == "supervised":  # the Isolation Forest is not needed (it is the slower half)
-            return self.supervised.predict_proba(X)[:, 1]
+            return self.supervised.predict_proba(self.supervised_matrix(X))[:, 1]
         return self.candidate_scores(X)[self.kind]
 
     def manifest(self) -> dict:
@@ -147,6 +172,7 @@ class FraudModel:
             "training_window": self.training_window,
             "features": list(self.feature_names),
             "thresholds": {"review": self.review_threshold, "block": self.block_threshold},
+            "amount_tail_from": getattr(self, "amount_tail_from", None),
             "feature_config": self.feature_config.as_dict(),
             "rule_config": self.rule_config.as_dict(),
             "evaluation": self.evaluation,
@@ -281,12 +307,16 @@ def _train_model(features, is_fraud, *, config: ModelConfig, feature_config, rul
         supervised=None, review_threshold=1.0, block_threshold=1.0, feature_config=feature_config,
         rule_config=rule_config, training_window={},
     )
+    if config.amount_tail_quantile > 0:
+        model.amount_tail_from = float(np.quantile(X[fit_rows, FEATURE_COLUMNS.index("amount")],
+                                                   config.amount_tail_quantile))
     anomaly = model.anomaly_percentile(X)
     candidates: dict[str, tuple[object | None, np.ndarray]] = {"isolation_forest": (None, anomaly)}
     has_labels = (y[fit_rows].sum() >= config.min_fraud_labels and y[val_rows].sum() >= 1
                   and (~y[fit_rows]).sum() > 0)
     if has_labels and config.kind != "isolation_forest":
-        for kind, matrix in (("supervised", X), ("stacked", np.column_stack([X, anomaly]))):
+        for kind, matrix in (("supervised", model.supervised_matrix(X)),
+                             ("stacked", model.supervised_matrix(X, anomaly))):
             clf = HistGradientBoostingClassifier(
                 max_iter=config.boosting_iterations, learning_rate=config.boosting_learning_rate,
                 max_leaf_nodes=config.boosting_max_leaf_nodes, l2_regularization=1.0,
