@@ -155,27 +155,26 @@ class TenantRouter:
     async def tenant_for(self, api_key: str) -> str | None:
         if keys.split_key(api_key) is None:  # malformed: refused without any hashing
             return None
-        self._refresh()
-        fingerprint = keys.fingerprint(api_key)
-        tenant = self._verified.get(fingerprint)
-        if tenant is None:
-            tenant = await asyncio.to_thread(self.registry.authenticate, api_key)
-            if tenant is not None and tenant in self.apps:
-                self._verified[fingerprint] = tenant
-        return tenant if tenant in self.apps else None
+        return await self._authenticated(api_key, self._verified, self.registry.authenticate, lambda tenant: tenant)
 
     async def staff_for(self, staff_key: str) -> tuple[str, str, str] | None:
         """(tenant, analyst, key id) of a staff key of a tenant this process serves, else None."""
         if keys.split_key(staff_key, keys.STAFF_KEY_PREFIX) is None:
             return None
+        return await self._authenticated(staff_key, self._verified_staff, self.registry.authenticate_staff,
+                                         lambda found: found[0])
+
+    async def _authenticated(self, key: str, cache: dict, authenticate, tenant_of):
+        """What ``authenticate`` says of a well-formed key, cached by fingerprint; None unless it
+        belongs to a tenant this process serves (the registry's slow hash runs off the event loop)."""
         self._refresh()
-        fingerprint = keys.fingerprint(staff_key)
-        found = self._verified_staff.get(fingerprint)
+        fingerprint = keys.fingerprint(key)
+        found = cache.get(fingerprint)
         if found is None:
-            found = await asyncio.to_thread(self.registry.authenticate_staff, staff_key)
-            if found is not None and found[0] in self.apps:
-                self._verified_staff[fingerprint] = found
-        return found if found is not None and found[0] in self.apps else None
+            found = await asyncio.to_thread(authenticate, key)
+            if found is not None and tenant_of(found) in self.apps:
+                cache[fingerprint] = found
+        return found if found is not None and tenant_of(found) in self.apps else None
 
     def advisor_secret(self, tenant: str) -> bytes | None:
         self._refresh()
@@ -222,14 +221,20 @@ class TenantRouter:
                                  headers=[(b"retry-after", f"{wait:.3f}".encode())])
         await self._dispatch(tenant, scope, receive, send)
 
+    async def _staff_of(self, scope) -> tuple[tuple[str, str, str] | None, bool]:
+        """(staff, refused): who the request's X-Staff-Key names (None without one); refused when one
+        was sent and names nobody this process serves."""
+        staff_key = _header(scope, STAFF_HEADER.encode())
+        if not staff_key:
+            return None, False
+        staff = await self.staff_for(staff_key)
+        return staff, staff is None
+
     async def _monitor(self, scope, receive, send, api_tenant: str | None):
         """A staff key or session names the tenant and analyst; an API key alone reaches no analyst's view."""
-        staff = None
-        staff_key = _header(scope, STAFF_HEADER.encode())
-        if staff_key:
-            staff = await self.staff_for(staff_key)
-            if staff is None:
-                return await _answer(send, 401, {"error": "invalid staff key (X-Staff-Key)"})
+        staff, refused = await self._staff_of(scope)
+        if refused:
+            return await _answer(send, 401, {"error": "invalid staff key (X-Staff-Key)"})
         self._refresh()
         session = self.sessions.get(sessions.session_token(_header(scope, b"cookie")))
         if staff is None and session is not None:
@@ -281,12 +286,9 @@ class TenantRouter:
             customer = self.customer_for(token)
             if customer is None:
                 return await _answer(send, 401, {"error": "invalid or expired customer session token"})
-        staff = None
-        staff_key = _header(scope, STAFF_HEADER.encode())
-        if staff_key:
-            staff = await self.staff_for(staff_key)
-            if staff is None:
-                return await _answer(send, 401, {"error": "invalid staff key (X-Staff-Key)"})
+        staff, refused = await self._staff_of(scope)
+        if refused:
+            return await _answer(send, 401, {"error": "invalid staff key (X-Staff-Key)"})
         named = {t for t in (api_tenant, customer and customer[0], staff and staff[0]) if t}
         if len(named) > 1:
             return await _answer(send, 403, {"error": "the credentials on this request belong to different tenants"})
