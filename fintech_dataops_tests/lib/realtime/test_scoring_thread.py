@@ -124,7 +124,7 @@ def test_past_the_queue_bound_a_request_is_refused_with_503_and_not_landed(data_
     class SlowEngine(FraudEngine):
         def score_arrays(self, c):
             entered.set()
-            release.wait(10)  # the scorer is stuck on the first micro-batch
+            release.wait(60)  # the scorer is stuck on the first micro-batch
             return super().score_arrays(c)
 
     config = ServiceConfig(data_dir=data_dir, batch_window_ms=1.0, rotate_seconds=0.2, warm_start=False,
@@ -137,16 +137,16 @@ def test_past_the_queue_bound_a_request_is_refused_with_503_and_not_landed(data_
 
         first = threading.Thread(target=send, args=(0,))
         first.start()
-        assert entered.wait(10)  # taken by the scorer, which blocks
-        deadline = time.monotonic() + 10
+        assert entered.wait(60)  # taken by the scorer, which blocks
+        deadline = time.monotonic() + 60  # waits for an event, ends as soon as it happens
         second = threading.Thread(target=send, args=(1,))
         second.start()  # queued: 100 events waiting
         while time.monotonic() < deadline and client.get("/health").json()["queued_events"] < 100:
             time.sleep(0.01)
         send(2)  # 100 more would make 200 > 150: shed
         release.set()
-        first.join(10)
-        second.join(10)
+        first.join(60)
+        second.join(60)
         health = client.get("/health").json()
     assert results[2].status_code == 503 and results[2].headers["retry-after"] == "1"
     assert results[2].json()["landed"] is False and "overloaded" in results[2].json()["error"]
