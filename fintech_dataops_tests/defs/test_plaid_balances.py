@@ -54,3 +54,4 @@ def test_three_runs_keep_three_pulls_as_history_and_one_balance_per_account_per_
     rows, distinct, pulls_counted, days = balances
     assert rows == distinct == accounts * days  # published: one row per account per day (runs may span midnight)
     assert pulls_counted == 3 * accounts and latest_kept
+

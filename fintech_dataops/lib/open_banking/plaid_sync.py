@@ -214,7 +214,10 @@ class PlaidSyncer:
         for account in response.accounts:
             raw = _json_model(account)
             balances = raw.get("balances") or {}
-            observed = _iso_utc(now)
+            # To the microsecond: two pulls in one second are two snapshots, not one id twice
+            # (the second would be quarantined as a duplicate of the first).
+            aware = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+            observed = aware.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             records.append({
                 "snapshot_id": _digest(item_id, raw["account_id"], observed)[:32],
                 "item_id": item_id, "customer_id": customer_id, "account_id": raw["account_id"],

@@ -223,3 +223,21 @@ def test_balances_deserialize_and_land(emulator, ob_dirs, tmp_path):
     assert result.valid_rows == outcome.records and result.quarantined_rows == 0
     row = con.execute("SELECT customer_id, current_balance, account_type FROM core.plaid_accounts LIMIT 1").fetchone()
     assert row[0].startswith("C") and row[1] > 0 and row[2] == "depository"
+
+
+def test_two_pulls_in_the_same_second_are_two_snapshots_in_core(emulator, ob_dirs, tmp_path):
+    """Seen in CI on an idle machine: three pipeline runs within seconds kept two pulls, because the
+    snapshot id was account × pull time *to the second*, so a second pull in the same second repeated
+    the first's ids and core quarantined it as duplicates of a pull it never was."""
+    landing, state = ob_dirs
+    first = at(START, 12)
+    second = first + timedelta(milliseconds=400)
+    assert first.replace(microsecond=0) == second.replace(microsecond=0)  # the same second
+    sync = syncer(emulator, landing, state)
+    one, _ = sync.land_balances(emulator.access_tokens, now=first)
+    two, _ = sync.land_balances(emulator.access_tokens, now=second)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    layers.load_raw_feed(con, landing, "plaid_accounts")
+    result = layers.load_core_feed(con, "plaid_accounts")
+    assert result.valid_rows == one.records + two.records and result.quarantined_rows == 0
+    assert con.execute("SELECT count(DISTINCT observed_time) FROM core.plaid_accounts").fetchone()[0] == 2
