@@ -55,11 +55,34 @@ def banks_with_alerts(data_dir, two_banks):
     return registry, keys, staff
 
 
+class _Person:
+    """One person's browser (their own cookie jar) on a client shared with the others."""
+
+    def __init__(self, client: TestClient):
+        self.client = client
+        self.cookies = type(client.cookies)()  # the test client's own cookie class
+
+    def __getattr__(self, method: str):
+        call = getattr(self.client, method)
+
+        def request(*args, **kwargs):
+            self.client.cookies = self.cookies
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self.cookies = type(self.client.cookies)(self.client.cookies)
+
+        return request
+
+
 def test_a_banks_staff_session_sees_and_acts_on_its_own_queue_only(data_dir, banks_with_alerts):
     registry, keys, staff = banks_with_alerts
     start = datetime.now(timezone.utc).replace(microsecond=0)
     router = _router(data_dir)
-    with TestClient(router) as alice, TestClient(router) as bob, TestClient(router) as machine:
+    # One service lifespan, as in production (each TestClient context would start the banks' services
+    # again on the same WALs, which a second live writer may not claim); one cookie jar per person.
+    with TestClient(router) as http:
+        alice, bob, machine = _Person(http), _Person(http), _Person(http)
         for name, amount in (("acme", 950.0), ("globex", 990.0)):
             machine.post("/v1/transactions", json=tx("T2", "C0000001", amount, at=start),
                          headers={"X-API-Key": keys[name]})

@@ -108,6 +108,14 @@ class ServiceState:
         self.config = config
         self.started_at = time.time()
         self.wal = DurableLog(config.data_dir, rotate_seconds=config.rotate_seconds)
+        self.wal.claim()  # one live writer per WAL: recovery below lands every segment it finds
+        try:
+            self._build(config, engine)
+        except BaseException:
+            self.wal.release_claim()
+            raise
+
+    def _build(self, config: ServiceConfig, engine) -> None:
         self.recovered = self.wal.recover()
         self.host = EngineHost(engine if engine is not None else engine_for(config.models_dir),
                                config.models_dir, max_customers=config.max_customers)
@@ -219,13 +227,17 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
         app.state.service = state
         if state.recovered:
             log.warning("landed %d WAL segment(s) left by a previous process", len(state.recovered))
-        if config.warm_start:
-            state.warm = await asyncio.to_thread(
-                state.host.warm_start, config.database, lookback_seconds=config.warm_start_lookback_seconds,
-                max_rows=config.warm_start_max_rows,
-            )
-        seeded = await asyncio.to_thread(recently_acknowledged, state.wal.landing_dir, config.remember_ids,
-                                         prefix=BATCH_PREFIX)
+        try:
+            if config.warm_start:
+                state.warm = await asyncio.to_thread(
+                    state.host.warm_start, config.database, lookback_seconds=config.warm_start_lookback_seconds,
+                    max_rows=config.warm_start_max_rows,
+                )
+            seeded = await asyncio.to_thread(recently_acknowledged, state.wal.landing_dir, config.remember_ids,
+                                             prefix=BATCH_PREFIX)
+        except BaseException:  # startup failed: nothing was acknowledged, the WAL is free for a retry
+            state.wal.release_claim()
+            raise
         state.acknowledged.confirm(seeded)  # a resend across a restart is still refused
         state.pipeline.heap.settle()  # the warm-started window state leaves the collector's sight
         gil = GilSlices(None if config.gil_switch_interval_ms is None else config.gil_switch_interval_ms / 1000.0)

@@ -14,6 +14,7 @@ whose fsync never returned, i.e. one that was never acknowledged.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -48,6 +49,7 @@ class LandedBatch:
     decisions: int = 0
     files: list[Path] = field(default_factory=list)
     already_landed: int = 0
+    dropped_with_data_dir: int = 0  # lines of a segment whose data dir was deleted under the service
 
 
 def new_batch_id(sequence: int, now: datetime | None = None) -> str:
@@ -120,8 +122,23 @@ def land_segment_lines(landing_dir: Path, batch_id: str,
     return result
 
 
+class WalInUse(RuntimeError):
+    """Another live writer (a second service on the same data dir) holds this WAL."""
+
+
+WRITER_LOCK = "writer.lock"
+_log = logging.getLogger(__name__)
+
+
 class DurableLog:
-    """The service's WAL. ``append`` is called by one writer thread; ``rotate`` by any thread."""
+    """The service's WAL. ``append`` is called by one writer thread; ``rotate`` by any thread.
+
+    A service :meth:`claim` s the WAL for its lifetime (an exclusive ``flock`` on
+    ``wal/realtime/writer.lock``, released by :meth:`close` or by the kernel when the process dies):
+    :meth:`recover` lands *every* segment in the directory as a dead writer's leftovers, so a second
+    live writer would land, and unlink, the first one's open segment — its events twice, its close
+    failing. A second service on the same data dir is refused at start instead.
+    """
 
     def __init__(self, data_dir: Path, rotate_seconds: float = 1.0, max_segment_events: int = 500_000):
         self.landing_dir = Path(data_dir) / "landing"
@@ -142,6 +159,26 @@ class DurableLog:
         self.landed_batches = 0
         self.landed_events = 0
         self.last_landed: LandedBatch | None = None
+        self._claim_fd: int | None = None
+
+    def claim(self) -> None:
+        """Become this WAL's only writer, or raise :class:`WalInUse` (call before :meth:`recover`)."""
+        import fcntl
+
+        fd = os.open(self.wal_dir / WRITER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise WalInUse(f"another decision service is writing {self.wal_dir} (one service per data dir: "
+                           "stop it first, or give this one its own FINTECH_DATA_DIR)") from None
+        self._claim_fd = fd
+
+    def release_claim(self) -> None:
+        """Give up :meth:`claim` (close does it; a service whose startup failed calls it)."""
+        if self._claim_fd is not None:
+            os.close(self._claim_fd)  # closing the descriptor drops the flock
+            self._claim_fd = None
 
     # -- recovery -------------------------------------------------------------------------
     def recover(self) -> list[LandedBatch]:
@@ -204,6 +241,14 @@ class DurableLog:
 
     def _land_segment(self, path: Path, lines: dict[tuple[str, str], list[bytes]] | None = None) -> LandedBatch:
         with self._land_lock:
+            if not self.wal_dir.is_dir():
+                # The data dir was deleted under a running service (a bank offboarded with
+                # `tenant delete`): its events went with it on purpose, and landing them now would
+                # bring the deleted tenant's files back.
+                dropped = sum(len(v) for v in (lines or {}).values())
+                _log.warning("WAL %s is gone (data dir deleted): %d line(s) of segment %s not landed",
+                             self.wal_dir, dropped, path.name)
+                return LandedBatch(batch_id=path.stem, dropped_with_data_dir=dropped)
             batch = land_segment_lines(self.landing_dir, path.stem, read_segment(path) if lines is None else lines)
             path.unlink()
             self.landed_batches += 1
@@ -233,7 +278,10 @@ class DurableLog:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self.rotate()
+        try:
+            self.rotate()
+        finally:
+            self.release_claim()
 
     @property
     def pending_segments(self) -> int:

@@ -60,3 +60,61 @@ def test_background_rotation_lands_within_the_rotation_period(data_dir):
     finally:
         log.close()
     assert _landed(data_dir, EVENTS_FEED) == ['{"n":1}']
+
+
+def test_a_second_live_writer_is_refused_and_a_dead_ones_claim_is_free(data_dir):
+    """Seen in CI: two services on one data dir (three lifespans of one app in a test) — the second's
+    recovery landed the first's *open* segment and unlinked it; the first's close then failed, and its
+    events would have landed twice. A service claims its WAL; a second one is refused at start."""
+    import subprocess
+    import sys
+    import textwrap
+
+    import pytest
+
+    from fintech_dataops.lib.realtime.wal import WalInUse
+
+    first = DurableLog(data_dir)
+    first.claim()
+    first.append([LogEntry(line='{"n":1}', day="2026-01-01")])
+    with pytest.raises(WalInUse, match="another decision service"):
+        DurableLog(data_dir).claim()
+    first.close()  # lands and releases
+    assert _landed(data_dir, EVENTS_FEED) == ['{"n":1}']
+    second = DurableLog(data_dir)
+    second.claim()
+    second.close()
+
+    # A writer killed with SIGKILL leaves its claim to the kernel, which drops it with the process.
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from fintech_dataops.lib.realtime.wal import DurableLog
+        DurableLog(Path({str(data_dir)!r})).claim()
+        print("claimed", flush=True)
+        time.sleep(600)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "claimed"
+        with pytest.raises(WalInUse):
+            DurableLog(data_dir).claim()
+    finally:
+        holder.kill()
+        holder.wait()
+    third = DurableLog(data_dir)
+    third.claim()
+    third.close()
+
+
+def test_a_data_dir_deleted_under_the_service_is_not_brought_back_at_close(data_dir):
+    """Seen in CI (flaky): a bank offboarded with `tenant delete` while the service ran; at shutdown its
+    WAL tried to land the open segment from memory into the deleted tenant's dir (recreating it) and
+    failed on the segment file the delete had removed, taking the whole service's shutdown with it."""
+    import shutil
+
+    log = DurableLog(data_dir / "tenant")
+    log.claim()
+    log.append([LogEntry(line='{"n":1}', day="2026-01-01")])
+    shutil.rmtree(data_dir / "tenant")  # what TenantRegistry.delete does to the tenant's root
+    log.close()  # no error ...
+    assert not (data_dir / "tenant").exists()  # ... and nothing of the deleted tenant comes back
