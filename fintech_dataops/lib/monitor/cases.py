@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,10 +33,27 @@ class CaseActionError(ValueError):
 
 
 def _iso(moment: datetime) -> str:
-    """Naive-UTC ISO text with milliseconds (the landing zone's time format)."""
+    """Naive-UTC ISO text with microseconds: actions are folded in this order (see :func:`_action_time`)."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="milliseconds")
+    return moment.isoformat(timespec="microseconds")
+
+
+_clock_lock = threading.Lock()
+_last_action_time: datetime | None = None
+
+
+def _action_time() -> datetime:
+    """Now, strictly after the previous action of this process: the case book folds actions by their
+    time, so two actions in one clock tick (an assign, note and close in the same millisecond were
+    seen in CI) must still sort in the order they were taken."""
+    global _last_action_time
+    with _clock_lock:
+        now = datetime.now(UTC)
+        if _last_action_time is not None and now <= _last_action_time:
+            now = _last_action_time + timedelta(microseconds=1)
+        _last_action_time = now
+        return now
 
 
 @dataclass(frozen=True)
@@ -93,7 +110,7 @@ def new_event(alert: dict, *, action: str, analyst: str, disposition: str | None
         currency=alert.get("currency"),
         event_time=alert.get("event_time"),
         alerted_time=alert.get("alerted_at"),
-        reported_time=_iso(now or datetime.now(UTC)),
+        reported_time=_iso(now or _action_time()),
     )
 
 

@@ -134,3 +134,30 @@ def test_the_static_report_lists_each_alert_with_its_age_alert_time_minus_event_
     ages = dict(zip(frame["transaction_id"], frame["alert_age_h"]))
     assert ages == {"T-fast": round(2 / 3600, 2), "T-late": 26.0, "T-old": round(60 / 3600, 2)}
     assert list(frame.columns[:3]) == ["event_time", "alerted_at", "alert_age_h"]
+
+
+def test_actions_taken_in_one_clock_tick_are_folded_in_the_order_they_were_taken(tmp_path, monkeypatch):
+    """Seen in CI on a fast machine: assign, note and close within one millisecond sorted by their
+    random ids, so the rebuilt case history read assign, close, note."""
+    import datetime as dt
+
+    from fintech_dataops.lib.monitor import cases
+
+    frozen = dt.datetime(2026, 11, 30, 12, 0, 0, 123_000, tzinfo=dt.UTC)
+
+    class StoppedClock(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return frozen
+
+    monkeypatch.setattr(cases, "datetime", StoppedClock)
+    landing, book = tmp_path / "landing", CaseBook()
+    alert = {**alert_rows()[0], "event_time": "2026-11-30T11:54:58", "alerted_at": "2026-11-30T11:55:00"}
+    for _ in range(5):
+        record_action(book, landing, alert, action="note", analyst="alice", note=f"note {_}")
+    record_action(book, landing, alert, action="close", analyst="alice", disposition="confirmed_fraud")
+    events = read_landed_events(landing)
+    assert [e.get("note") for e in events] == [f"note {i}" for i in range(5)] + [None]
+    assert len({e["reported_time"] for e in events}) == 6  # one tick, six distinct, ordered times
+    rebuilt = CaseBook.from_landing(landing).get(alert["transaction_id"])
+    assert [h["action"] for h in rebuilt.history] == ["note"] * 5 + ["close"]
