@@ -27,6 +27,12 @@ def describe(defs: dg.Definitions) -> str:
         parents = ", ".join(sorted(p.to_user_string() for p in node.parent_keys)) or "-"
         lines.append(f"{key.to_user_string()} | {node.group_name} | {partitions} | {condition} | {freshness} | "
                      f"{','.join(sorted(node.kinds))} <- {parents}")
+    lines.append("# reported, not materialized (external specs whose writer reports them): key | group <- parents")
+    for key in sorted(set(graph.get_all_asset_keys()) - set(graph.materializable_asset_keys),
+                      key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        parents = ", ".join(sorted(p.to_user_string() for p in node.parent_keys)) or "-"
+        lines.append(f"{key.to_user_string()} | {node.group_name} <- {parents}")
     lines.append("# checks: asset:check | blocking")
     for check_key in sorted(graph.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         spec = graph.get_check_spec(check_key)

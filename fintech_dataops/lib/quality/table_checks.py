@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import duckdb
 
 from fintech_dataops.lib.warehouse import table_exists
+from fintech_dataops.schemas.dispositions import DISPOSITIONS
 
 DECISIONS = ("approve", "review", "block")
 CREDIT_BANDS = ("no_score", "poor", "fair", "good", "very_good", "exceptional")
@@ -145,11 +146,29 @@ TABLE_CHECKS: list[TableCheck] = [
                "No more entries or card volume settled than booked.",
                "SELECT count(*) FROM marts.ledger_settlement WHERE entries_settled > entries "
                "OR coalesce(card_volume_settled, 0) > coalesce(card_volume, 0)"),
+    # the analysts' dispositions (labels the model trains on) and the scorecard's stability
+    _unique("fraud.dispositions", "disposition_id"),
+    TableCheck("fraud.dispositions", "disposition_values", f"disposition is one of {', '.join(DISPOSITIONS)}.",
+               f"SELECT count(*) FROM fraud.dispositions WHERE disposition IS NULL OR disposition NOT IN "
+               f"({_in(DISPOSITIONS)})"),
+    TableCheck("fraud.dispositions", "one_current_per_transaction",
+               "Each closed transaction has exactly one current disposition (the label training reads).",
+               "SELECT count(*) FROM (SELECT transaction_id FROM fraud.dispositions GROUP BY 1 "
+               "HAVING count(*) FILTER (WHERE is_current) <> 1)"),
+    TableCheck("fraud.dispositions", "closed_after_alerted", "No case is closed before its alert was raised.",
+               "SELECT count(*) FROM fraud.dispositions WHERE time_to_disposition_s < 0", "WARN"),
+    TableCheck("credit.stability", "psi_readable",
+               "Every variable has a PSI >= 0 and its reading (ok / warn / error).",
+               "SELECT count(*) FROM credit.stability WHERE psi IS NULL OR psi < 0 "
+               "OR severity NOT IN ('ok', 'warn', 'error')"),
+    TableCheck("credit.stability", "one_row_per_variable_and_run", "One PSI per variable per scoring run.",
+               "SELECT count(*) - count(DISTINCT (scored_at, variable)) FROM credit.stability"),
     # KPIs: what the monitor shows
     TableCheck("kpis.history", "unique_run_kpi", "Each run records each KPI once.",
                "SELECT count(*) - count(DISTINCT (run_id, kpi)) FROM kpis.history"),
     *(check for name in ("dq_score", "freshness", "ingest_rate", "latency", "scorable_uplift",
-                         "value_at_risk_protected") for check in _one_kpi_row(name)),
+                         "value_at_risk_protected", "analyst_precision") for check in _one_kpi_row(name)),
+    _percentages("kpis.analyst_precision", "value"),
 ]
 
 

@@ -129,3 +129,31 @@ def test_features_are_one_row_per_transaction_and_per_customer():
     con.execute("INSERT INTO credit.features VALUES ('C2')")
     assert outcomes(con, "fraud.features")["unique_transaction_id"].violations == 1
     assert outcomes(con, "credit.features")["unique_customer_id"].violations == 1
+
+
+def test_dispositions_stability_and_analyst_precision_rules():
+    con = duckdb.connect()
+    for schema in ("fraud", "credit", "kpis"):
+        con.execute(f"CREATE SCHEMA {schema}")
+    con.execute("CREATE TABLE fraud.dispositions AS SELECT * FROM (VALUES "
+                "('D1', 'T1', 'confirmed_fraud', 120.0::DOUBLE, false), ('D2', 'T1', 'legitimate', 300.0, true), "
+                "('D3', 'T2', 'unsure', 5.0, true)) t(disposition_id, transaction_id, disposition, "
+                "time_to_disposition_s, is_current)")
+    con.execute("CREATE TABLE credit.stability AS SELECT * FROM (VALUES "
+                "(TIMESTAMP '2026-12-01 05:00', 'score', 0.02::DOUBLE, 'ok'), "
+                "(TIMESTAMP '2026-12-01 05:00', 'telco', 0.31, 'error')) t(scored_at, variable, psi, severity)")
+    con.execute("CREATE TABLE kpis.analyst_precision AS SELECT 87.5::DOUBLE AS value, NULL::VARCHAR AS note")
+    tables = ("fraud.dispositions", "credit.stability", "kpis.analyst_precision")
+    for table in tables:
+        assert all(o.passed for o in outcomes(con, table).values()), table
+    con.execute("INSERT INTO fraud.dispositions VALUES ('D3', 'T3', 'maybe', -4.0, true), ('D5', 'T2', 'legitimate', 9.0, true)")
+    con.execute("INSERT INTO credit.stability VALUES (TIMESTAMP '2026-12-01 05:00', 'score', -0.1, 'fine')")
+    con.execute("UPDATE kpis.analyst_precision SET value = 140.0")
+    failed = {table: {n for n, o in outcomes(con, table).items() if not o.passed} for table in tables}
+    assert failed == {
+        "fraud.dispositions": {"unique_disposition_id", "disposition_values", "one_current_per_transaction",
+                               "closed_after_alerted"},
+        "credit.stability": {"psi_readable", "one_row_per_variable_and_run"},
+        "kpis.analyst_precision": {"percent_ranges"},
+    }
+    assert outcomes(con, "fraud.dispositions")["closed_after_alerted"].check.severity == "WARN"
