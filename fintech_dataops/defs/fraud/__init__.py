@@ -2,6 +2,6 @@
 
 import dagster as dg
 
-from fintech_dataops.defs.fraud.assets import fraud_assets
+from fintech_dataops.defs.fraud.assets import fraud_assets, fraud_checks
 
-defs = dg.Definitions(assets=fraud_assets)
+defs = dg.Definitions(assets=fraud_assets, asset_checks=fraud_checks)

@@ -323,4 +323,25 @@ def fraud_evaluation(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return dg.MaterializeResult(metadata=metadata)
 
 
+@dg.asset_check(asset=MODEL, name="current_model_fit_to_serve", blocking=False,
+                description="The CURRENT model computes the features this code serves, its thresholds are "
+                            "ordered, and its discretionary FPR on its validation days is within its target.")
+def current_model_fit_to_serve(data_dir: DataDirResource) -> dg.AssetCheckResult:
+    from fintech_dataops.lib.fraud.model import model_problems, read_manifest
+
+    try:
+        manifest = read_manifest(data_dir.models_dir)
+    except FileNotFoundError:
+        return dg.AssetCheckResult(passed=True, description="no model trained yet: the rules decide alone",
+                                   metadata={"model_version": "none"})
+    problems = model_problems(manifest)
+    return dg.AssetCheckResult(
+        passed=not problems, severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(problems) or None,
+        metadata={"model_version": manifest.get("version", ""), "kind": manifest.get("kind", ""),
+                  "thresholds": dg.MetadataValue.json(manifest.get("thresholds") or {})},
+    )
+
+
 fraud_assets = [fraud_features, fraud_model, fraud_scored_transactions, fraud_alerts, fraud_evaluation]
+fraud_checks = [current_model_fit_to_serve]

@@ -357,6 +357,7 @@ def _train_model(features, is_fraud, *, config: ModelConfig, feature_config, rul
     model.review_threshold = evaluation["candidates"][chosen]["thresholds"]["review"]
     model.block_threshold = evaluation["candidates"][chosen]["thresholds"]["block"]
     evaluation["chosen"] = chosen
+    evaluation["target_fpr"] = config.target_fpr  # what the calibration aimed at (the model check reads it)
     evaluation["validation_transactions"] = int(val_rows.sum())
     evaluation["validation_frauds"] = int(y[val_rows].sum())
     evaluation["training_frauds"] = int(y[fit_rows].sum())
@@ -456,3 +457,26 @@ def _safe_version(version: str) -> str:
     if not version or "/" in version or "\\" in version or version.startswith("."):
         raise ValueError(f"invalid model version {version!r}")
     return version
+
+
+def model_problems(manifest: dict) -> list[str]:
+    """What makes a saved model unfit to serve, from its manifest (empty: fit).
+
+    The served features must be the ones the code computes (train/serve parity), the thresholds
+    ordered and within [0, 1], and the chosen candidate's discretionary FPR on its validation
+    days within the target it was calibrated for.
+    """
+    problems = []
+    if list(manifest.get("features") or []) != list(FEATURE_COLUMNS):
+        problems.append("its features are not the ones this code computes (retrain it)")
+    thresholds = manifest.get("thresholds") or {}
+    review, block = thresholds.get("review"), thresholds.get("block")
+    if review is None or block is None or not (0 <= review <= block <= 1 or block == float("inf")):
+        problems.append(f"thresholds out of order or range (review {review}, block {block})")
+    evaluation = manifest.get("evaluation") or {}
+    chosen = (evaluation.get("candidates") or {}).get(evaluation.get("chosen") or manifest.get("kind"), {})
+    fpr = (chosen.get("combined") or {}).get("false_positive_rate_discretionary")
+    target = evaluation.get("target_fpr", ModelConfig().target_fpr)
+    if fpr is not None and fpr > target:
+        problems.append(f"discretionary FPR {fpr:.4%} on its validation days, over the target {target:.4%}")
+    return problems

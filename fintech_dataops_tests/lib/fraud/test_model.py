@@ -114,3 +114,24 @@ def test_amounts_just_over_a_line_in_the_top_of_the_distribution_are_learnable()
     assert with_tail.manifest()["amount_tail_from"] == with_tail.amount_tail_from
     del without.__dict__["amount_tail_from"]
     np.testing.assert_array_equal(without.score(test), scores_without)
+
+
+def test_the_model_check_names_what_makes_a_saved_model_unfit_to_serve(tmp_path, trained_model):
+    """The `current_model_fit_to_serve` asset check reads these from the CURRENT manifest."""
+    from fintech_dataops.lib.fraud.model import model_problems
+
+    save_model(trained_model, tmp_path / "models")
+    manifest = read_manifest(tmp_path / "models")
+    from fintech_dataops_tests.lib.fraud.conftest import MODEL_CONFIG
+
+    assert manifest["evaluation"]["target_fpr"] == MODEL_CONFIG.target_fpr
+    assert model_problems(manifest) == []
+    stale = {**manifest, "features": manifest["features"][:-1]}
+    assert model_problems(stale) == ["its features are not the ones this code computes (retrain it)"]
+    swapped = {**manifest, "thresholds": {"review": 0.9, "block": 0.5}}
+    assert "thresholds out of order" in model_problems(swapped)[0]
+    chosen = manifest["evaluation"]["chosen"]
+    over = json.loads(json.dumps(manifest))
+    over["evaluation"]["target_fpr"] = 0.001
+    over["evaluation"]["candidates"][chosen]["combined"]["false_positive_rate_discretionary"] = 0.0025
+    assert model_problems(over) == ["discretionary FPR 0.2500% on its validation days, over the target 0.1000%"]
