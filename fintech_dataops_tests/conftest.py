@@ -32,6 +32,7 @@ def landing_dir(data_dir: Path) -> Path:
 
 @pytest.fixture()
 def resources(data_dir: Path) -> dict:
+    from fintech_dataops.defs.alert_sink import AlertSink
     from fintech_dataops.defs.money_resource import MoneyResource
     from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 
@@ -39,6 +40,7 @@ def resources(data_dir: Path) -> dict:
         "data_dir": DataDirResource(data_dir=str(data_dir)),
         "warehouse": WarehouseResource(data_dir=str(data_dir)),
         "money": MoneyResource(),
+        "alert_sink": AlertSink(data_dir=str(data_dir), slack_webhook_env=""),
     }
 
 

@@ -13,6 +13,7 @@ from pydantic import Field
 from fintech_dataops.defs import catalog
 from fintech_dataops.defs.previews import table_preview
 from fintech_dataops.defs.partitions import WAREHOUSE_WRITE_POOL, daily_partitions, record_each_day
+from fintech_dataops.defs.alert_sink import AlertSink
 from fintech_dataops.defs.money_resource import MoneyResource
 from fintech_dataops.defs.resources import DataDirResource, WarehouseResource
 from fintech_dataops.lib.fraud.rules import RuleConfig
@@ -42,6 +43,13 @@ class FraudFeaturesConfig(dg.Config):
 
 class FraudScoringConfig(dg.Config):
     use_model: bool = Field(default=True, description="Score with the CURRENT model when one exists")
+
+
+class FraudAlertsConfig(dg.Config):
+    notify_within_hours: float = Field(
+        default=24.0, description="Notify (alerts.log, Slack when configured) new blocks and reviews scored >= 0.9 "
+                                  "whose transaction happened within this many hours; older days (backfills) never "
+                                  "notify; 0 = off")
 
 
 class FraudModelConfig(dg.Config):
@@ -253,14 +261,27 @@ def fraud_scored_transactions(context: dg.AssetExecutionContext, config: FraudSc
                 "rule ids — the risk analyst's queue.",
     metadata={"dagster/table_name": "fraud.alerts"},
 )
-def fraud_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def fraud_alerts(context: dg.AssetExecutionContext, config: FraudAlertsConfig, warehouse: WarehouseResource,
+                 alert_sink: AlertSink):
+    from datetime import datetime, timedelta, timezone
+
     from fintech_dataops.lib.fraud.warehouse_io import (
         ALERTS_TABLE, alerts_by_rule, alerts_from_scored, daily_counts, read_scored, write_partitions,
     )
+    from fintech_dataops.lib.monitor.notify import batch_notifications, notified_transactions
 
     with warehouse.get_connection() as con:
         alerts = alerts_from_scored(read_scored(con, context.partition_keys))
         rows = write_partitions(con, ALERTS_TABLE, alerts, context.partition_keys, ("reasons", "rule_ids"))
+    # New blocks and high-score reviews page the analysts as the service's do (transactions from partner
+    # files never pass the service): recent ones only, none the service or an earlier run already sent.
+    notifications = []
+    if config.notify_within_hours > 0 and len(alerts):
+        notifications = batch_notifications(
+            alerts.to_dict("records"), already=notified_transactions(alert_sink.log_path),
+            now=datetime.now(timezone.utc), within=timedelta(hours=config.notify_within_hours))
+        for notification in notifications:
+            alert_sink.send(notification, context.log)
     rules_by_day = alerts_by_rule(alerts, context.partition_keys)
     record_each_day(context, {
         day: {"dagster/row_count": counts["rows"], "alerts_by_rule": dg.MetadataValue.json(rules_by_day[day])}
@@ -268,6 +289,7 @@ def fraud_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     return dg.MaterializeResult(metadata={  # the run's figures (a range: all its days); each day's own: above
         "rows_in_run": rows,
         "days_in_run": len(context.partition_keys),
+        "notifications_sent": len(notifications),
         "preview": table_preview(alerts, ["transaction_id", "amount", "decision", "risk_score", "rule_ids"]),
     })
 

@@ -12,12 +12,15 @@ are counted as dropped rather than growing memory.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 from fintech_dataops.lib.alerts import Alert, append_alert, post_to_slack
@@ -57,6 +60,97 @@ def fraud_alert(decision: dict, *, folded: int = 0, held_back: int = 0, monitor_
     )
 
 
+def worth_notifying(decision: dict, config: NotifyConfig) -> bool:
+    """A block, or a review scored at least ``review_score_at_least``."""
+    if decision.get("decision") == "block":
+        return True
+    score = decision.get("risk_score")
+    return decision.get("decision") == "review" and score is not None and score >= config.review_score_at_least
+
+
+def notified_transactions(log_path: Path, newest_bytes: int = 16 << 20) -> set[str]:
+    """Transaction ids of the fraud alerts already in the alert log (its newest ``newest_bytes``):
+    what the decision service or an earlier run has notified is not notified again."""
+    path = Path(log_path)
+    if not path.exists():
+        return set()
+    with open(path, "rb") as handle:
+        size = handle.seek(0, 2)
+        handle.seek(max(0, size - newest_bytes))
+        lines = handle.read().splitlines()
+    if size > newest_bytes:
+        lines = lines[1:]  # the first may be cut
+    seen = set()
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("kind") == KIND:
+            transaction = (record.get("details") or {}).get("transaction_id")
+            if transaction is not None:
+                seen.add(str(transaction))
+    return seen
+
+
+def _plain(value):
+    """A value as the alert's JSON details carry it (times as ISO text, decimals and numpy as numbers)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
+def _event_time(decision: dict) -> datetime | None:
+    value = decision.get("event_time")
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def batch_notifications(alerts: Iterable[dict], *, already: set[str], now: datetime, within: timedelta,
+                        config: NotifyConfig | None = None) -> list[Alert]:
+    """The notifications a batch of alerts (the daily ``fraud/alerts`` asset) owes, the service's rules
+    applied to one batch at once.
+
+    Only what happened within ``within`` of ``now`` (a backfill of old days pages nobody), not already
+    notified (``already``: the service, or an earlier run, sent it), worth it (:func:`worth_notifying`).
+    One notification per customer (the block, else the highest score; the rest folded into its count),
+    at most ``max_per_minute`` of them by severity and score, and one summary for those held back.
+    """
+    config = config or NotifyConfig()
+    cutoff = now - within
+    by_customer: dict[str, list[dict]] = {}
+    for decision in alerts:
+        decision = {k: _plain(v) for k, v in decision.items()}
+        moment = _event_time(decision)
+        if str(decision.get("transaction_id")) in already or moment is None or moment < cutoff \
+                or not worth_notifying(decision, config):
+            continue
+        by_customer.setdefault(str(decision.get("customer_id")), []).append(decision)
+
+    def rank(decision: dict) -> tuple:
+        return decision.get("decision") == "block", decision.get("risk_score") or 0.0
+
+    firsts = sorted(((max(group, key=rank), len(group) - 1) for group in by_customer.values()),
+                    key=lambda pair: rank(pair[0]), reverse=True)
+    out = [fraud_alert(d, folded=folded, monitor_url=config.monitor_url)
+           for d, folded in firsts[: config.max_per_minute]]
+    held = firsts[config.max_per_minute:]
+    if held:
+        out.append(Alert(kind=KIND, severity="WARN",
+                         title=f"{len(held)} more customer(s) with new fraud alerts in this batch",
+                         message=f"held back by the rate limit ({config.max_per_minute} a batch): see the monitor",
+                         dedup_key=f"{KIND}:batch:{now.isoformat()}",
+                         details={"transaction_ids": [d["transaction_id"] for d, _ in held[:100]],
+                                  "monitor": config.monitor_url or None}))
+    return out
+
+
 @dataclass
 class FraudAlertNotifier:
     log_path: Path
@@ -75,10 +169,7 @@ class FraudAlertNotifier:
         self._thread: threading.Thread | None = None
 
     def worth_notifying(self, decision: dict) -> bool:
-        if decision.get("decision") == "block":
-            return True
-        score = decision.get("risk_score")
-        return decision.get("decision") == "review" and score is not None and score >= self.config.review_score_at_least
+        return worth_notifying(decision, self.config)
 
     def observe(self, alerts: list[dict]) -> list[Alert]:
         """Decide what to notify (cheap, on the caller's thread); returns the alerts queued."""

@@ -78,3 +78,49 @@ def test_delivery_writes_the_alert_log_and_posts_to_slack_without_logging_the_ur
     assert logged["kind"] == "fraud_alert" and logged["details"]["transaction_id"] == "T1"
     assert len(received) == 1 and "customer C1" in received[0]["text"]
     assert "SECRET-PATH" not in caplog.text and notifier.counts["sent"] == 1
+
+
+def test_a_batch_of_alerts_notifies_recent_new_ones_once_per_customer_within_the_limit(tmp_path):
+    """The daily `fraud/alerts` asset: partner-file transactions never pass the service, so their
+    blocks and high-score reviews are notified by the batch — recent ones, not already sent, one per
+    customer, at most `max_per_minute`, and a summary of the rest."""
+    from datetime import datetime, timedelta, timezone
+
+    from fintech_dataops.lib.alerts import append_alert, read_alerts
+    from fintech_dataops.lib.monitor.notify import (
+        NotifyConfig,
+        batch_notifications,
+        fraud_alert,
+        notified_transactions,
+    )
+
+    now = datetime(2026, 12, 1, 6, 0, tzinfo=timezone.utc)
+    recent, old = "2026-12-01T01:00:00", "2026-11-20T01:00:00"
+
+    def alert(tx, customer, decision="block", score=0.99, at=recent):
+        return {"transaction_id": tx, "customer_id": customer, "merchant_id": "M1", "amount": 950.0,
+                "currency": "USD", "event_time": at, "decision": decision, "risk_score": score,
+                "reasons": ["HIGH_VALUE"], "rule_ids": ["HIGH_VALUE"]}
+
+    log = tmp_path / "alerts.log"
+    append_alert(log, fraud_alert(alert("T-sent", "C9")))  # the service already paged about this one
+    rows = [alert("T-sent", "C9"), alert("T-old", "C8", at=old), alert("T-low", "C7", "review", 0.5),
+            alert("T1", "C1", "review", 0.95), alert("T2", "C1"), alert("T3", "C1", "review", 0.97)]
+    rows += [alert(f"T-many-{i}", f"C-many-{i}", "review", 0.9 + i / 1000) for i in range(5)]
+    already = notified_transactions(log)
+    assert already == {"T-sent"}
+    sent = batch_notifications(rows, already=already, now=now, within=timedelta(hours=24),
+                               config=NotifyConfig(max_per_minute=3))
+    # C1's block first (its two reviews folded into it), then the two best-scored others, then a summary.
+    assert [a.details.get("transaction_id") for a in sent[:3]] == ["T2", "T-many-4", "T-many-3"]
+    assert "2 more alert(s) on this customer folded" in sent[0].message
+    assert sent[3].title == "3 more customer(s) with new fraud alerts in this batch"
+    assert sent[3].details["transaction_ids"] == ["T-many-2", "T-many-1", "T-many-0"]
+    for notification in sent:
+        append_alert(log, notification)
+    assert notified_transactions(log) == {"T-sent", "T2", "T-many-4", "T-many-3"}
+    assert len(read_alerts(log)) == 5
+    # The same batch again (a rerun of the day) sends nothing twice.
+    again = batch_notifications(rows, already=notified_transactions(log), now=now, within=timedelta(hours=24),
+                                config=NotifyConfig(max_per_minute=3))
+    assert "T2" not in {a.details.get("transaction_id") for a in again}
