@@ -276,10 +276,13 @@ def fraud_alerts(context: dg.AssetExecutionContext, config: FraudAlertsConfig, w
     # New blocks and high-score reviews page the analysts as the service's do (transactions from partner
     # files never pass the service): recent ones only, none the service or an earlier run already sent.
     notifications = []
-    if config.notify_within_hours > 0 and len(alerts):
-        notifications = batch_notifications(
-            alerts.to_dict("records"), already=notified_transactions(alert_sink.log_path),
-            now=datetime.now(timezone.utc), within=timedelta(hours=config.notify_within_hours))
+    now = datetime.now(timezone.utc)
+    window = timedelta(hours=config.notify_within_hours)
+    # Only recent rows become records (a month-long backfill has nothing to notify and skips the work).
+    recent = alerts[alerts["event_time"] >= (now - window).replace(tzinfo=None)] if len(alerts) else alerts
+    if config.notify_within_hours > 0 and len(recent):
+        notifications = batch_notifications(recent.to_dict("records"), already=notified_transactions(
+            alert_sink.log_path), now=now, within=window)
         for notification in notifications:
             alert_sink.send(notification, context.log)
     rules_by_day = alerts_by_rule(alerts, context.partition_keys)

@@ -129,7 +129,7 @@ class FraudModel:
         tail alone. Models saved before this column existed have no ``amount_tail_from``: unchanged.
         """
         columns = [X]
-        tail_from = getattr(self, "amount_tail_from", None)
+        tail_from = self.amount_tail_from  # a model pickled before the field reads the class default, None
         if tail_from is not None:
             amount = X[:, self.feature_names.index("amount")]
             columns.append(np.where(amount >= tail_from, amount, np.nan))
@@ -172,7 +172,7 @@ class FraudModel:
             "training_window": self.training_window,
             "features": list(self.feature_names),
             "thresholds": {"review": self.review_threshold, "block": self.block_threshold},
-            "amount_tail_from": getattr(self, "amount_tail_from", None),
+            "amount_tail_from": self.amount_tail_from,
             "feature_config": self.feature_config.as_dict(),
             "rule_config": self.rule_config.as_dict(),
             "evaluation": self.evaluation,

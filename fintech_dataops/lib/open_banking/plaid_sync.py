@@ -66,12 +66,12 @@ def _json_model(model) -> dict:
     return json.loads(json.dumps(plaid.ApiClient.sanitize_for_serialization(model), default=str))
 
 
-def _iso_utc(value) -> str | None:
+def _iso_utc(value, *, microseconds: bool = False) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
         value = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if microseconds else "%Y-%m-%dT%H:%M:%SZ")
     return f"{value.isoformat()}T00:00:00Z"
 
 
@@ -216,8 +216,7 @@ class PlaidSyncer:
             balances = raw.get("balances") or {}
             # To the microsecond: two pulls in one second are two snapshots, not one id twice
             # (the second would be quarantined as a duplicate of the first).
-            aware = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-            observed = aware.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            observed = _iso_utc(now, microseconds=True)
             records.append({
                 "snapshot_id": _digest(item_id, raw["account_id"], observed)[:32],
                 "item_id": item_id, "customer_id": customer_id, "account_id": raw["account_id"],
