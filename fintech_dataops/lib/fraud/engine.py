@@ -49,7 +49,7 @@ from fintech_dataops.lib.fraud.features import (
     to_epoch_us,
 )
 from fintech_dataops.lib.fraud.rules import RuleConfig, evaluate_rules
-from fintech_dataops.lib.fraud.windows import CustomerWindow, holds_any, past_features
+from fintech_dataops.lib.fraud.windows import CustomerWindow, RememberedIds, past_features
 
 DECISIONS = ("approve", "review", "block")
 INVALID_RECORD = "INVALID_RECORD"
@@ -250,6 +250,7 @@ class FraudEngine:
         # reads idle customers off the front instead of scanning (or sorting) every customer.
         self._customers: dict[str, CustomerWindow] = {}
         self._rows = 0  # remembered customer rows, kept as they are added and dropped
+        self._ids = RememberedIds()  # the transaction ids of those rows (a resend is found in O(1))
         # merchant_id → {day: transactions}; merchant_id → {(tx_day, reported_day, transaction_id)}
         self._merchant_days: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self._merchant_frauds: dict[str, set] = defaultdict(set)
@@ -284,6 +285,7 @@ class FraudEngine:
         """
         self._customers = other._customers
         self._rows = other._rows
+        self._ids = other._ids
         self._merchant_days = other._merchant_days
         self._merchant_frauds = other._merchant_frauds
         self._merchant_risk_cache = other._merchant_risk_cache
@@ -304,7 +306,9 @@ class FraudEngine:
         if max_customers is not None and len(customers) - len(idle) > max_customers:
             idle = list(islice(customers, len(customers) - int(max_customers * 0.9)))
         for customer in idle:
-            self._rows -= len(customers.pop(customer).times)
+            window = customers.pop(customer)
+            self._rows -= len(window.times)
+            self._ids.forget(window.txs)
         return len(idle)
 
     def warm_start(self, history: pd.DataFrame, labels: pd.DataFrame | None = None) -> int:
@@ -426,7 +430,7 @@ class FraudEngine:
             if cached and d < max(cached) - delay:  # a late event inside a cached window
                 del self._merchant_risk_cache[merchant]
         cust_list, tx_list, us_list = cust.tolist(), tx.tolist(), event_us.tolist()
-        if holds_any(self._customers, cust_list, tx_list):
+        if self._ids.holds_any(tx_list):
             # A resent transaction id: the batch path drops the remembered copy, so gather rows as it does.
             counts, sums, seconds_since, velocity, device_count = self._gathered_windows(c)
         else:
@@ -551,8 +555,10 @@ class FraudEngine:
             return
         order = np.lexsort((transaction_ids, event_us))
         touched: dict[str, None] = {}  # in order of each customer's latest row
+        tx_sorted = transaction_ids[order].tolist()
+        self._ids.add(tx_sorted)
         for customer, us, tx_id, cents, device in zip(
-            customers[order].tolist(), event_us[order].tolist(), transaction_ids[order].tolist(),
+            customers[order].tolist(), event_us[order].tolist(), tx_sorted,
             amount_cents[order].tolist(), devices[order].tolist(),
         ):
             window = state.get(customer)
@@ -565,7 +571,7 @@ class FraudEngine:
         for customer in touched:
             window = state.pop(customer)
             state[customer] = window  # most recently active: to the end
-            self._rows -= window.drop_before(window.newest_us - horizon)
+            self._rows -= window.drop_before(window.newest_us - horizon, self._ids)
         self._after_remember(int(event_us.max()))
 
     def _remember_bulk(self, customers: np.ndarray, event_us: np.ndarray, transaction_ids: np.ndarray,
@@ -580,6 +586,7 @@ class FraudEngine:
         us_l, tx_l = event_us[order].tolist(), transaction_ids[order].tolist()
         cents_sorted = amount_cents[order].astype("int64")
         dev_l, cents_l = devices[order].tolist(), cents_sorted.tolist()
+        self._ids.add(tx_l)
         running = np.concatenate(([0], np.cumsum(cents_sorted)))
         # Customers in order of their latest row, so the dict ends up least recently active first.
         groups = sorted(zip(starts.tolist(), ends.tolist(), sorted_codes[starts].tolist()),
@@ -595,7 +602,7 @@ class FraudEngine:
                 for i in range(start, end):
                     window.add(us_l[i], tx_l[i], cents_l[i], dev_l[i])
             state[customer] = window
-            self._rows += end - start - window.drop_before(window.newest_us - horizon)
+            self._rows += end - start - window.drop_before(window.newest_us - horizon, self._ids)
 
     def _after_remember(self, latest: int) -> None:
         previous_day = None if self._latest_us is None else self._latest_us // US_PER_DAY

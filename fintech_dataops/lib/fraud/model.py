@@ -41,7 +41,7 @@ from fintech_dataops.lib.fraud.features import (
     feature_matrix,
     reporting_amount,
 )
-from fintech_dataops.lib.fraud.forest_scoring import isolation_score_samples
+from fintech_dataops.lib.fraud.forest_scoring import gradient_boosting_proba, isolation_score_samples
 from fintech_dataops.lib.fraud.rules import RuleConfig, evaluate_rules
 
 MODEL_FILE = "model.joblib"
@@ -147,9 +147,9 @@ class FraudModel:
         if self.supervised is not None:
             estimator = self.supervised
             if self.kind == "stacked":
-                scores["stacked"] = estimator.predict_proba(self.supervised_matrix(X, anomaly))[:, 1]
+                scores["stacked"] = gradient_boosting_proba(estimator, self.supervised_matrix(X, anomaly))[:, 1]
             else:
-                scores["supervised"] = estimator.predict_proba(self.supervised_matrix(X))[:, 1]
+                scores["supervised"] = gradient_boosting_proba(estimator, self.supervised_matrix(X))[:, 1]
         return scores
 
     def score(self, features: pd.DataFrame) -> np.ndarray:
@@ -162,7 +162,7 @@ class FraudModel:
         if len(X) == 0:
             return np.zeros(0)
         if self.kind == "supervised":  # the Isolation Forest is not needed (it is the slower half)
-            return self.supervised.predict_proba(self.supervised_matrix(X))[:, 1]
+            return gradient_boosting_proba(self.supervised, self.supervised_matrix(X))[:, 1]
         return self.candidate_scores(X)[self.kind]
 
     def manifest(self) -> dict:

@@ -15,6 +15,7 @@ batch path's, which ranks rows by (customer, event time, transaction id).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
@@ -72,10 +73,14 @@ class CustomerWindow:
             cum.append(cum[-1] + r[2])
         self.cum = cum
 
-    def drop_before(self, oldest_us: int) -> int:
-        """Forget rows older than ``oldest_us`` (they no longer fall in any window); returns how many."""
+    def drop_before(self, oldest_us: int, ids: RememberedIds | None = None) -> int:
+        """Forget rows older than ``oldest_us`` (they no longer fall in any window); returns how many.
+
+        ``ids``: the engine's index of remembered transaction ids, told which ones left."""
         k = bisect_left(self.times, oldest_us)
         if k:
+            if ids is not None:
+                ids.forget(self.txs[:k])
             del self.times[:k], self.txs[:k], self.devices[:k], self.cum[:k]
         return k
 
@@ -130,10 +135,38 @@ def past_features(state: dict[str, CustomerWindow], customers: list[str], event_
     return out
 
 
-def holds_any(state: dict[str, CustomerWindow], customers: Iterable[str], transaction_ids: Iterable[str]) -> bool:
-    """Whether a transaction id is already remembered for its customer (a resent event)."""
-    for customer, tx in zip(customers, transaction_ids):
-        window = state.get(customer)
-        if window is not None and tx in window.txs:
-            return True
-    return False
+class RememberedIds:
+    """Every transaction id the windows remember, with how many copies (a resent id is remembered twice).
+
+    "Is any id of this micro-batch already remembered?" is then one dict lookup per event instead
+    of a scan of the customer's remembered ids (which grew with the customer's history: 5 µs an
+    event on the warm-started service, and more for the most active customers). About 30 bytes
+    an id; the windows add and drop ids through :meth:`add` and :meth:`forget`.
+    """
+
+    __slots__ = ("_copies",)
+
+    def __init__(self) -> None:
+        self._copies: Counter[str] = Counter()  # its update() counts in C
+
+    def __len__(self) -> int:
+        return len(self._copies)
+
+    def __contains__(self, transaction_id: str) -> bool:
+        return transaction_id in self._copies
+
+    def add(self, transaction_ids: Iterable[str]) -> None:
+        self._copies.update(transaction_ids)
+
+    def forget(self, transaction_ids: Iterable[str]) -> None:
+        copies = self._copies
+        for tx in transaction_ids:
+            left = copies.get(tx, 0) - 1
+            if left > 0:
+                copies[tx] = left
+            else:
+                copies.pop(tx, None)
+
+    def holds_any(self, transaction_ids: Iterable[str]) -> bool:
+        """Whether a transaction id is already remembered (a resent event)."""
+        return not self._copies.keys().isdisjoint(transaction_ids)

@@ -1,12 +1,12 @@
-"""``isolation_score_samples`` is scikit-learn's ``IsolationForest.score_samples``, bit for bit."""
+"""The lean scorers (``isolation_score_samples``, ``gradient_boosting_proba``) are scikit-learn's, bit for bit."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.ensemble import IsolationForest
+from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
 
-from fintech_dataops.lib.fraud.forest_scoring import isolation_score_samples
+from fintech_dataops.lib.fraud.forest_scoring import gradient_boosting_proba, isolation_score_samples
 
 
 @pytest.mark.parametrize("max_features", [1.0, 0.6])
@@ -37,3 +37,33 @@ def test_a_wrong_width_is_refused_as_scikit_learn_refuses_it():
     forest = IsolationForest(n_estimators=5, random_state=0).fit(np.random.default_rng(0).random((100, 4)))
     with pytest.raises(ValueError):
         isolation_score_samples(forest, np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_gradient_boosting_identical_to_scikit_learn_with_missing_values(threads):
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(4)
+    train = rng.lognormal(size=(3_000, 6)) * rng.integers(1, 1_000, 6)
+    train[rng.random(train.shape) < 0.1] = np.nan  # missing values: each node sends them left or right
+    y = (np.nan_to_num(train[:, 0]) + rng.normal(0, 200, len(train)) > 600).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=15, random_state=0).fit(train, y)
+    X = rng.lognormal(size=(257, 6)) * rng.integers(1, 1_000, 6)
+    X[rng.random(X.shape) < 0.15] = np.nan
+    X[3] = np.inf
+    with threadpool_limits(limits=threads):
+        for rows in (X, X[:1], np.asfortranarray(X)):
+            assert np.array_equal(gradient_boosting_proba(model, rows), model.predict_proba(rows))
+        assert gradient_boosting_proba(model, X[:0]).shape == (0, 2)  # scikit-learn refuses an empty array
+
+
+def test_gradient_boosting_falls_back_to_scikit_learn_when_it_cannot_take_the_lean_path():
+    rng = np.random.default_rng(5)
+    X = np.column_stack([rng.integers(0, 4, 400), rng.random(400)])
+    y = (X[:, 0] == 2).astype(int)
+    categorical = HistGradientBoostingClassifier(max_iter=10, categorical_features=[0]).fit(X, y)
+    assert np.array_equal(gradient_boosting_proba(categorical, X[:20]), categorical.predict_proba(X[:20]))
+    three = HistGradientBoostingClassifier(max_iter=10).fit(X, X[:, 0].astype(int) % 3)
+    assert np.array_equal(gradient_boosting_proba(three, X[:20]), three.predict_proba(X[:20]))
+    with pytest.raises(ValueError):
+        gradient_boosting_proba(categorical, np.zeros((2, 3)))

@@ -100,3 +100,38 @@ def test_a_bulk_warm_start_builds_the_same_windows_as_row_by_row(monkeypatch):
     newest = [bulk.window_entries(c)[-1][0] for c in bulk._customers]
     assert newest == sorted(newest) and list(bulk._customers) == list(row_by_row._customers)
     assert all(bulk.window_entries(c) == row_by_row.window_entries(c) for c in bulk._customers)
+
+
+def _index_matches_windows(engine: FraudEngine) -> None:
+    from collections import Counter
+
+    held = Counter(tx for c in engine._customers for _, tx, _, _ in engine.window_entries(c))
+    assert dict(held) == engine._ids._copies
+
+
+def test_the_remembered_id_index_follows_every_add_drop_resend_and_eviction():
+    rng = np.random.default_rng(5)
+    engine = FraudEngine()
+    start = int(T0.value // 1000)
+    history = pd.DataFrame(_columns(rng, 300, start - 20 * 24 * 3600 * US_PER_SECOND, spread_s=20 * 24 * 3600,
+                                    tag="warm-"))
+    history["event_time"] = pd.to_datetime(history["event_us"], unit="us")
+    engine.warm_start(history.drop(columns=["event_us", "amount_cents"]))
+    _index_matches_windows(engine)
+    assert len(engine._ids) > 0
+    clock = start
+    for step in range(10):
+        batch = _columns(rng, int(rng.integers(5, 40)), clock, spread_s=600, tag=f"b{step}-")
+        if step == 4:  # resends: three ids of the previous batch come back (one copy more each)
+            batch["transaction_id"][:3] = [f"b3-{i:04d}" for i in range(3)]
+            assert engine._ids.holds_any(batch["transaction_id"].tolist())
+        engine.score_arrays(batch)
+        _index_matches_windows(engine)
+        if step == 4:
+            assert engine._ids._copies["b3-0000"] == 2
+        clock += 9 * 24 * 3600 * US_PER_SECOND  # every step ages rows out of the 30-day horizon
+    assert "warm-0000" not in engine._ids  # aged out with its row
+    engine.evict_idle(max_customers=2)
+    _index_matches_windows(engine)
+    engine.evict_idle()
+    _index_matches_windows(engine)
