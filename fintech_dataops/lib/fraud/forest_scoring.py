@@ -22,18 +22,29 @@ them into probabilities, so the result is identical.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 _FITTED = ("estimators_", "estimators_features_", "_decision_path_lengths", "_average_path_length_per_tree",
            "_max_features", "_max_samples")
 
 
+@lru_cache(maxsize=64)
+def _path_length_of(max_samples: int) -> np.ndarray:
+    """scikit-learn's ``_average_path_length([max_samples])``: a constant of the forest whose input
+    validation cost 0.15 ms a call (a tenth of a micro-batch's model time)."""
+    from sklearn.ensemble._iforest import _average_path_length
+
+    value = _average_path_length([max_samples])
+    value.setflags(write=False)
+    return value
+
+
 def isolation_score_samples(forest, X) -> np.ndarray:
     """``forest.score_samples(X)`` (the opposite of the anomaly score: lower is more abnormal)."""
     if not all(hasattr(forest, name) for name in _FITTED):
         return forest.score_samples(X)
-    from sklearn.ensemble._iforest import _average_path_length
-
     X32 = np.asarray(X, dtype=np.float32)  # what score_samples' validation hands the trees (DTYPE)
     if X32.ndim != 2 or X32.shape[1] != getattr(forest, "n_features_in_", X32.shape[1]):
         return forest.score_samples(X)  # let scikit-learn explain the shape error
@@ -45,7 +56,7 @@ def isolation_score_samples(forest, X) -> np.ndarray:
             forest._average_path_length_per_tree):
         leaves = tree.tree_.apply(np.ascontiguousarray(X32[:, features]) if subsample else X32)
         depths += path_lengths[leaves] + average_lengths[leaves] - 1.0
-    denominator = len(forest.estimators_) * _average_path_length([forest._max_samples])
+    denominator = len(forest.estimators_) * _path_length_of(int(forest._max_samples))
     scores = 2 ** (-np.divide(depths, denominator, out=np.ones_like(depths), where=denominator != 0))
     return -scores
 

@@ -122,7 +122,8 @@ class ServiceState:
         self.warm = WarmStartReport()
         self.pipeline = DecisionPipeline(self.host, self.wal, Path(config.data_dir) / ALERTS_STREAM_FILE,
                                          heap=HeapKeeper())
-        self.batcher = MicroBatcher(self.pipeline.process, window_ms=config.batch_window_ms,
+        self.batcher = MicroBatcher(self.pipeline.score, commit=self.pipeline.commit,
+                                    window_ms=config.batch_window_ms,
                                     max_events=config.max_batch_events, max_queued_events=config.max_queued_events,
                                     initializer=single_threaded_native_code)
         self.limiter = (RateLimiter(config.max_requests_per_second, config.request_burst)

@@ -1,8 +1,9 @@
-"""One micro-batch, on the scoring thread: score → write-ahead log (fsync) → alerts.
+"""One micro-batch: score (the scoring thread) → write-ahead log (fsync) → alerts (the WAL writer).
 
-``process`` is what the :class:`~.request_coalescer.MicroBatcher` calls. It returns the
-decisions only after the WAL fsync, so whatever the HTTP layer acknowledges is
-already durable. Malformed records take the same path without scoring: they are
+``score`` and ``commit`` are what the :class:`~.request_coalescer.MicroBatcher` calls, on two
+threads, so one micro-batch's fsync overlaps the next one's scoring (``process`` does both in
+the calling thread). The decisions are returned only after the WAL fsync, so whatever the
+HTTP layer acknowledges is already durable. Malformed records take the same path without scoring: they are
 logged (and later landed) exactly as received, for the quarantine.
 """
 
@@ -86,10 +87,23 @@ def _none_for_nan(values: np.ndarray) -> list:
     return [None if v != v else v for v in rounded.tolist()]
 
 
+@dataclass
+class Scored:
+    """A scored micro-batch on its way to the WAL: its entries, each request's answers, its decisions."""
+
+    entries: list[LogEntry]
+    results: list[list[dict]]
+    decisions: list[dict]
+    malformed: int
+    events: int
+    score_s: float
+
+
 class PhaseTimes:
-    """The last ``keep`` micro-batches' phase durations on the scoring thread: ``score`` (features, rules,
-    model, decisions), ``wal`` (encode, write, fsync: the acknowledgement waits for it) and ``after``
-    (alerts, bounds, the collector's freeze). Written by the scoring thread only; read as a snapshot."""
+    """The last ``keep`` micro-batches' phase durations: ``score`` (features, rules, model, decisions,
+    bounds, the collector's freeze; the scoring thread), ``wal`` (encode, write, fsync: the
+    acknowledgement waits for it) and ``after`` (alerts; both on the WAL writer). Written by the
+    WAL writer only; read as a snapshot."""
 
     PHASES = ("score", "wal", "after")
 
@@ -136,10 +150,19 @@ class DecisionPipeline:
         self.phases = PhaseTimes()  # where a micro-batch's time goes (/health "micro_batch_phases_ms")
 
     def process(self, jobs: list[ScoreJob]) -> list[list[dict]]:
+        """Score, log (fsync) and publish one micro-batch in the calling thread: each request's decisions."""
+        return self.commit(self.score(jobs))
+
+    def score(self, jobs: list[ScoreJob]) -> Scored:
+        """The scoring thread's half: decisions, the WAL entries and the answers (nothing durable yet).
+
+        The service's :class:`~.request_coalescer.MicroBatcher` hands the result to :meth:`commit`
+        on its WAL-writer thread and scores the next micro-batch meanwhile; nothing is answered
+        before its commit returns.
+        """
         started = time.perf_counter()
         accepted = [a for job in jobs for a in job.accepted]
         decisions = self._decide(accepted) if accepted else []
-        scored = time.perf_counter()
         entries: list[LogEntry] = []
         results: list[list[dict]] = []
         position = 0
@@ -151,18 +174,27 @@ class DecisionPipeline:
             day = job.received_at.date().isoformat()
             entries.extend(LogEntry(line=r.line, day=day) for r in job.rejected)
             results.append([{k: d[k] for k in RESPONSE_FIELDS} for d in job_decisions])
-        self.wal.append(entries)  # fsync: from here on the events survive a crash
-        logged = time.perf_counter()
-        self._publish_alerts(decisions)
-        self.decided += len(decisions)
-        self.malformed += sum(len(job.rejected) for job in jobs)
         if time.monotonic() - self._last_bounds >= self.bounds_every_seconds:
-            self.host.enforce_bounds()
+            self.host.enforce_bounds()  # touches the window state: the scoring thread's
             self._last_bounds = time.monotonic()
         if self.heap is not None:
             self.heap.tick()  # between two micro-batches, on the scoring thread
-        self.phases.add(len(accepted), scored - started, logged - scored, time.perf_counter() - logged)
-        return results
+        return Scored(entries=entries, results=results, decisions=decisions,
+                      malformed=sum(len(job.rejected) for job in jobs), events=len(accepted),
+                      score_s=time.perf_counter() - started)
+
+    def commit(self, scored: Scored) -> list[list[dict]]:
+        """The WAL writer's half, in micro-batch order: append + fsync, then the alerts; the answers.
+
+        Raises what the WAL raised (nothing of the micro-batch is acknowledged then)."""
+        started = time.perf_counter()
+        self.wal.append(scored.entries)  # fsync: from here on the events survive a crash
+        logged = time.perf_counter()
+        self._publish_alerts(scored.decisions)
+        self.decided += len(scored.decisions)
+        self.malformed += scored.malformed
+        self.phases.add(scored.events, scored.score_s, logged - started, time.perf_counter() - logged)
+        return scored.results
 
     def _decide(self, accepted: list[Accepted]) -> list[dict]:
         columns = engine_columns(accepted)
