@@ -173,12 +173,12 @@ def _measured_runs(url: str, pid: int, records: list[dict], *, eps: float, secon
 
     out = []
     if warmup_seconds > 0:
-        warm = replay(ReplayConfig(url=url, eps=eps, seconds=warmup_seconds, batch_size=100), records)
+        warm = replay(ReplayConfig(url=url, eps=eps, seconds=warmup_seconds, batch_size=100, laps="warm"), records)
         out.append({"warmup": True, "acknowledged_events": warm["acknowledged_events"], "errors": warm["errors"]})
     for _ in range(runs):
         load = [round(x, 2) for x in os.getloadavg()]
         cpu_before = _cpu_seconds(pid)
-        current = replay(ReplayConfig(url=url, eps=eps, seconds=seconds, batch_size=100), records)
+        current = replay(ReplayConfig(url=url, eps=eps, seconds=seconds, batch_size=100, laps="warm"), records)
         cpu_after = _cpu_seconds(pid)
         service_cpu = None if cpu_before is None or cpu_after is None else round(cpu_after - cpu_before, 2)
         out.append({"load_average_at_start": load, **_summary(current), "service_cpu_s": service_cpu,
@@ -229,7 +229,8 @@ def online(quick: bool, runs: int | None = None) -> dict:
         + model["warmup_acknowledged"] + rules["warmup_acknowledged"]
     health = model["health"]
     return {
-        "setup": f"{eps:,} EPS offered for {seconds} s per run, 100 transactions per request; {runs} measured "
+        "setup": f"{eps:,} EPS offered for {seconds} s per run, 100 transactions per request, every one from a "
+                 f"customer with a warm-started history (replay laps='warm'); {runs} measured "
                  f"run(s) back to back on one warm-started service after a {warmup} s warm-up (not counted), "
                  "then the rules-only peer on a second service; load generator on the same cores (its CPU: "
                  "client_cpu_share_of_one_core; the service's: service_cpu_share_of_one_core)",

@@ -59,6 +59,9 @@ def register(subparsers) -> None:
     r.add_argument("--customers", type=int, default=20_000, help="simulated customers (default 20000)")
     r.add_argument("--seed", type=int, default=7)
     r.add_argument("--max-in-flight", type=int, default=512, help="most concurrent requests")
+    r.add_argument("--laps", choices=("fresh", "warm"), default="fresh",
+                   help="customers of each pass over the day after the first: new ids (default), or the day's "
+                        "own customers rotated, so every event meets a warm-started history")
     r.set_defaults(handler=run_replay)
 
 
@@ -131,7 +134,7 @@ def run_replay(args: argparse.Namespace) -> int:
             report = replay(ReplayConfig(
                 url=args.url, eps=args.eps, seconds=args.seconds, batch_size=args.batch_size,
                 customers=args.customers, seed=args.seed, max_in_flight=args.max_in_flight,
-                api_key=os.environ.get(API_KEY_ENV) or None,
+                api_key=os.environ.get(API_KEY_ENV) or None, laps=args.laps,
             ), records, stop=stop)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,7 +7,11 @@ coordinated omission). Each replayed record gets ``event_time`` = its send time,
 a fresh ``transaction_id`` and, from the second pass over the simulated day on,
 fresh customer ids, so velocity windows behave like live traffic rather than a
 compressed day (the first pass keeps the simulated ids, whose history a
-warm-started service holds).
+warm-started service holds). With ``laps="warm"`` every pass goes to the day's real
+customers instead, rotated (pass k gives a customer's transactions to the customer k
+places on in the day's sorted list), so every event is scored against a warm-started
+history — the production-like benchmark's setting: a customer with a history costs more
+to score than a new one.
 """
 
 from __future__ import annotations
@@ -37,6 +41,14 @@ class ReplayConfig:
     max_in_flight: int = 512
     api_key: str | None = None
     timeout_s: float = 30.0
+    laps: str = "fresh"  # customers of the passes after the first: "fresh" ids, or the day's "warm" ones rotated
+
+    def __post_init__(self) -> None:
+        if self.laps not in LAPS:
+            raise ValueError(f"laps must be one of {', '.join(LAPS)}, not {self.laps!r}")
+
+
+LAPS = ("fresh", "warm")
 
 
 def simulated_records(customers: int, seed: int) -> list[dict]:
@@ -58,10 +70,12 @@ _NOW = b"@@REPLAY-SEND-TIME@@"  # in a pre-encoded body: replaced by the send ti
 class _Stream:
     """Endless supply of distinct records cycling over the simulated day, as pre-encoded request bodies."""
 
-    def __init__(self, records: list[dict], run_tag: str):
+    def __init__(self, records: list[dict], run_tag: str, laps: str = "fresh"):
         self.records = records
         self.run_tag = run_tag
         self.position = 0
+        self._customers = sorted({r["customer_id"] for r in records}) if laps == "warm" else None
+        self._place = {c: i for i, c in enumerate(self._customers or ())}
 
     def take_body(self, n: int, *, batch: bool) -> bytes:
         """The JSON body of the next ``n`` records, ``event_time`` still :data:`_NOW` (set when sent)."""
@@ -75,8 +89,11 @@ class _Stream:
             lap, index = divmod(self.position, count)
             record = dict(records[index])
             record["transaction_id"] = f"{record['transaction_id']}-{self.run_tag}-{lap}"
-            if lap:  # the first pass keeps the real ids: a warm-started service knows their history
+            if lap and self._customers is None:  # the first pass keeps the real ids (warm-started history)
                 record["customer_id"] = f"{record['customer_id']}-{lap}"
+            elif lap:  # "warm" laps: another real customer, k places on
+                customers = self._customers
+                record["customer_id"] = customers[(self._place[record["customer_id"]] + lap) % len(customers)]
             record["event_time"] = _NOW_TEXT
             out.append(record)
             self.position += 1
@@ -189,7 +206,7 @@ async def _replay(config: ReplayConfig, records: list[dict], stop=None) -> dict:
         headers["X-API-Key"] = config.api_key
     interval = config.batch_size / config.eps
     total_requests = max(1, int(round(config.eps * config.seconds / config.batch_size)))
-    stream = _Stream(records, run_tag=f"{int(time.time() * 1000):x}")
+    stream = _Stream(records, run_tag=f"{int(time.time() * 1000):x}", laps=config.laps)
     latencies: list[float] = []
     event_latencies: list[tuple[float, int]] = []
     decisions = {"approve": 0, "review": 0, "block": 0}

@@ -76,6 +76,26 @@ def test_bodies_are_distinct_records_stamped_when_sent():
     assert single["transaction_id"] == "T2-r-1" and single["event_time"] == "t"
 
 
+def test_warm_laps_give_each_pass_to_the_days_real_customers_rotated():
+    records = [{"transaction_id": f"T{i}", "customer_id": c, "amount": 1.0} for i, c in enumerate(["C2", "C1", "C3"])]
+    stream = _Stream(records, run_tag="r", laps="warm")
+    stamped = orjson.loads(stream.take_body(9, batch=True).replace(b"@@REPLAY-SEND-TIME@@", b"t"))
+    customers = [r["customer_id"] for r in stamped]
+    assert customers[:3] == ["C2", "C1", "C3"]  # the first pass: the real customers
+    assert customers[3:6] == ["C3", "C2", "C1"]  # then each record goes to the next customer in sorted order
+    assert customers[6:] == ["C1", "C3", "C2"]
+    assert len({r["transaction_id"] for r in stamped}) == 9
+
+
+def test_replay_laps_must_be_known():
+    import pytest
+
+    from fintech_dataops.lib.realtime.replay import ReplayConfig
+
+    with pytest.raises(ValueError, match="laps"):
+        ReplayConfig(url="http://127.0.0.1:1", laps="tepid")
+
+
 def test_refused_connections_are_counted_as_errors_not_raised():
     import socket
 
