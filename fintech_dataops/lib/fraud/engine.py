@@ -596,8 +596,8 @@ class FraudEngine:
             window = state.pop(customer, None)
             if window is None or not window.times:
                 window = CustomerWindow()
-                window.times, window.txs, window.devices = us_l[start:end], tx_l[start:end], dev_l[start:end]
-                window.cum = (running[start:end + 1] - running[start]).tolist()
+                window.set_rows(us_l[start:end], tx_l[start:end], (running[start:end + 1] - running[start]).tolist(),
+                                dev_l[start:end])
             else:
                 for i in range(start, end):
                     window.add(us_l[i], tx_l[i], cents_l[i], dev_l[i])

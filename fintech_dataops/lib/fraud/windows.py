@@ -28,13 +28,20 @@ LONGEST_WINDOW_LABEL = max(CUSTOMER_WINDOWS, key=CUSTOMER_WINDOWS.get)
 class CustomerWindow:
     """One customer's remembered transactions, sorted by (event_us, transaction_id)."""
 
-    __slots__ = ("times", "txs", "cum", "devices")
+    __slots__ = ("times", "txs", "cum", "devices", "mixed")
 
     def __init__(self) -> None:
         self.times: list[int] = []
         self.txs: list[str] = []
         self.cum: list[int] = [0]  # cum[i] = cents of the rows before i (offset-free: only differences count)
         self.devices: list[str] = []
+        # False: every row has the same device (most customers: a same-device count is then a
+        # subtraction, not a pass over the slice). Only ever turns True (dropping rows keeps it).
+        self.mixed = False
+
+    def set_rows(self, times: list[int], txs: list[str], cum: list[int], devices: list[str]) -> None:
+        self.times, self.txs, self.cum, self.devices = times, txs, cum, devices
+        self.mixed = len(set(devices)) > 1
 
     def __len__(self) -> int:
         return len(self.times)
@@ -53,6 +60,8 @@ class CustomerWindow:
 
     def add(self, event_us: int, transaction_id: str, cents: int, device: str) -> None:
         times, txs = self.times, self.txs
+        if times and not self.mixed and device != self.devices[0]:
+            self.mixed = True
         if not times or event_us > times[-1] or (event_us == times[-1] and transaction_id >= txs[-1]):
             times.append(event_us)
             txs.append(transaction_id)
@@ -65,13 +74,10 @@ class CustomerWindow:
         self._load(rows)
 
     def _load(self, rows: list[tuple[int, str, int, str]]) -> None:
-        self.times = [r[0] for r in rows]
-        self.txs = [r[1] for r in rows]
-        self.devices = [r[3] for r in rows]
         cum = [0]
         for r in rows:
             cum.append(cum[-1] + r[2])
-        self.cum = cum
+        self.set_rows([r[0] for r in rows], [r[1] for r in rows], cum, [r[3] for r in rows])
 
     def drop_before(self, oldest_us: int, ids: RememberedIds | None = None) -> int:
         """Forget rows older than ``oldest_us`` (they no longer fall in any window); returns how many.
@@ -126,7 +132,10 @@ def past_features(state: dict[str, CustomerWindow], customers: list[str], event_
         velocity[i] = r - bisect_right(times, t - velocity_us, 0, r)
         gap[i] = min(t - times[r - 1], horizon)
         lo = bisect_left(times, t - longest, 0, r)
-        device_count[i] = window.devices[lo:r].count(device)
+        if window.mixed:
+            device_count[i] = window.devices[lo:r].count(device)
+        elif r > lo and window.devices[0] == device:  # one device in every row
+            device_count[i] = r - lo
     out = {f"customer_count_{label}": np.asarray(values, dtype="float64") for label, values in counts.items()}
     out.update({f"customer_sum_cents_{label}": np.asarray(values, dtype="float64") for label, values in sums.items()})
     out["velocity_past"] = np.asarray(velocity, dtype="int64")

@@ -135,3 +135,25 @@ def test_the_remembered_id_index_follows_every_add_drop_resend_and_eviction():
     _index_matches_windows(engine)
     engine.evict_idle()
     _index_matches_windows(engine)
+
+
+def test_same_device_counts_of_single_device_windows_equal_gathering_until_a_second_device_appears():
+    """Most customers use one device: their window counts same-device rows by subtraction."""
+    rng = np.random.default_rng(11)
+    engine = FraudEngine()
+    clock = int(T0.value // 1000)
+    for step in range(10):
+        batch = _columns(rng, int(rng.integers(3, 30)), clock - (2 * 3600 * US_PER_SECOND if step == 5 else 0),
+                         spread_s=600, tag=f"d{step}-")
+        # one device per customer (its own, or none for C5) until step 6, when C0 and C1 take a second one
+        batch["device_id"] = np.array([("" if c == "C5" else f"D-{c}") if step < 6 or c not in ("C0", "C1")
+                                       else rng.choice([f"D-{c}", "D-new"]) for c in batch["customer_id"]],
+                                      dtype=object)
+        lists = (batch["customer_id"].tolist(), batch["event_us"].tolist(), batch["transaction_id"].tolist())
+        incremental = engine._incremental_windows(batch, *lists)
+        gathered = engine._gathered_windows(batch)
+        np.testing.assert_array_equal(incremental[4], gathered[4], err_msg=f"step {step}")
+        engine.score_arrays(batch)
+        clock += 20 * 60 * US_PER_SECOND
+    assert not engine._customers["C2"].mixed
+    assert engine._customers["C0"].mixed or engine._customers["C1"].mixed
