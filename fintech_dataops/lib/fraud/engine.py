@@ -215,14 +215,19 @@ class FraudEngine:
         typical = getattr(self.model, "feature_typical", {}) or {}
         level = np.where(model_score[rows] >= self.block_threshold, "block", "review")
         out = {}
-        values = {name: (reporting_amount(feats) if name == "amount" else _float_column(feats, name))[rows]
-                  for name in typical}
+        names = list(typical)
+        values = np.column_stack([(reporting_amount(feats) if name == "amount" else _float_column(feats, name))[rows]
+                                  for name in names]) if names else np.zeros((len(rows), 0))
+        p99 = np.array([typical[name][1] for name in names], dtype="float64")
+        # Which features are far above typical, for every alerted row at once; only those are formatted.
+        with np.errstate(invalid="ignore"):
+            far = (values > p99) & (p99 > 0)
         for j, i in enumerate(rows):
             unusual = []
-            for name, (median, p99) in typical.items():
-                value = values[name][j]
-                if value > p99 and p99 > 0:
-                    unusual.append((value / p99, f"{name}={value:,.4g} (typical {median:,.4g})"))
+            for k in np.flatnonzero(far[j]).tolist():
+                name, (median, high) = names[k], typical[names[k]]
+                value = float(values[j, k])
+                unusual.append((value / high, f"{name}={value:,.4g} (typical {median:,.4g})"))
             unusual.sort(reverse=True)
             detail = "; ".join(text for _, text in unusual[:3])
             out[int(i)] = (f"MODEL: score {model_score[i]:.4f} >= {level[j]} threshold "

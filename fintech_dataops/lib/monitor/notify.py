@@ -175,6 +175,9 @@ class FraudAlertNotifier:
         """Decide what to notify (cheap, on the caller's thread); returns the alerts queued."""
         queued = []
         now = self.clock()
+        # One clock reading per call: the sends of the last minute are pruned once, not per alert
+        # (in an alert storm that was a pass over the list for each of thousands of alerts).
+        self._sent_times = [t for t in self._sent_times if now - t < 60.0]
         for decision in alerts:
             if not self.worth_notifying(decision):
                 continue
@@ -184,7 +187,6 @@ class FraudAlertNotifier:
                 self._folded[customer] = self._folded.get(customer, 0) + 1
                 self.counts["folded"] += 1
                 continue
-            self._sent_times = [t for t in self._sent_times if now - t < 60.0]
             if len(self._sent_times) >= self.config.max_per_minute:
                 self._held_back += 1
                 self.counts["rate_limited"] += 1
