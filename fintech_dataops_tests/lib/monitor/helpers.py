@@ -53,7 +53,7 @@ def build_alert_warehouse(path: Path, now: datetime = NOW) -> Path:
         amount DECIMAL(18,3), currency VARCHAR, event_time TIMESTAMP, channel VARCHAR, country VARCHAR,
         partition_date DATE)""")
     calm = {"transaction_id": "T-calm", "customer_id": "C-1", "merchant_id": "M-2", "amount": "12.50", "currency": "USD",
-            "amount_reporting": "12.50", "event_time": datetime(2026, 11, 30, 10), "decision": "approve",
+            "amount_reporting": "12.50", "event_time": now - timedelta(hours=12), "decision": "approve",
             "risk_score": 0.01, "reasons": [], "channel": "pos", "country": "GB"}
     for a in [*alert_rows(now), calm]:
         if a is not calm:
