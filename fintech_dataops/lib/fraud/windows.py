@@ -36,7 +36,8 @@ class CustomerWindow:
         self.cum: list[int] = [0]  # cum[i] = cents of the rows before i (offset-free: only differences count)
         self.devices: list[str] = []
         # False: every row has the same device (most customers: a same-device count is then a
-        # subtraction, not a pass over the slice). Only ever turns True (dropping rows keeps it).
+        # subtraction, not a pass over the slice). Adding a second device sets it; dropping rows
+        # keeps it (conservative); only a rebuild (set_rows, after a late insert) recomputes it.
         self.mixed = False
 
     def set_rows(self, times: list[int], txs: list[str], cum: list[int], devices: list[str]) -> None:

@@ -65,7 +65,8 @@ class BatcherStats:
 
 
 class MicroBatcher:
-    """Collects submissions and hands them to ``process(list[payload]) -> list[result]`` in one thread."""
+    """Collects submissions and hands them to ``process(list[payload])`` in one thread (the scorer);
+    with ``commit``, its output goes on to ``commit`` in a second thread, micro-batch by micro-batch."""
 
     def __init__(self, process: Callable[[list], object], *, window_ms: float = 2.0, max_events: int = 20_000,
                  max_queued: int = 10_000, max_queued_events: int | None = None,

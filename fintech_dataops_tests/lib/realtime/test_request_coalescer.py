@@ -37,6 +37,12 @@ class Recorder:
             self.scoring_started.set()
         return list(payloads)
 
+    def started_batcher(self, **options) -> MicroBatcher:
+        """A running batcher that scores and commits through this recorder (call inside the loop)."""
+        batcher = MicroBatcher(self.score, commit=self.commit, window_ms=0.0, **options)
+        batcher.start()
+        return batcher
+
     def commit(self, scored: list[str]) -> list[str]:
         for payload in scored:
             gate = self.release.get(payload)
@@ -53,8 +59,7 @@ def test_the_next_batch_is_scored_while_the_previous_commit_waits_and_answers_wa
     recorder.release["a"] = threading.Event()
 
     async def scenario():
-        batcher = MicroBatcher(recorder.score, commit=recorder.commit, window_ms=0.0)
-        batcher.start()
+        batcher = recorder.started_batcher()
         first = asyncio.ensure_future(batcher.submit("a"))
         await until(lambda: recorder.scored)  # "a" is its own micro-batch
         second = asyncio.ensure_future(batcher.submit("b"))
@@ -74,8 +79,7 @@ def test_a_failed_commit_fails_only_its_batch_and_later_batches_are_answered():
     recorder = Recorder(fail={"bad"})
 
     async def scenario():
-        batcher = MicroBatcher(recorder.score, commit=recorder.commit, window_ms=0.0)
-        batcher.start()
+        batcher = recorder.started_batcher()
         with pytest.raises(OSError):
             await batcher.submit("bad")
         assert await batcher.submit("good") == "ok:good"
@@ -89,8 +93,7 @@ def test_shutdown_waits_for_every_scored_batch_to_be_committed():
     recorder.release["slow"] = threading.Event()
 
     async def scenario():
-        batcher = MicroBatcher(recorder.score, commit=recorder.commit, window_ms=0.0)
-        batcher.start()
+        batcher = recorder.started_batcher()
         pending = asyncio.ensure_future(batcher.submit("slow"))
         await until(lambda: recorder.scored)
         stopping = asyncio.ensure_future(batcher.drain_and_stop())
@@ -110,8 +113,7 @@ def test_at_most_max_uncommitted_batches_wait_for_the_wal():
         recorder.release[name] = threading.Event()
 
     async def scenario():
-        batcher = MicroBatcher(recorder.score, commit=recorder.commit, window_ms=0.0, max_uncommitted=2)
-        batcher.start()
+        batcher = recorder.started_batcher(max_uncommitted=2)
         answers = []
         for count, name in enumerate("ab", start=1):
             answers.append(asyncio.ensure_future(batcher.submit(name)))
