@@ -150,7 +150,7 @@ def production_like_data_dir(data_dir: Path, *, customers: int, history_days: in
 
 
 def _summary(report: dict) -> dict:
-    keep = ("sustained_eps", "acknowledged_events", "late_sends", "errors", "latency_ms", "request_latency_ms",
+    keep = ("sustained_eps", "acknowledged_events", "late_sends", "errors", "decisions", "latency_ms", "request_latency_ms",
             "percentiles_ms_per_5s", "client_cpu_s", "client_cpu_share_of_one_core")
     return {k: report.get(k) for k in keep}
 
@@ -189,24 +189,27 @@ def _measured_runs(url: str, pid: int, records: list[dict], *, eps: float, secon
     return out
 
 
-def online(quick: bool, runs: int | None = None) -> dict:
+def online(quick: bool, runs: int | None = None, *, customers: int | None = None,
+           history_days: int | None = None) -> dict:
     """Production-like: warm-started windows of real customers and a trained model; a warm-up, then
     ``runs`` measured replays back to back on the same service (default 3; 1 when quick); then the
     peer: the same windows and traffic with rules only (a second service, no model), one run."""
     eps, seconds, warmup = (2_000, 5, 1) if quick else (10_000, 60, 5)
-    customers, history_days = (5_000, 3) if quick else (50_000, 14)
+    customers = customers or (5_000 if quick else 50_000)
+    history_days = history_days or (3 if quick else 14)
     runs = runs or (1 if quick else 3)
     started_at = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-rt-") as tmp:
         data_dir = Path(tmp) / "data"
         prepared = production_like_data_dir(data_dir, customers=customers, history_days=history_days)
         records = prepared["records"]
+        max_rows = max(2_000_000, prepared["setup"]["history_transactions"])
         services: dict[str, dict] = {}
         for label in ("model", "rules_only"):
             if label == "rules_only":  # the peer: the same windows and traffic, no model to load
                 (data_dir / "models").rename(data_dir / "models.off")
             launched = time.perf_counter()
-            process, url, ready = _start_service(data_dir, warm_start=True)
+            process, url, ready = _start_service(data_dir, "--warm-start-max-rows", str(max_rows), warm_start=True)
             try:
                 start_s = round(time.perf_counter() - launched, 1)
                 measured = _measured_runs(url, process.pid, records, eps=eps, seconds=seconds,

@@ -48,6 +48,9 @@ def register(subparsers) -> None:
                    help="serve these registered tenants in one process; each request's tenant comes from its "
                         "API key (default: the --tenant selected, else the default tenant alone)")
     p.add_argument("--no-warm-start", action="store_true", help="start with empty windows")
+    p.add_argument("--warm-start-max-rows", type=int, default=2_000_000,
+                   help="most recent core.transactions rows read into the windows at start (default 2000000; "
+                        "about 200 B of memory each)")
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     p.set_defaults(handler=run_serve)
 
@@ -83,7 +86,8 @@ def run_serve(args: argparse.Namespace) -> int:
         reload_seconds=args.reload_seconds, max_body_bytes=args.max_body_bytes,
         max_batch_records=args.max_batch, max_customers=args.max_customers,
         max_requests_per_second=args.max_requests_per_second, request_burst=args.request_burst,
-        warm_start=not args.no_warm_start, api_key=os.environ.get(API_KEY_ENV) or None,
+        warm_start=not args.no_warm_start, warm_start_max_rows=args.warm_start_max_rows,
+        api_key=os.environ.get(API_KEY_ENV) or None,
         max_queued_events=args.max_queued_events or None,
         remember_ids=args.remember_ids, request_timeout_seconds=args.request_timeout,
         keep_alive_seconds=args.keep_alive_timeout, max_connections=args.max_connections,

@@ -49,6 +49,28 @@ def test_warm_start_reads_recent_core_history_so_a_burst_spanning_the_restart_is
     assert {entry[3] for entry in host.engine.window_entries("C-burst")} == {"D1"}
 
 
+def test_warm_start_keeps_only_the_newest_max_rows(tmp_path):
+    database = tmp_path / "warehouse.duckdb"
+    history = pd.DataFrame([tx(f"H{i}", f"C{i}", 10.0, at=START, seconds=i) for i in range(5)])
+    history["event_time"] = pd.to_datetime(history["event_time"]).dt.tz_localize(None)
+    history["partition_date"] = history["event_time"].dt.date
+    with warehouse.connection(database) as con:
+        con.register("h", history)
+        con.execute("CREATE SCHEMA core; CREATE TABLE core.transactions AS SELECT * FROM h")
+    host = EngineHost(FraudEngine(), tmp_path / "models")
+    report = host.warm_start(database, max_rows=2)
+    assert report.transactions_read == 2 and report.transactions_kept == 2
+    assert set(host.engine._customers) == {"C3", "C4"}
+
+
+def test_serve_passes_the_warm_start_row_cap_through():
+    from fintech_dataops.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "--warm-start-max-rows", "3000000"])
+    assert args.warm_start_max_rows == 3_000_000
+    assert build_parser().parse_args(["serve"]).warm_start_max_rows == 2_000_000
+
+
 def test_a_missing_warehouse_is_a_cold_start(tmp_path):
     report = EngineHost(FraudEngine(), tmp_path / "models").warm_start(tmp_path / "none.duckdb")
     assert report.source == "cold" and report.transactions_kept == 0
