@@ -21,6 +21,7 @@ one run per batch).
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -91,9 +92,26 @@ def _core(frame, time_column: str):
     return out
 
 
-def production_like_data_dir(data_dir: Path, *, customers: int, history_days: int, seed: int = 7) -> dict:
+def _reference_rates(first, days: int, seed: int):
+    """The demo's reference rates (ECB where bundled, a seeded walk after) for ``days`` days from ``first``."""
+    import pandas as pd
+
+    from fintech_dataops.lib.money.simulated import OPENING_DAYS, demo_rates
+
+    rates = demo_rates(first, days, seed)
+    rows = [r for i in range(-OPENING_DAYS, days) for r in rates.records_for(first + timedelta(days=i))]
+    frame = pd.DataFrame(rows)
+    frame["rate"] = frame["rate"].astype(str)  # exact text to DECIMAL, never through a float sum
+    return frame
+
+
+def production_like_data_dir(data_dir: Path, *, customers: int, history_days: int, seed: int = 7,
+                             days_back: int = 0) -> dict:
     """A data dir as a running platform has it: ``history_days`` of ``core.transactions`` and
-    ``core.fraud_labels`` ending yesterday, and a CURRENT fraud model trained on that history.
+    ``core.fraud_labels`` ending the day before the replay day, and a CURRENT fraud model trained on
+    that history. The replay day is today, or ``days_back`` days ago: a replay at simulated event
+    times steps one day per pass over it and must stay in the past (the contract refuses events
+    ahead of the clock).
 
     Returns the replay records (the simulated day after the history, same customers, so a
     warm-started service scores them against their real windows) and what was built.
@@ -106,7 +124,7 @@ def production_like_data_dir(data_dir: Path, *, customers: int, history_days: in
     from fintech_dataops.lib.simulator.world import SimulationConfig, simulate
 
     started = time.perf_counter()
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(timezone.utc).date() - timedelta(days=days_back)  # the replay day
     first = today - timedelta(days=history_days)
     sim = simulate(SimulationConfig(start=first, days=history_days + 1, customers=customers, seed=seed,
                                     malformed_rate=0.0))
@@ -122,6 +140,13 @@ def production_like_data_dir(data_dir: Path, *, customers: int, history_days: in
         con.register("l", labels)
         con.execute("CREATE TABLE core.transactions AS SELECT * FROM h")
         con.execute("CREATE TABLE core.fraud_labels AS SELECT * FROM l")
+        # The reference rates a running platform holds (the daily fx asset): every day of the history and
+        # of the replay's passes, so a payment abroad converts instead of falling to fx_rate_missing.
+        con.register("r", _reference_rates(first, history_days + 1 + days_back, seed))
+        con.execute("""CREATE TABLE core.fx_rates AS SELECT rate_id, CAST(rate_date AS DATE) AS rate_date,
+                       base_currency, currency, CAST(rate AS DECIMAL(18, 8)) AS rate, source,
+                       CAST(rate_date AS DATE) AS partition_date, 'bench' AS source_file,
+                       row_number() OVER () AS line_number FROM r""")
     finally:
         con.close()
     # The model: trained on the last week of the history, with the labels known (its inference
@@ -140,7 +165,7 @@ def production_like_data_dir(data_dir: Path, *, customers: int, history_days: in
         model = train_model(features, y, config=ModelConfig(validation_days=2, min_fraud_labels=10))
     save_model(model, data_dir / "models")
     replay_day = sim.feeds["transactions"]
-    replay_day = replay_day[replay_day["event_time"].dt.date >= today].drop(columns=["event_time"])
+    replay_day = replay_day[replay_day["event_time"].dt.date >= today].sort_values("event_time", kind="stable")
     return {
         "records": replay_day.to_dict("records"),
         "setup": {"customers": customers, "history_days": history_days, "history_transactions": len(history),
@@ -164,24 +189,40 @@ def _cpu_seconds(pid: int) -> float | None:
         return None
 
 
+def _laps(event_times: str) -> str:
+    """At simulated event times each pass is the next day of the same customers; stamped at send time,
+    the day's customers rotated (the same customer's day again within seconds would be a velocity burst)."""
+    return "repeat" if event_times == "simulated" else "warm"
+
+
 def _measured_runs(url: str, pid: int, records: list[dict], *, eps: float, seconds: float, runs: int,
-                   warmup_seconds: float) -> list[dict]:
+                   warmup_seconds: float, event_times: str = "simulated") -> list[dict]:
     """A warm-up replay (not counted: first calls, caches, the collector's first freeze), then ``runs``
     replays back to back against the same running service, each with its load average, the service's
-    CPU and the load generator's CPU."""
+    CPU and the load generator's CPU. With ``event_times="simulated"`` each replay continues the stream
+    where the previous one stopped (pass k of the day is day k after the history), so event time never
+    runs backwards on a customer's windows."""
     from fintech_dataops.lib.realtime.replay import ReplayConfig, replay
 
     out = []
+    # With simulated event times each run continues where the last stopped (pass k = day k after the
+    # history), so event time never runs backwards on a customer; state survives between calls.
+    position = 0
     if warmup_seconds > 0:
-        warm = replay(ReplayConfig(url=url, eps=eps, seconds=warmup_seconds, batch_size=100, laps="warm"), records)
+        warm = replay(ReplayConfig(url=url, eps=eps, seconds=warmup_seconds, batch_size=100, laps=_laps(event_times),
+                                   event_times=event_times, first_event=position), records)
+        position += warm["sent_events"]
         out.append({"warmup": True, "acknowledged_events": warm["acknowledged_events"], "errors": warm["errors"]})
     for _ in range(runs):
         load = [round(x, 2) for x in os.getloadavg()]
         cpu_before = _cpu_seconds(pid)
-        current = replay(ReplayConfig(url=url, eps=eps, seconds=seconds, batch_size=100, laps="warm"), records)
+        current = replay(ReplayConfig(url=url, eps=eps, seconds=seconds, batch_size=100, laps=_laps(event_times),
+                                      event_times=event_times, first_event=position), records)
+        position += current["sent_events"]
         cpu_after = _cpu_seconds(pid)
         service_cpu = None if cpu_before is None or cpu_after is None else round(cpu_after - cpu_before, 2)
-        out.append({"load_average_at_start": load, **_summary(current), "service_cpu_s": service_cpu,
+        out.append({"event_times": event_times, "load_average_at_start": load, **_summary(current),
+                    "service_cpu_s": service_cpu,
                     "service_cpu_share_of_one_core": round(service_cpu / current["elapsed_s"], 3)
                     if service_cpu is not None and current["elapsed_s"] else None,
                     "service_cpu_us_per_event": round(service_cpu * 1e6 / current["acknowledged_events"], 1)
@@ -190,7 +231,7 @@ def _measured_runs(url: str, pid: int, records: list[dict], *, eps: float, secon
 
 
 def online(quick: bool, runs: int | None = None, *, customers: int | None = None,
-           history_days: int | None = None) -> dict:
+           history_days: int | None = None, stress: bool = True) -> dict:
     """Production-like: warm-started windows of real customers and a trained model; a warm-up, then
     ``runs`` measured replays back to back on the same service (default 3; 1 when quick); then the
     peer: the same windows and traffic with rules only (a second service, no model), one run."""
@@ -201,11 +242,21 @@ def online(quick: bool, runs: int | None = None, *, customers: int | None = None
     started_at = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-rt-") as tmp:
         data_dir = Path(tmp) / "data"
-        prepared = production_like_data_dir(data_dir, customers=customers, history_days=history_days)
+        # Every pass over the replay day at simulated event times is one day later: start far enough
+        # back that the last pass of the model service (warm-up + runs, ~2 transactions per customer
+        # a day) is still before the clock.
+        passes = math.ceil(eps * (warmup + runs * seconds) / (1.5 * customers)) + 2
+        prepared = production_like_data_dir(data_dir, customers=customers, history_days=history_days,
+                                             days_back=passes)
         records = prepared["records"]
+        if math.ceil(eps * (warmup + runs * seconds) / len(records)) >= passes:
+            raise RuntimeError(f"{len(records):,} records a day are too few for {passes} days back: "
+                               "the last passes would be ahead of the clock")
         max_rows = max(2_000_000, prepared["setup"]["history_transactions"])
         services: dict[str, dict] = {}
-        for label in ("model", "rules_only"):
+        # "stress": the former setting, every event stamped at its send time (a simulated day compressed
+        # into seconds: velocity windows fire on most customers), on a fresh service of its own.
+        for label in ("model", "stress", "rules_only") if stress else ("model", "rules_only"):
             if label == "rules_only":  # the peer: the same windows and traffic, no model to load
                 (data_dir / "models").rename(data_dir / "models.off")
             launched = time.perf_counter()
@@ -213,7 +264,8 @@ def online(quick: bool, runs: int | None = None, *, customers: int | None = None
             try:
                 start_s = round(time.perf_counter() - launched, 1)
                 measured = _measured_runs(url, process.pid, records, eps=eps, seconds=seconds,
-                                          runs=runs if label == "model" else 1, warmup_seconds=warmup)
+                                          runs=runs if label == "model" else 1, warmup_seconds=warmup,
+                                          event_times="send" if label == "stress" else "simulated")
                 health = _health(url)
             finally:
                 code = _stop(process)
@@ -226,28 +278,37 @@ def online(quick: bool, runs: int | None = None, *, customers: int | None = None
         peer = _unbatched_engine_eps(records, data_dir / "models")
     model, rules = services["model"], services["rules_only"]
     model_runs, rules_runs = model["runs"], rules["runs"]
+    stress_runs = services["stress"]["runs"] if "stress" in services else []
+    stress_warmup = services["stress"]["warmup_acknowledged"] if "stress" in services else 0
     p99s = [r["latency_ms"]["p99"] for r in model_runs if r["latency_ms"]["p99"] is not None]
     rules_p99 = rules_runs[0]["latency_ms"]["p99"] if rules_runs else None
-    acknowledged = sum(r["acknowledged_events"] for r in model_runs + rules_runs) \
-        + model["warmup_acknowledged"] + rules["warmup_acknowledged"]
+    acknowledged = sum(r["acknowledged_events"] for r in model_runs + stress_runs + rules_runs) \
+        + model["warmup_acknowledged"] + rules["warmup_acknowledged"] + stress_warmup
     health = model["health"]
     return {
         "setup": f"{eps:,} EPS offered for {seconds} s per run, 100 transactions per request, every one from a "
-                 f"customer with a warm-started history (replay laps='warm'); {runs} measured "
+                 f"customer with a warm-started history at its own simulated event time (event_times='simulated', "
+                 f"laps='repeat': pass k over the day is each customer's day again, k days after the history, so "
+                 f"windows see real spacing and the decision mix is the simulated day's); {runs} measured "
                  f"run(s) back to back on one warm-started service after a {warmup} s warm-up (not counted), "
+                 f"{'then one stress run stamped at send time (a day compressed into seconds) on a fresh service, ' if stress_runs else ''}"
                  "then the rules-only peer on a second service; load generator on the same cores (its CPU: "
                  "client_cpu_share_of_one_core; the service's: service_cpu_share_of_one_core)",
+        "decisions_per_run": [r.get("decisions") for r in model_runs],
         "load_average_at_start_per_run": [r["load_average_at_start"] for r in model_runs],
         "model_p99_ms_per_run": p99s,
         "model_p99_max_ms": max(p99s) if p99s else None,
         "goal_met": bool(p99s) and len(p99s) == runs and max(p99s) < 50.0,
         "model_runs": model_runs,
         "rules_only_runs": rules_runs,
+        # The former setting (every event stamped at its send time): velocity windows see a simulated day in
+        # seconds and most decisions are reviews; a stress figure, not the production-like one.
+        "stress_runs_send_time": stress_runs,
         "ratio_p99_model_vs_rules_only": round(max(p99s) / rules_p99, 2) if p99s and rules_p99 else None,
         # acknowledged = landed: every event a 2xx covered (warm-ups included) is in the landing zone once
         "landed_events": landed, "acknowledged_events": acknowledged,
         "acknowledged_equals_landed": landed == acknowledged,
-        "service_exit_codes": {"model": model["exit_code"], "rules_only": rules["exit_code"]},
+        "service_exit_codes": {label: services[label]["exit_code"] for label in services},
         "service": {"model_version": model["ready"].get("model_version"),
                     "warm_start_transactions": model["ready"].get("warm_start_transactions"),
                     "start_s": model["start_s"],

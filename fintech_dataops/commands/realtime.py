@@ -62,9 +62,14 @@ def register(subparsers) -> None:
     r.add_argument("--customers", type=int, default=20_000, help="simulated customers (default 20000)")
     r.add_argument("--seed", type=int, default=7)
     r.add_argument("--max-in-flight", type=int, default=512, help="most concurrent requests")
-    r.add_argument("--laps", choices=("fresh", "warm"), default="fresh",
-                   help="customers of each pass over the day after the first: new ids (default), or the day's "
-                        "own customers rotated, so every event meets a warm-started history")
+    r.add_argument("--laps", choices=("fresh", "warm", "repeat"), default="fresh",
+                   help="customers of each pass over the day after the first: new ids (default), the day's "
+                        "own customers rotated, so every event meets a warm-started history (warm), or each "
+                        "customer's own day again (repeat; with --event-times simulated, the next day)")
+    r.add_argument("--event-times", choices=("send", "simulated"), default="send",
+                   help="each event's event_time: its send time (default; a simulated day is compressed into "
+                        "seconds, so velocity windows fire on most customers), or its own simulated time, pass "
+                        "k of the day shifted k days on (each customer's real spacing at the offered rate)")
     r.set_defaults(handler=run_replay)
 
 
@@ -139,6 +144,7 @@ def run_replay(args: argparse.Namespace) -> int:
                 url=args.url, eps=args.eps, seconds=args.seconds, batch_size=args.batch_size,
                 customers=args.customers, seed=args.seed, max_in_flight=args.max_in_flight,
                 api_key=os.environ.get(API_KEY_ENV) or None, laps=args.laps,
+                event_times=args.event_times,
             ), records, stop=stop)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

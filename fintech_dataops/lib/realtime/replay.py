@@ -42,22 +42,35 @@ class ReplayConfig:
     api_key: str | None = None
     timeout_s: float = 30.0
     laps: str = "fresh"  # customers of the passes after the first: "fresh" ids, or the day's "warm" ones rotated
+    event_times: str = "send"  # each record's event_time: its "send" time, or its own "simulated" time
+    first_event: int = 0  # where in the endless stream to start: a run continuing an earlier one passes its sent_events
 
     def __post_init__(self) -> None:
         if self.laps not in LAPS:
             raise ValueError(f"laps must be one of {', '.join(LAPS)}, not {self.laps!r}")
+        if self.first_event < 0:
+            raise ValueError(f"first_event must be >= 0, not {self.first_event}")
+        if self.event_times not in EVENT_TIMES:
+            raise ValueError(f"event_times must be one of {', '.join(EVENT_TIMES)}, not {self.event_times!r}")
 
 
-LAPS = ("fresh", "warm")
+LAPS = ("fresh", "warm", "repeat")  # "repeat": every pass keeps the day's own customers (with simulated times)
+# "send": event_time = the moment the request goes out, so a simulated day is compressed into
+# seconds of wall clock and each customer's payments arrive seconds apart (velocity and 1-hour
+# windows see a day at once: most decisions become reviews). "simulated": each record keeps
+# its simulated event time, pass k of the day shifted k days on, so every customer's windows
+# see their real spacing while the service is offered the same rate — event time runs faster
+# than the wall clock, as in a catch-up, and the decision mix is the simulated day's.
+EVENT_TIMES = ("send", "simulated")
 
 
 def simulated_records(customers: int, seed: int) -> list[dict]:
-    """One simulated day of transactions (clean records, event-time order)."""
+    """One simulated day of transactions (clean records, event-time order, with their simulated ``event_time``)."""
     from fintech_dataops.lib.simulator.world import SimulationConfig, simulate
 
     sim = simulate(SimulationConfig(start=date.today() - timedelta(days=1), days=1, customers=customers,
                                     seed=seed, malformed_rate=0.0))
-    frame = sim.feeds["transactions"].drop(columns=["event_time"])
+    frame = sim.feeds["transactions"].sort_values("event_time", kind="stable")
     records = frame.to_dict("records")
     if not records:
         raise ValueError("the simulator produced no transactions: raise --customers")
@@ -70,10 +83,17 @@ _NOW = b"@@REPLAY-SEND-TIME@@"  # in a pre-encoded body: replaced by the send ti
 class _Stream:
     """Endless supply of distinct records cycling over the simulated day, as pre-encoded request bodies."""
 
-    def __init__(self, records: list[dict], run_tag: str, laps: str = "fresh"):
+    def __init__(self, records: list[dict], run_tag: str, laps: str = "fresh", event_times: str = "send",
+                 first_event: int = 0):
         self.records = records
         self.run_tag = run_tag
-        self.position = 0
+        self.position = first_event
+        self._times = None
+        self._repeat = laps == "repeat"
+        if event_times == "simulated":
+            if any(r.get("event_time") is None for r in records):
+                raise ValueError("event_times='simulated' needs an event_time on every record")
+            self._times = [_utc(r["event_time"]) for r in records]
         self._customers = sorted({r["customer_id"] for r in records}) if laps == "warm" else None
         self._place = {c: i for i, c in enumerate(self._customers or ())}
 
@@ -89,18 +109,29 @@ class _Stream:
             lap, index = divmod(self.position, count)
             record = dict(records[index])
             record["transaction_id"] = f"{record['transaction_id']}-{self.run_tag}-{lap}"
-            if lap and self._customers is None:  # the first pass keeps the real ids (warm-started history)
+            if lap and self._repeat:  # each customer's day again, the next day (event_times="simulated")
+                pass
+            elif lap and self._customers is None:  # the first pass keeps the real ids (warm-started history)
                 record["customer_id"] = f"{record['customer_id']}-{lap}"
             elif lap:  # "warm" laps: another real customer, k places on
                 customers = self._customers
                 record["customer_id"] = customers[(self._place[record["customer_id"]] + lap) % len(customers)]
-            record["event_time"] = _NOW_TEXT
+            record["event_time"] = _NOW_TEXT if self._times is None else \
+                iso_utc(self._times[index] + timedelta(days=lap))
             out.append(record)
             self.position += 1
         return out
 
 
 _NOW_TEXT = _NOW.decode()
+
+
+def _utc(value) -> datetime:
+    """A record's event time (datetime, pandas Timestamp or ISO text) as an aware UTC datetime."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    if hasattr(moment, "to_pydatetime"):
+        moment = moment.to_pydatetime()
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 class _HttpError(Exception):
@@ -206,7 +237,8 @@ async def _replay(config: ReplayConfig, records: list[dict], stop=None) -> dict:
         headers["X-API-Key"] = config.api_key
     interval = config.batch_size / config.eps
     total_requests = max(1, int(round(config.eps * config.seconds / config.batch_size)))
-    stream = _Stream(records, run_tag=f"{int(time.time() * 1000):x}", laps=config.laps)
+    stream = _Stream(records, run_tag=f"{int(time.time() * 1000):x}", laps=config.laps,
+                     event_times=config.event_times, first_event=config.first_event)
     latencies: list[float] = []
     event_latencies: list[tuple[float, int]] = []
     decisions = {"approve": 0, "review": 0, "block": 0}

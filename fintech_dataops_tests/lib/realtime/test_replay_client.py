@@ -87,6 +87,36 @@ def test_warm_laps_give_each_pass_to_the_days_real_customers_rotated():
     assert len({r["transaction_id"] for r in stamped}) == 9
 
 
+def test_simulated_event_times_keep_each_records_time_and_shift_each_pass_a_day():
+    import pandas as pd
+
+    records = [{"transaction_id": "T1", "customer_id": "C1", "amount": 1.0,
+                "event_time": pd.Timestamp("2026-03-01 08:00:00.25", tz="UTC")},
+               {"transaction_id": "T2", "customer_id": "C2", "amount": 2.0, "event_time": "2026-03-01T21:30:00Z"}]
+    stream = _Stream(records, run_tag="r", laps="warm", event_times="simulated")
+    body = stream.take_body(5, batch=True)
+    assert b"@@REPLAY-SEND-TIME@@" not in body  # nothing is stamped at send time
+    sent = orjson.loads(body)
+    assert [r["event_time"] for r in sent] == [
+        "2026-03-01T08:00:00.250000Z", "2026-03-01T21:30:00.000000Z",
+        "2026-03-02T08:00:00.250000Z", "2026-03-02T21:30:00.000000Z", "2026-03-03T08:00:00.250000Z"]
+    assert [r["customer_id"] for r in sent] == ["C1", "C2", "C2", "C1", "C1"]
+    with pytest.raises(ValueError, match="event_time"):
+        _Stream([{"transaction_id": "T1", "customer_id": "C1"}], run_tag="r", event_times="simulated")
+    with pytest.raises(ValueError, match="event_times"):
+        ReplayConfig(url="http://127.0.0.1:1", event_times="wall")
+
+
+def test_repeat_laps_keep_each_customer_and_move_their_day_on():
+    records = [{"transaction_id": "T1", "customer_id": "C2", "amount": 1.0, "event_time": "2026-03-01T10:00:00Z"},
+               {"transaction_id": "T2", "customer_id": "C1", "amount": 1.0, "event_time": "2026-03-01T11:00:00Z"}]
+    stream = _Stream(records, run_tag="r", laps="repeat", event_times="simulated", first_event=3)
+    sent = orjson.loads(stream.take_body(3, batch=True))
+    assert [r["customer_id"] for r in sent] == ["C1", "C2", "C1"]
+    assert [r["event_time"][:13] for r in sent] == ["2026-03-02T11", "2026-03-03T10", "2026-03-03T11"]
+    assert [r["transaction_id"] for r in sent] == ["T2-r-1", "T1-r-2", "T2-r-2"]
+
+
 def test_replay_laps_must_be_known():
     import pytest
 
