@@ -14,6 +14,18 @@ from fintech_dataops_tests.lib.realtime.helpers import tx
 START = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
 
+def _warehouse_with(tmp_path, rows: list[dict]):
+    """A warehouse whose core.transactions holds ``rows`` (naive-UTC times, partitioned by day)."""
+    database = tmp_path / "warehouse.duckdb"
+    history = pd.DataFrame(rows)
+    history["event_time"] = pd.to_datetime(history["event_time"]).dt.tz_localize(None)
+    history["partition_date"] = history["event_time"].dt.date
+    with warehouse.connection(database) as con:
+        con.register("h", history)
+        con.execute("CREATE SCHEMA core; CREATE TABLE core.transactions AS SELECT * FROM h")
+    return database
+
+
 def test_customers_idle_longer_than_the_longest_window_are_evicted(tmp_path):
     host = EngineHost(FraudEngine(), tmp_path / "models")
     host.score([tx("old", "C-idle", at=START)])
@@ -33,13 +45,7 @@ def test_the_customer_cap_evicts_the_least_recently_active_first(tmp_path):
 
 
 def test_warm_start_reads_recent_core_history_so_a_burst_spanning_the_restart_is_caught(tmp_path):
-    database = tmp_path / "warehouse.duckdb"
-    history = pd.DataFrame([tx(f"H{i}", "C-burst", 10.0, at=START, seconds=i) for i in range(3)])
-    history["event_time"] = pd.to_datetime(history["event_time"]).dt.tz_localize(None)
-    history["partition_date"] = history["event_time"].dt.date
-    with warehouse.connection(database) as con:
-        con.register("h", history)
-        con.execute("CREATE SCHEMA core; CREATE TABLE core.transactions AS SELECT * FROM h")
+    database = _warehouse_with(tmp_path, [tx(f"H{i}", "C-burst", 10.0, at=START, seconds=i) for i in range(3)])
     host = EngineHost(FraudEngine(), tmp_path / "models")
     report = host.warm_start(database)
     decision = host.score([tx("NEXT", "C-burst", 10.0, at=START, seconds=4)])
@@ -50,13 +56,7 @@ def test_warm_start_reads_recent_core_history_so_a_burst_spanning_the_restart_is
 
 
 def test_warm_start_keeps_only_the_newest_max_rows(tmp_path):
-    database = tmp_path / "warehouse.duckdb"
-    history = pd.DataFrame([tx(f"H{i}", f"C{i}", 10.0, at=START, seconds=i) for i in range(5)])
-    history["event_time"] = pd.to_datetime(history["event_time"]).dt.tz_localize(None)
-    history["partition_date"] = history["event_time"].dt.date
-    with warehouse.connection(database) as con:
-        con.register("h", history)
-        con.execute("CREATE SCHEMA core; CREATE TABLE core.transactions AS SELECT * FROM h")
+    database = _warehouse_with(tmp_path, [tx(f"H{i}", f"C{i}", 10.0, at=START, seconds=i) for i in range(5)])
     host = EngineHost(FraudEngine(), tmp_path / "models")
     report = host.warm_start(database, max_rows=2)
     assert report.transactions_read == 2 and report.transactions_kept == 2
