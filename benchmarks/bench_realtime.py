@@ -3,18 +3,22 @@
 1. **Online**, production-like: a data dir with 14 days of ``core.transactions`` and
    ``core.fraud_labels`` for 50k simulated customers and a fraud model trained on them;
    ``fintech-dataops serve`` warm-starts its windows from that warehouse, in its own
-   process on an ephemeral loopback port; the replay client streams the next simulated
-   day (the same customers first) at a steady rate (batches of 100) and measures
-   send → decision (sustained EPS, p50/p95/p99/max). Peer, same run: the engine scoring
-   one event per call (no micro-batching), in events/s.
+   process on an ephemeral loopback port (the warehouse also holds the reference rates a
+   running platform has); the replay client streams the next simulated day at a steady
+   rate (batches of 100), each record at its own simulated event time (pass k over the
+   day = each customer's day again, k days later: real per-customer spacing, a production
+   decision mix) and measures send → decision (sustained EPS, p50/p95/p99/max). Then a
+   stress run stamped at send time (a day compressed into seconds) on a fresh service.
+   Peers, same run: the rules-only service; the engine scoring one event per call (no
+   micro-batching), in events/s.
 2. **Sensor path**: a real ``dagster-daemon`` on a fresh instance (the project's
    template ``fintech_dataops/instance/dagster.yaml``) with ``realtime_batch_sensor``;
    the service lands micro-batches, the daemon launches ``realtime_fraud_job`` per batch,
    and ``realtime.batch_latency`` gives file landed → alert row and event → alert row.
 
 ``run(quick=True)``: 2k EPS for 5 s (5k customers, 3 days) and 3 micro-batches per sensor path; full: 10k EPS
-for 60 s, three runs back to back on one service after a 5 s warm-up, then the rules-only peer (about
-7 min on an idle machine: ``--only online``), and 12 batches per sensor path (warm path, then its peer:
+for 60 s, three runs back to back on one service after a 5 s warm-up, the stress run, then the rules-only
+peer (about 7 min on an idle machine: ``--only online``), and 12 batches per sensor path (warm path, then its peer:
 one run per batch).
 """
 
