@@ -131,21 +131,25 @@ def run_replay(args: argparse.Namespace) -> int:
     import threading
 
     from fintech_dataops.lib.realtime.app import API_KEY_ENV
-    from fintech_dataops.lib.realtime.replay import ReplayConfig, replay, simulated_records
+    from fintech_dataops.lib.realtime.replay import ReplayConfig, passes_needed, replay, simulated_records
     from fintech_dataops.lib.serving import stop_requested_by_signals
 
     try:
+        config = ReplayConfig(
+            url=args.url, eps=args.eps, seconds=args.seconds, batch_size=args.batch_size,
+            customers=args.customers, seed=args.seed, max_in_flight=args.max_in_flight,
+            api_key=os.environ.get(API_KEY_ENV) or None, laps=args.laps, event_times=args.event_times,
+        )
         records = simulated_records(args.customers, args.seed)
+        if args.event_times == "simulated":  # the day far enough back that the last pass is not ahead of the clock
+            days_back = passes_needed(config, len(records)) + 1  # + 1: another day's draw may be a little shorter
+            if days_back > 1:
+                records = simulated_records(args.customers, args.seed, days_back=days_back)
         # SIGTERM/SIGINT: stop sending, await what is in flight, still print the report.
         with stop_requested_by_signals(threading.Event()) as stop:
             print(f"replaying into {args.url} for {args.seconds:g} s at {args.eps:g} events/s "
                   "(SIGTERM or Ctrl-C stops early, with a report)", file=sys.stderr, flush=True)
-            report = replay(ReplayConfig(
-                url=args.url, eps=args.eps, seconds=args.seconds, batch_size=args.batch_size,
-                customers=args.customers, seed=args.seed, max_in_flight=args.max_in_flight,
-                api_key=os.environ.get(API_KEY_ENV) or None, laps=args.laps,
-                event_times=args.event_times,
-            ), records, stop=stop)
+            report = replay(config, records, stop=stop)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

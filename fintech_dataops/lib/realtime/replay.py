@@ -64,11 +64,19 @@ LAPS = ("fresh", "warm", "repeat")  # "repeat": every pass keeps the day's own c
 EVENT_TIMES = ("send", "simulated")
 
 
-def simulated_records(customers: int, seed: int) -> list[dict]:
-    """One simulated day of transactions (clean records, event-time order, with their simulated ``event_time``)."""
+def passes_needed(config: ReplayConfig, day_records: int) -> int:
+    """How many passes over a day of ``day_records`` records the replay sends (the first included)."""
+    total = max(1, int(round(config.eps * config.seconds / config.batch_size))) * config.batch_size
+    return -(-(config.first_event + total) // max(1, day_records))
+
+
+def simulated_records(customers: int, seed: int, days_back: int = 1) -> list[dict]:
+    """One simulated day of transactions, ``days_back`` days ago (clean records, event-time order, with
+    their simulated ``event_time``). Replayed at simulated event times, pass k is that day + k: keep
+    ``days_back`` at least the number of passes so no event is ahead of the clock (which the service refuses)."""
     from fintech_dataops.lib.simulator.world import SimulationConfig, simulate
 
-    sim = simulate(SimulationConfig(start=date.today() - timedelta(days=1), days=1, customers=customers,
+    sim = simulate(SimulationConfig(start=date.today() - timedelta(days=days_back), days=1, customers=customers,
                                     seed=seed, malformed_rate=0.0))
     frame = sim.feeds["transactions"].sort_values("event_time", kind="stable")
     records = frame.to_dict("records")

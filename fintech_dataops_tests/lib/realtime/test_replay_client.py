@@ -117,6 +117,20 @@ def test_repeat_laps_keep_each_customer_and_move_their_day_on():
     assert [r["transaction_id"] for r in sent] == ["T2-r-1", "T1-r-2", "T2-r-2"]
 
 
+def test_passes_needed_counts_the_passes_a_replay_sends_and_the_day_goes_that_far_back():
+    from datetime import date, timedelta
+
+    from fintech_dataops.lib.realtime.replay import passes_needed, simulated_records
+
+    config = ReplayConfig(url="http://127.0.0.1:1", eps=1000, seconds=10, batch_size=100)  # 10,000 events
+    assert passes_needed(config, 10_000) == 1 and passes_needed(config, 9_999) == 2
+    assert passes_needed(ReplayConfig(url="http://127.0.0.1:1", eps=1000, seconds=10, first_event=5_000), 5_000) == 3
+    records = simulated_records(200, seed=3, days_back=4)
+    assert {r["event_time"].date() for r in records} == {date.today() - timedelta(days=4)}
+    times = [r["event_time"] for r in records]
+    assert times == sorted(times)
+
+
 def test_replay_laps_must_be_known():
     import pytest
 
