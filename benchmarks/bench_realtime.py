@@ -235,11 +235,12 @@ def _measured_runs(url: str, pid: int, records: list[dict], *, eps: float, secon
 
 
 def online(quick: bool, runs: int | None = None, *, customers: int | None = None,
-           history_days: int | None = None, stress: bool = True) -> dict:
+           history_days: int | None = None, stress: bool = True, eps: float | None = None) -> dict:
     """Production-like: warm-started windows of real customers and a trained model; a warm-up, then
     ``runs`` measured replays back to back on the same service (default 3; 1 when quick); then the
     peer: the same windows and traffic with rules only (a second service, no model), one run."""
-    eps, seconds, warmup = (2_000, 5, 1) if quick else (10_000, 60, 5)
+    offered, seconds, warmup = (2_000, 5, 1) if quick else (10_000, 60, 5)
+    eps = eps or offered  # another offered rate: where the service's capacity lies
     customers = customers or (5_000 if quick else 50_000)
     history_days = history_days or (3 if quick else 14)
     runs = runs or (1 if quick else 3)
