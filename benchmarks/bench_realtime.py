@@ -209,9 +209,7 @@ def _measured_runs(url: str, pid: int, records: list[dict], *, eps: float, secon
     from fintech_dataops.lib.realtime.replay import ReplayConfig, replay
 
     out = []
-    # With simulated event times each run continues where the last stopped (pass k = day k after the
-    # history), so event time never runs backwards on a customer; state survives between calls.
-    position = 0
+    position = 0  # where the next replay continues the stream
     if warmup_seconds > 0:
         warm = replay(ReplayConfig(url=url, eps=eps, seconds=warmup_seconds, batch_size=100, laps=_laps(event_times),
                                    event_times=event_times, first_event=position), records)

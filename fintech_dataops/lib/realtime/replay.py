@@ -64,9 +64,13 @@ LAPS = ("fresh", "warm", "repeat")  # "repeat": every pass keeps the day's own c
 EVENT_TIMES = ("send", "simulated")
 
 
+def _total_requests(config: ReplayConfig) -> int:
+    return max(1, int(round(config.eps * config.seconds / config.batch_size)))
+
+
 def passes_needed(config: ReplayConfig, day_records: int) -> int:
     """How many passes over a day of ``day_records`` records the replay sends (the first included)."""
-    total = max(1, int(round(config.eps * config.seconds / config.batch_size))) * config.batch_size
+    total = _total_requests(config) * config.batch_size
     return -(-(config.first_event + total) // max(1, day_records))
 
 
@@ -117,13 +121,12 @@ class _Stream:
             lap, index = divmod(self.position, count)
             record = dict(records[index])
             record["transaction_id"] = f"{record['transaction_id']}-{self.run_tag}-{lap}"
-            if lap and self._repeat:  # each customer's day again, the next day (event_times="simulated")
-                pass
-            elif lap and self._customers is None:  # the first pass keeps the real ids (warm-started history)
-                record["customer_id"] = f"{record['customer_id']}-{lap}"
-            elif lap:  # "warm" laps: another real customer, k places on
+            # The first pass keeps the real ids (warm-started history); "repeat" laps keep them on every pass.
+            if lap and self._customers is not None:  # "warm" laps: another real customer, k places on
                 customers = self._customers
                 record["customer_id"] = customers[(self._place[record["customer_id"]] + lap) % len(customers)]
+            elif lap and not self._repeat:  # "fresh" laps: new customers
+                record["customer_id"] = f"{record['customer_id']}-{lap}"
             record["event_time"] = _NOW_TEXT if self._times is None else \
                 iso_utc(self._times[index] + timedelta(days=lap))
             out.append(record)
@@ -244,7 +247,7 @@ async def _replay(config: ReplayConfig, records: list[dict], stop=None) -> dict:
     if config.api_key:
         headers["X-API-Key"] = config.api_key
     interval = config.batch_size / config.eps
-    total_requests = max(1, int(round(config.eps * config.seconds / config.batch_size)))
+    total_requests = _total_requests(config)
     stream = _Stream(records, run_tag=f"{int(time.time() * 1000):x}", laps=config.laps,
                      event_times=config.event_times, first_event=config.first_event)
     latencies: list[float] = []
