@@ -193,6 +193,20 @@ def _cpu_seconds(pid: int) -> float | None:
         return None
 
 
+def _tree_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds of a process and its live children (the service and its scoring process)."""
+    own = _cpu_seconds(pid)
+    if own is None:
+        return None
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                own += _cpu_seconds(int(stat.parent.name)) or 0.0
+        except (OSError, ValueError, IndexError):
+            continue
+    return own
+
+
 def _laps(event_times: str) -> str:
     """At simulated event times each pass is the next day of the same customers; stamped at send time,
     the day's customers rotated (the same customer's day again within seconds would be a velocity burst)."""
@@ -217,11 +231,11 @@ def _measured_runs(url: str, pid: int, records: list[dict], *, eps: float, secon
         out.append({"warmup": True, "acknowledged_events": warm["acknowledged_events"], "errors": warm["errors"]})
     for _ in range(runs):
         load = [round(x, 2) for x in os.getloadavg()]
-        cpu_before = _cpu_seconds(pid)
+        cpu_before = _tree_cpu_seconds(pid)
         current = replay(ReplayConfig(url=url, eps=eps, seconds=seconds, batch_size=100, laps=_laps(event_times),
                                       event_times=event_times, first_event=position), records)
         position += current["sent_events"]
-        cpu_after = _cpu_seconds(pid)
+        cpu_after = _tree_cpu_seconds(pid)
         service_cpu = None if cpu_before is None or cpu_after is None else round(cpu_after - cpu_before, 2)
         out.append({"event_times": event_times, "load_average_at_start": load, **_summary(current),
                     "service_cpu_s": service_cpu,
@@ -233,7 +247,8 @@ def _measured_runs(url: str, pid: int, records: list[dict], *, eps: float, secon
 
 
 def online(quick: bool, runs: int | None = None, *, customers: int | None = None,
-           history_days: int | None = None, stress: bool = True, eps: float | None = None) -> dict:
+           history_days: int | None = None, stress: bool = True, eps: float | None = None,
+           scoring_processes: int = 2) -> dict:
     """Production-like: warm-started windows of real customers and a trained model; a warm-up, then
     ``runs`` measured replays back to back on the same service (default 3; 1 when quick); then the
     peer: the same windows and traffic with rules only (a second service, no model), one run."""
@@ -263,7 +278,9 @@ def online(quick: bool, runs: int | None = None, *, customers: int | None = None
             if label == "rules_only":  # the peer: the same windows and traffic, no model to load
                 (data_dir / "models").rename(data_dir / "models.off")
             launched = time.perf_counter()
-            process, url, ready = _start_service(data_dir, "--warm-start-max-rows", str(max_rows), warm_start=True)
+            process, url, ready = _start_service(
+                data_dir, "--warm-start-max-rows", str(max_rows),
+                "--scoring-processes", str(scoring_processes), warm_start=True)
             try:
                 start_s = round(time.perf_counter() - launched, 1)
                 measured = _measured_runs(url, process.pid, records, eps=eps, seconds=seconds,

@@ -24,7 +24,7 @@ reason that fired is listed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from itertools import islice
 from dataclasses import replace
 from pathlib import Path
@@ -316,15 +316,20 @@ class FraudEngine:
             self._ids.forget(window.txs)
         return len(idle)
 
-    def warm_start(self, history: pd.DataFrame, labels: pd.DataFrame | None = None) -> int:
-        """Load recent history (and labels) into the online state; returns the transactions kept."""
+    def warm_start(self, history: pd.DataFrame, labels: pd.DataFrame | None = None,
+                   customers: Callable[[np.ndarray], np.ndarray] | None = None) -> int:
+        """Load recent history (and labels) into the online state; returns the transactions kept.
+
+        ``customers``: customer ids → which of them this engine keeps windows for (a shard of the
+        decision service); the merchant counts and labels still come from every row.
+        """
         self.reset_state()
         valid = prepare_transactions(self.with_reporting(history))[0] if history is not None and len(history) else None
         if labels is not None and len(labels):
             self._add_fraud_events(fraud_events(labels, valid))
         if valid is None or not len(valid):
             return 0
-        self._remember(valid)
+        self._remember(valid, customers)
         return self.state_size["customer_transactions"]
 
     def add_labels(self, labels: pd.DataFrame) -> int:
@@ -428,12 +433,7 @@ class FraudEngine:
         money = np.nan_to_num(reporting, nan=0.0)
         cents = np.round(money * 100).astype("int64")
         c = {**c, "amount_cents": cents}
-        delay = self.feature_config.label_delay_days
-        for merchant, d in zip(merch.tolist(), day.tolist()):
-            self._merchant_days[merchant][d] += 1
-            cached = self._merchant_risk_cache.get(merchant)
-            if cached and d < max(cached) - delay:  # a late event inside a cached window
-                del self._merchant_risk_cache[merchant]
+        self.count_merchant_days(merch, day)
         cust_list, tx_list, us_list = cust.tolist(), tx.tolist(), event_us.tolist()
         if self._ids.holds_any(tx_list):
             # A resent transaction id: the batch path drops the remembered copy, so gather rows as it does.
@@ -447,6 +447,20 @@ class FraudEngine:
                                      device_count=device_count, merchant=self._merchant_risk(merch, day),
                                      config=self.feature_config))
         return feats, cents
+
+    def count_merchant_days(self, merchants: np.ndarray, days: np.ndarray) -> None:
+        """Count transactions per (merchant, day) for the delayed merchant windows.
+
+        Scoring does it for its own rows; a customer shard of the decision service
+        (``lib/realtime/scoring_process``) also counts the other shards' rows, so every shard's
+        merchant windows see every transaction, as one engine's do.
+        """
+        delay = self.feature_config.label_delay_days
+        for merchant, d in zip(merchants.tolist(), days.tolist()):
+            self._merchant_days[merchant][d] += 1
+            cached = self._merchant_risk_cache.get(merchant)
+            if cached and d < max(cached) - delay:  # a late event inside a cached window
+                del self._merchant_risk_cache[merchant]
 
     def _incremental_windows(self, c, customers: list[str], event_us: list[int], transaction_ids: list[str]):
         """Customer features as (the batch's own earlier rows, vectorised) + (the remembered rows, by
@@ -537,12 +551,17 @@ class FraudEngine:
         return frame.astype({"customer_id": "string", "transaction_id": "string", "merchant_id": "string",
                              "device_id": "string", "event_us": "int64", "amount_cents": "int64"})
 
-    def _remember(self, valid: pd.DataFrame) -> None:
-        """Add prepared transactions (and their merchant days) to the state."""
+    def _remember(self, valid: pd.DataFrame, customers: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        """Add prepared transactions (and their merchant days) to the state; customer windows only
+        for the ``customers`` kept (all when None)."""
         days = valid.groupby(["merchant_id", valid["event_us"] // US_PER_DAY]).size()
         for (merchant, day), count in days.items():
             self._merchant_days[merchant][int(day)] += int(count)
         self._merchant_risk_cache.clear()
+        if customers is not None:
+            valid = valid[np.asarray(customers(valid["customer_id"].to_numpy(dtype=object)), dtype=bool)]
+            if not len(valid):
+                return
         self._remember_arrays(valid["customer_id"].to_numpy(dtype=object), valid["event_us"].to_numpy(),
                               valid["transaction_id"].to_numpy(dtype=object), valid["amount_cents"].to_numpy(),
                               valid["device_id"].to_numpy(dtype=object))

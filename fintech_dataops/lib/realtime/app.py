@@ -73,6 +73,9 @@ class ServiceConfig:
     warm_start: bool = True
     warm_start_lookback_seconds: float | None = None
     warm_start_max_rows: int = 2_000_000
+    # The engine (window state, model) in this many child processes, customer-sharded, off the HTTP
+    # process's GIL (lib/realtime/scoring_process); 0: on a thread of this process.
+    scoring_processes: int = 0
     api_key: str | None = field(default=None, repr=False)
     staff_keys: StaffKeys = field(default_factory=StaffKeys, repr=False)  # the monitor's case actions (lib/monitor)
     notify: NotifyConfig = field(default_factory=NotifyConfig)  # block / high-score review → alerts.log (+ Slack)
@@ -88,6 +91,8 @@ class ServiceConfig:
     def __post_init__(self) -> None:
         if self.request_timeout_seconds <= 0 or self.keep_alive_seconds <= 0:
             raise ValueError("request and keep-alive timeouts must be positive")
+        if self.scoring_processes < 0:
+            raise ValueError("scoring_processes must be 0 (score on a thread) or more")
         if self.max_connections < 1 or self.max_header_bytes < 1024 or self.remember_ids < 1:
             raise ValueError("max_connections and remember_ids must be at least 1, max_header_bytes at least 1024")
         self.staff_keys.refuse_shared_with(self.api_key)
@@ -109,16 +114,25 @@ class ServiceState:
         self.started_at = time.time()
         self.wal = DurableLog(config.data_dir, rotate_seconds=config.rotate_seconds)
         self.wal.claim()  # one live writer per WAL: recovery below lands every segment it finds
+        self.host = None
         try:
             self._build(config, engine)
         except BaseException:
+            if self.host is not None:
+                self.host.close()
             self.wal.release_claim()
             raise
 
     def _build(self, config: ServiceConfig, engine) -> None:
         self.recovered = self.wal.recover()
-        self.host = EngineHost(engine if engine is not None else engine_for(config.models_dir),
-                               config.models_dir, max_customers=config.max_customers)
+        if config.scoring_processes and engine is None:
+            from fintech_dataops.lib.realtime.scoring_process import ScoringProcesses
+
+            self.host = ScoringProcesses(config.models_dir, count=config.scoring_processes,
+                                         max_customers=config.max_customers)
+        else:
+            self.host = EngineHost(engine if engine is not None else engine_for(config.models_dir),
+                                   config.models_dir, max_customers=config.max_customers)
         self.warm = WarmStartReport()
         self.pipeline = DecisionPipeline(self.host, self.wal, Path(config.data_dir) / ALERTS_STREAM_FILE,
                                          heap=HeapKeeper())
@@ -237,6 +251,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
             seeded = await asyncio.to_thread(recently_acknowledged, state.wal.landing_dir, config.remember_ids,
                                              prefix=BATCH_PREFIX)
         except BaseException:  # startup failed: nothing was acknowledged, the WAL is free for a retry
+            state.host.close()
             state.wal.release_claim()
             raise
         state.acknowledged.confirm(seeded)  # a resend across a restart is still refused
@@ -260,6 +275,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
             await state.batcher.drain_and_stop()  # every queued request is answered and logged
             state.wal.close()                     # ... and landed
             state.pipeline.close()
+            state.host.close()                    # the scoring process, when there is one
             state.notifier.close()
             state.pipeline.heap.release()
             gil.restore()
@@ -334,7 +350,7 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
         state: ServiceState = request.app.state.service
         pipeline, wal = state.pipeline, state.wal
         return _json({
-            "status": "ok" if state.ready else "starting",
+            "status": _status(state),
             "model_version": state.host.model_version,
             "model_reloads": state.host.reloads,
             "model_reload_error": state.host.last_reload_error,
@@ -379,6 +395,13 @@ def create_app(config: ServiceConfig, engine=None, on_ready=None) -> FastAPI:
     if config.staff_keys.delegated:  # multi-tenant: analysts signed in at /monitor/login reach it there too
         app.include_router(advisor_router(config.data_dir, config.staff_keys, base="/monitor/advisor", delegated=True))
     return app
+
+
+def _status(state: ServiceState) -> str:
+    if not state.ready:
+        return "starting"
+    process = getattr(state.host, "process_status", None)
+    return "scoring_process_down" if process is not None and not process["alive"] else "ok"
 
 
 async def _submit(state: ServiceState, job: ScoreJob):

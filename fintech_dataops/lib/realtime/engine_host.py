@@ -106,8 +106,11 @@ def recent_history(database: Path, *, lookback_seconds: float, max_rows: int,
 class EngineHost:
     """Owns the engine; every method except ``prepare_reload`` runs on the scoring thread."""
 
-    def __init__(self, engine: FraudEngine, models_dir: Path, *, max_customers: int = 1_000_000):
+    def __init__(self, engine: FraudEngine, models_dir: Path, *, max_customers: int = 1_000_000,
+                 keep_customers=None):
         self.engine = engine
+        # customer ids → which this host keeps windows for (a shard: lib/realtime/scoring_process); None: all
+        self.keep_customers = keep_customers
         self.models_dir = Path(models_dir)
         self.max_customers = max_customers
         self._pending: FraudEngine | None = None
@@ -155,7 +158,8 @@ class EngineHost:
         if history is not None and len(history):
             report.transactions_read = len(history)
             report.labels_read = 0 if labels is None else len(labels)
-            report.transactions_kept = self.engine.warm_start(history, labels)
+            report.transactions_kept = (self.engine.warm_start(history, labels) if self.keep_customers is None else
+                                        self.engine.warm_start(history, labels, customers=self.keep_customers))
             report.source = f"core.transactions ({database})"
             self.enforce_bounds()
         report.seconds = time.perf_counter() - started
@@ -229,6 +233,9 @@ class EngineHost:
         self.engine = pending
         self.reloads += 1
         log.info("fraud model %s is live", pending.model_version)
+
+    def close(self) -> None:
+        """Nothing to stop: the engine lives on this process's scoring thread (cf. ScoringProcess.close)."""
 
     # -- bounded memory -------------------------------------------------------------------
     def enforce_bounds(self) -> int:

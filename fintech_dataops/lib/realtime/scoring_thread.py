@@ -89,29 +89,34 @@ def _none_for_nan(values: np.ndarray) -> list:
 
 @dataclass
 class Scored:
-    """A scored micro-batch on its way to the WAL: its entries, each request's answers, its decisions."""
+    """A scored micro-batch on its way to the WAL: its requests, the engine's decision arrays and the
+    model version that scored it. Answers and WAL lines are built from it on the WAL writer
+    (:meth:`DecisionPipeline.commit`), so the scoring thread goes on with the next micro-batch."""
 
-    entries: list[LogEntry]
-    results: list[list[dict]]
-    decisions: list[dict]
+    jobs: list[ScoreJob]
+    accepted: list[Accepted]
+    columns: dict | None
+    engine_out: dict | None
+    model_version: str | None
     malformed: int
     events: int
     score_s: float
 
 
 class PhaseTimes:
-    """The last ``keep`` micro-batches' phase durations: ``score`` (features, rules, model, decisions,
-    bounds, the collector's freeze; the scoring thread), ``wal`` (encode, write, fsync: the
-    acknowledgement waits for it) and ``after`` (alerts; both on the WAL writer). Written by the
-    WAL writer only; read as a snapshot."""
+    """The last ``keep`` micro-batches' phase durations: ``score`` (features, rules, model, bounds,
+    the collector's freeze; the scoring thread, or the scoring process and the round trip to it),
+    ``answers`` (decision records, WAL lines, answers), ``wal`` (encode, write, fsync: the
+    acknowledgement waits for it) and ``after`` (alerts; these three on the WAL writer). Written by
+    the WAL writer only; read as a snapshot."""
 
-    PHASES = ("score", "wal", "after")
+    PHASES = ("score", "wal", "after", "answers")
 
     def __init__(self, keep: int = 2_000):
-        self._rows: deque[tuple[int, float, float, float]] = deque(maxlen=keep)
+        self._rows: deque[tuple[int, float, float, float, float]] = deque(maxlen=keep)
 
-    def add(self, events: int, score_s: float, wal_s: float, after_s: float) -> None:
-        self._rows.append((events, score_s, wal_s, after_s))
+    def add(self, events: int, score_s: float, wal_s: float, after_s: float, answers_s: float = 0.0) -> None:
+        self._rows.append((events, score_s, wal_s, after_s, answers_s))
 
     def summary(self) -> dict:
         rows = list(self._rows)  # one C-level copy: safe against the scoring thread appending
@@ -154,7 +159,7 @@ class DecisionPipeline:
         return self.commit(self.score(jobs))
 
     def score(self, jobs: list[ScoreJob]) -> Scored:
-        """The scoring thread's half: decisions, the WAL entries and the answers (nothing durable yet).
+        """The scoring thread's half: the engine's decisions (nothing durable yet).
 
         The service's :class:`~.request_coalescer.MicroBatcher` hands the result to :meth:`commit`
         on its WAL-writer thread and scores the next micro-batch meanwhile; nothing is answered
@@ -162,11 +167,29 @@ class DecisionPipeline:
         """
         started = time.perf_counter()
         accepted = [a for job in jobs for a in job.accepted]
-        decisions = self._decide(accepted) if accepted else []
+        columns = engine_columns(accepted) if accepted else None
+        engine_out = self.host.score_arrays(columns) if accepted else None
+        version = self.host.model_version
+        if time.monotonic() - self._last_bounds >= self.bounds_every_seconds:
+            self.host.enforce_bounds()  # touches the window state: the scoring thread's
+            self._last_bounds = time.monotonic()
+        if self.heap is not None:
+            self.heap.tick()  # between two micro-batches, on the scoring thread
+        return Scored(jobs=jobs, accepted=accepted, columns=columns, engine_out=engine_out, model_version=version,
+                      malformed=sum(len(job.rejected) for job in jobs), events=len(accepted),
+                      score_s=time.perf_counter() - started)
+
+    def commit(self, scored: Scored) -> list[list[dict]]:
+        """The WAL writer's half, in micro-batch order: the decision records, WAL lines and answers,
+        append + fsync, then the alerts; the answers.
+
+        Raises what the WAL raised (nothing of the micro-batch is acknowledged then)."""
+        started = time.perf_counter()
+        decisions = self._decide(scored) if scored.accepted else []
         entries: list[LogEntry] = []
         results: list[list[dict]] = []
         position = 0
-        for job in jobs:
+        for job in scored.jobs:
             job_decisions = decisions[position: position + len(job.accepted)]
             position += len(job.accepted)
             for item, decision in zip(job.accepted, job_decisions):
@@ -174,31 +197,18 @@ class DecisionPipeline:
             day = job.received_at.date().isoformat()
             entries.extend(LogEntry(line=r.line, day=day) for r in job.rejected)
             results.append([{k: d[k] for k in RESPONSE_FIELDS} for d in job_decisions])
-        if time.monotonic() - self._last_bounds >= self.bounds_every_seconds:
-            self.host.enforce_bounds()  # touches the window state: the scoring thread's
-            self._last_bounds = time.monotonic()
-        if self.heap is not None:
-            self.heap.tick()  # between two micro-batches, on the scoring thread
-        return Scored(entries=entries, results=results, decisions=decisions,
-                      malformed=sum(len(job.rejected) for job in jobs), events=len(accepted),
-                      score_s=time.perf_counter() - started)
-
-    def commit(self, scored: Scored) -> list[list[dict]]:
-        """The WAL writer's half, in micro-batch order: append + fsync, then the alerts; the answers.
-
-        Raises what the WAL raised (nothing of the micro-batch is acknowledged then)."""
-        started = time.perf_counter()
-        self.wal.append(scored.entries)  # fsync: from here on the events survive a crash
+        answered = time.perf_counter()
+        self.wal.append(entries)  # fsync: from here on the events survive a crash
         logged = time.perf_counter()
-        self._publish_alerts(scored.decisions)
-        self.decided += len(scored.decisions)
+        self._publish_alerts(decisions)
+        self.decided += len(decisions)
         self.malformed += scored.malformed
-        self.phases.add(scored.events, scored.score_s, logged - started, time.perf_counter() - logged)
-        return scored.results
+        self.phases.add(scored.events, scored.score_s, logged - answered, time.perf_counter() - logged,
+                        answered - started)
+        return results
 
-    def _decide(self, accepted: list[Accepted]) -> list[dict]:
-        columns = engine_columns(accepted)
-        scored = self.host.score_arrays(columns)
+    def _decide(self, batch: Scored) -> list[dict]:
+        accepted, columns, scored = batch.accepted, batch.columns, batch.engine_out
         n = len(accepted)
         decisions = scored["decision"]
         if len(decisions) != n:
@@ -207,7 +217,9 @@ class DecisionPipeline:
         labels, counts = np.unique(decisions, return_counts=True)
         for label, count in zip(labels.tolist(), counts.tolist()):
             self.decision_counts[label] = self.decision_counts.get(label, 0) + count
-        version = self.host.model_version
+        # per row when the engine says (shards adopt a new model one after the other), else the batch's
+        versions = scored.get("model_version")
+        versions = list(versions) if versions is not None else [batch.model_version] * n
         return [
             {
                 "transaction_id": tx, "customer_id": customer, "merchant_id": merchant,
@@ -219,12 +231,12 @@ class DecisionPipeline:
                 "amount_reporting": reporting,
             }
             for tx, customer, merchant, amount, currency, event_time, decision, risk, model_score, rule_ids, reasons, record,
-            reporting in zip(columns["transaction_id"].tolist(), columns["customer_id"].tolist(),
+            reporting, version in zip(columns["transaction_id"].tolist(), columns["customer_id"].tolist(),
                    columns["merchant_id"].tolist(), columns["amount"].tolist(), columns["currency"].tolist(),
                    iso_utc_array(columns["event_us"]), np.asarray(decisions).tolist(),
                    np.round(np.asarray(scored["risk_score"], dtype="float64"), 6).tolist(),
                    _none_for_nan(np.asarray(scored["model_score"])), scored["rule_ids"], scored["reasons"],
-                   (a.record for a in accepted), _reporting_amounts(scored, n))
+                   (a.record for a in accepted), _reporting_amounts(scored, n), versions)
         ]
 
     def _publish_alerts(self, decisions: list[dict]) -> None:

@@ -84,6 +84,47 @@ def test_online_and_batch_agree_on_every_feature_with_labels_arriving_during_the
     assert (batch["merchant_fraud_rate_7d"] > 0).sum() > 10
 
 
+def test_customer_shards_together_compute_every_feature_one_engine_does(month_with_labels):
+    """The decision service's scoring processes (``serve --scoring-processes 2``): each shard keeps the
+    windows of its customers, counts every row for the merchant windows and reads every label."""
+    from fintech_dataops.lib.fraud.features import US_PER_DAY
+    from fintech_dataops.lib.realtime.scoring_process import customer_shards
+
+    tx, labels = month_with_labels
+    cut = tx["event_time"].min().normalize() + pd.Timedelta(days=12)
+    train, test = tx[tx["event_time"] < cut], tx[tx["event_time"] >= cut]
+    config = FeatureConfig(label_delay_days=2)
+    single = FraudEngine(features=config)
+    single.warm_start(train, labels[labels["reported_time"] < cut])
+    shards = [FraudEngine(features=config) for _ in range(2)]
+    for k, shard in enumerate(shards):
+        kept = shard.warm_start(train, labels[labels["reported_time"] < cut],
+                                customers=lambda ids, k=k: customer_shards(ids, 2) == k)
+        assert 0 < kept < len(train)
+    stream = test.sort_values(["event_time", "transaction_id"]).reset_index(drop=True)
+    later = labels[labels["reported_time"] >= cut]
+    expected, got = [], []
+    for start in range(0, len(stream), 257):
+        chunk = stream.iloc[start:start + 257]
+        arrived = later[later["reported_time"] <= chunk["event_time"].iloc[-1]]
+        single.add_labels(arrived)
+        expected.append(single.online_features(chunk))
+        owner = customer_shards(chunk["customer_id"].to_numpy(dtype=object), 2)
+        moments = pd.to_datetime(chunk["event_time"], utc=True).dt.tz_convert(None).to_numpy()
+        day = moments.astype("datetime64[us]").astype("int64") // US_PER_DAY
+        for k, shard in enumerate(shards):
+            shard.add_labels(arrived)
+            shard.count_merchant_days(chunk["merchant_id"].to_numpy(dtype=object)[owner != k], day[owner != k])
+            if (owner == k).any():
+                got.append(shard.online_features(chunk[owner == k]))
+    one = pd.concat(expected, ignore_index=True).set_index("transaction_id")
+    sharded = pd.concat(got, ignore_index=True).set_index("transaction_id").loc[one.index]
+    for name in FEATURE_COLUMNS:
+        np.testing.assert_allclose(sharded[name].to_numpy(dtype="float64"), one[name].to_numpy(dtype="float64"),
+                                   rtol=1e-12, atol=0, err_msg=name)
+    assert (one["merchant_fraud_rate_7d"] > 0).sum() > 10 and (one["merchant_count_7d"] > 0).mean() > 0.5
+
+
 @pytest.fixture(scope="module")
 def handbook_split():
     frame = generate(HandbookConfig(customers=400, terminals=800, days=40, seed=5))
