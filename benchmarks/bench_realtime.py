@@ -7,18 +7,20 @@
    running platform has); the replay client streams the next simulated day at a steady
    rate (batches of 100), each record at its own simulated event time (pass k over the
    day = each customer's day again, k days later: real per-customer spacing, a production
-   decision mix) and measures send → decision (sustained EPS, p50/p95/p99/max). Then a
-   stress run stamped at send time (a day compressed into seconds) on a fresh service.
-   Peers, same run: the rules-only service; the engine scoring one event per call (no
-   micro-batching), in events/s.
+   decision mix) and measures send → decision (sustained EPS, p50/p95/p99/max). The
+   service scores in one scoring process beside the HTTP process (``serve
+   --scoring-processes 1``: off the HTTP process's GIL). Then the same model scored on a
+   thread of the HTTP process (``--scoring-processes 0``), one run; a stress run stamped
+   at send time (a day compressed into seconds) on a fresh service. Peers, same run: the
+   rules-only service; the engine scoring one event per call (no micro-batching), in events/s.
 2. **Sensor path**: a real ``dagster-daemon`` on a fresh instance (the project's
    template ``fintech_dataops/instance/dagster.yaml``) with ``realtime_batch_sensor``;
    the service lands micro-batches, the daemon launches ``realtime_fraud_job`` per batch,
    and ``realtime.batch_latency`` gives file landed → alert row and event → alert row.
 
 ``run(quick=True)``: 2k EPS for 5 s (5k customers, 3 days) and 3 micro-batches per sensor path; full: 10k EPS
-for 60 s, three runs back to back on one service after a 5 s warm-up, the stress run, then the rules-only
-peer (about 7 min on an idle machine: ``--only online``), and 12 batches per sensor path (warm path, then its peer:
+for 60 s, three runs back to back on one service after a 5 s warm-up, one run in one process, the stress run,
+then the rules-only peer (about 9 min on an idle machine: ``--only online``), and 12 batches per sensor path (warm path, then its peer:
 one run per batch).
 """
 
@@ -248,7 +250,7 @@ def _measured_runs(url: str, pid: int, records: list[dict], *, eps: float, secon
 
 def online(quick: bool, runs: int | None = None, *, customers: int | None = None,
            history_days: int | None = None, stress: bool = True, eps: float | None = None,
-           scoring_processes: int = 2) -> dict:
+           scoring_processes: int = 1) -> dict:
     """Production-like: warm-started windows of real customers and a trained model; a warm-up, then
     ``runs`` measured replays back to back on the same service (default 3; 1 when quick); then the
     peer: the same windows and traffic with rules only (a second service, no model), one run."""
@@ -274,13 +276,18 @@ def online(quick: bool, runs: int | None = None, *, customers: int | None = None
         services: dict[str, dict] = {}
         # "stress": the former setting, every event stamped at its send time (a simulated day compressed
         # into seconds: velocity windows fire on most customers), on a fresh service of its own.
-        for label in ("model", "stress", "rules_only") if stress else ("model", "rules_only"):
+        # "model_one_process": the same model service scoring on a thread of the HTTP process
+        # (--scoring-processes 0, the default before this round's change), one run: the peer of the
+        # scoring process.
+        labels = ("model", "model_one_process", *(("stress",) if stress else ()), "rules_only")
+        for label in labels:
             if label == "rules_only":  # the peer: the same windows and traffic, no model to load
                 (data_dir / "models").rename(data_dir / "models.off")
             launched = time.perf_counter()
+            processes = 0 if label == "model_one_process" else scoring_processes
             process, url, ready = _start_service(
                 data_dir, "--warm-start-max-rows", str(max_rows),
-                "--scoring-processes", str(scoring_processes), warm_start=True)
+                "--scoring-processes", str(processes), warm_start=True)
             try:
                 start_s = round(time.perf_counter() - launched, 1)
                 measured = _measured_runs(url, process.pid, records, eps=eps, seconds=seconds,
@@ -298,12 +305,15 @@ def online(quick: bool, runs: int | None = None, *, customers: int | None = None
         peer = _unbatched_engine_eps(records, data_dir / "models")
     model, rules = services["model"], services["rules_only"]
     model_runs, rules_runs = model["runs"], rules["runs"]
+    one_process_runs = services["model_one_process"]["runs"]
+    one_process_p99 = one_process_runs[0]["latency_ms"]["p99"] if one_process_runs else None
     stress_runs = services["stress"]["runs"] if "stress" in services else []
     stress_warmup = services["stress"]["warmup_acknowledged"] if "stress" in services else 0
     p99s = [r["latency_ms"]["p99"] for r in model_runs if r["latency_ms"]["p99"] is not None]
     rules_p99 = rules_runs[0]["latency_ms"]["p99"] if rules_runs else None
-    acknowledged = sum(r["acknowledged_events"] for r in model_runs + stress_runs + rules_runs) \
-        + model["warmup_acknowledged"] + rules["warmup_acknowledged"] + stress_warmup
+    acknowledged = sum(r["acknowledged_events"] for r in model_runs + stress_runs + rules_runs + one_process_runs) \
+        + model["warmup_acknowledged"] + rules["warmup_acknowledged"] + stress_warmup \
+        + services["model_one_process"]["warmup_acknowledged"]
     health = model["health"]
     return {
         "setup": f"{eps:,} EPS offered for {seconds} s per run, 100 transactions per request, every one from a "
@@ -312,7 +322,9 @@ def online(quick: bool, runs: int | None = None, *, customers: int | None = None
                  f"windows see real spacing and the decision mix is the simulated day's); {runs} measured "
                  f"run(s) back to back on one warm-started service after a {warmup} s warm-up (not counted), "
                  f"{'then one stress run stamped at send time (a day compressed into seconds) on a fresh service, ' if stress_runs else ''}"
-                 "then the rules-only peer on a second service; load generator on the same cores (its CPU: "
+                 f"with the engine in {scoring_processes} scoring process(es) beside the HTTP process "
+                 "(serve --scoring-processes); then the same model scored on a thread of the HTTP process "
+                 "(--scoring-processes 0), one run; then the rules-only peer on another service; load generator on the same cores (its CPU: "
                  "client_cpu_share_of_one_core; the service's: service_cpu_share_of_one_core)",
         "decisions_per_run": [r.get("decisions") for r in model_runs],
         "load_average_at_start_per_run": [r["load_average_at_start"] for r in model_runs],
@@ -321,6 +333,11 @@ def online(quick: bool, runs: int | None = None, *, customers: int | None = None
         "goal_met": bool(p99s) and len(p99s) == runs and max(p99s) < 50.0,
         "model_runs": model_runs,
         "rules_only_runs": rules_runs,
+        "scoring_processes": scoring_processes,
+        # the peer of the scoring process: the same model scored on a thread of the HTTP process
+        "model_one_process_runs": one_process_runs,
+        "ratio_p99_scoring_process_vs_one_process": round(max(p99s) / one_process_p99, 2)
+        if p99s and one_process_p99 else None,
         # The former setting (every event stamped at its send time): velocity windows see a simulated day in
         # seconds and most decisions are reviews; a stress figure, not the production-like one.
         "stress_runs_send_time": stress_runs,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -51,11 +52,11 @@ def register(subparsers) -> None:
     p.add_argument("--warm-start-max-rows", type=int, default=2_000_000,
                    help="most recent core.transactions rows read into the windows at start (default 2000000; "
                         "about 200 B of memory each)")
-    p.add_argument("--scoring-processes", type=int, default=0, metavar="N",
+    p.add_argument("--scoring-processes", type=int, default=None, metavar="N",
                    help="score in N child processes beside the HTTP process, each holding the windows of a "
                         "shard of the customers (off the HTTP process's interpreter lock: more events per "
-                        "second at a lower p99 on two or more cores); 0 = on a thread of the service "
-                        "process (default 0)")
+                        "second at a lower p99); 0 = on a thread of the service process (default: 1 on a "
+                        "machine with two or more CPUs serving one tenant, else 0; with --tenants, N per tenant)")
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     p.set_defaults(handler=run_serve)
 
@@ -97,7 +98,7 @@ def run_serve(args: argparse.Namespace) -> int:
         max_batch_records=args.max_batch, max_customers=args.max_customers,
         max_requests_per_second=args.max_requests_per_second, request_burst=args.request_burst,
         warm_start=not args.no_warm_start, warm_start_max_rows=args.warm_start_max_rows,
-        scoring_processes=args.scoring_processes, api_key=os.environ.get(API_KEY_ENV) or None,
+        scoring_processes=scoring_processes(args.scoring_processes), api_key=os.environ.get(API_KEY_ENV) or None,
         max_queued_events=args.max_queued_events or None,
         remember_ids=args.remember_ids, request_timeout_seconds=args.request_timeout,
         keep_alive_seconds=args.keep_alive_timeout, max_connections=args.max_connections,
@@ -110,6 +111,8 @@ def run_serve(args: argparse.Namespace) -> int:
             from fintech_dataops.lib.tenancy.service import TenantRouter
 
             platform_dir = resolve_platform_dir(args.data_dir)
+            if args.scoring_processes is None:  # a child per tenant by default would be a process per bank
+                config = dataclasses.replace(config, scoring_processes=0)
             if staff_keys.configured:
                 print("note: FINTECH_STAFF_KEYS(_FILE) is not used when serving tenants: each bank's analysts "
                       "sign in with their own staff keys (`fintech-dataops tenant staff-key NAME ANALYST`)",
@@ -120,6 +123,13 @@ def run_serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def scoring_processes(requested: int | None) -> int:
+    """``--scoring-processes``, or its default: one scoring process when there is a second CPU for it."""
+    if requested is not None:
+        return requested
+    return 1 if (os.cpu_count() or 1) >= 2 else 0
 
 
 def served_tenants(args: argparse.Namespace) -> list[str] | None:

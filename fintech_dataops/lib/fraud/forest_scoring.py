@@ -41,6 +41,26 @@ def _path_length_of(max_samples: int) -> np.ndarray:
     return value
 
 
+_LEAF_DEPTHS: dict[int, tuple] = {}
+
+
+def _leaf_depths(forest) -> list[np.ndarray]:
+    """Per tree, each node's ``path length + average path length - 1.0``: the term scikit-learn adds
+    per row (the same float64 operations in the same order, done once per node instead of per row
+    and call). Kept per fitted forest (by identity, with the forest itself so the id stays its own)."""
+    cached = _LEAF_DEPTHS.get(id(forest))
+    if cached is None or cached[0] is not forest:
+        depths = []
+        for path_lengths, average_lengths in zip(forest._decision_path_lengths, forest._average_path_length_per_tree):
+            leaf = np.asarray(path_lengths) + np.asarray(average_lengths) - 1.0
+            leaf.setflags(write=False)
+            depths.append(leaf)
+        if len(_LEAF_DEPTHS) >= 16:
+            _LEAF_DEPTHS.clear()
+        cached = _LEAF_DEPTHS[id(forest)] = (forest, depths)
+    return cached[1]
+
+
 def isolation_score_samples(forest, X) -> np.ndarray:
     """``forest.score_samples(X)`` (the opposite of the anomaly score: lower is more abnormal)."""
     if not all(hasattr(forest, name) for name in _FITTED):
@@ -51,11 +71,9 @@ def isolation_score_samples(forest, X) -> np.ndarray:
     n = X32.shape[0]
     depths = np.zeros(n, order="f")
     subsample = forest._max_features != X32.shape[1]
-    for tree, features, path_lengths, average_lengths in zip(
-            forest.estimators_, forest.estimators_features_, forest._decision_path_lengths,
-            forest._average_path_length_per_tree):
+    for tree, features, leaf_depths in zip(forest.estimators_, forest.estimators_features_, _leaf_depths(forest)):
         leaves = tree.tree_.apply(np.ascontiguousarray(X32[:, features]) if subsample else X32)
-        depths += path_lengths[leaves] + average_lengths[leaves] - 1.0
+        depths += leaf_depths[leaves]
     denominator = len(forest.estimators_) * _path_length_of(int(forest._max_samples))
     scores = 2 ** (-np.divide(depths, denominator, out=np.ones_like(depths), where=denominator != 0))
     return -scores

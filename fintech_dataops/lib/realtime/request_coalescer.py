@@ -155,17 +155,27 @@ class MicroBatcher:
                 return
             await asyncio.wait([self._uncommitted[0]])
 
+    def _score_then_commit(self, payloads: list):
+        """On the scoring thread: score, then queue the commit on the WAL writer at once (a thread
+        hand-off: the commit does not wait for the event loop to wake, which may be busy parsing
+        a request). The WAL writer is one thread, so commits stay in micro-batch order."""
+        return self._committer.submit(self._commit, self._process(payloads))
+
     async def _dispatch(self, loop, batch: list[Submission], events: int) -> None:
         started = loop.time()
+        payloads = [s.payload for s in batch]
         try:
-            results = await loop.run_in_executor(self._executor, self._process, [s.payload for s in batch])
+            if self._commit is None:
+                results = await loop.run_in_executor(self._executor, self._process, payloads)
+            else:
+                handed_off = await loop.run_in_executor(self._executor, self._score_then_commit, payloads)
         except Exception as exc:  # the whole batch failed: every caller gets the error
             self._fail(batch, exc)
             return
         if self._commit is None:
             self._answer(loop, batch, events, started, results)
             return
-        committing = loop.run_in_executor(self._committer, self._commit, results)
+        committing = asyncio.wrap_future(handed_off, loop=loop)
         self._uncommitted.append(committing)
 
         def committed(future: asyncio.Future) -> None:

@@ -133,8 +133,12 @@ def test_a_dead_scoring_process_means_503_and_nothing_acknowledged(data_dir):
 def test_serve_takes_the_number_of_scoring_processes():
     from fintech_dataops.cli import build_parser
 
-    assert build_parser().parse_args(["serve"]).scoring_processes == 0
+    from fintech_dataops.commands.realtime import scoring_processes
+
     assert build_parser().parse_args(["serve", "--scoring-processes", "2"]).scoring_processes == 2
+    assert scoring_processes(build_parser().parse_args(["serve", "--scoring-processes", "0"]).scoring_processes) == 0
+    default = build_parser().parse_args(["serve"]).scoring_processes
+    assert scoring_processes(default) == (1 if (os.cpu_count() or 1) >= 2 else 0)
     with pytest.raises(ValueError, match="scoring_processes"):
         ServiceConfig(data_dir=".", scoring_processes=-1)
 
