@@ -420,10 +420,28 @@ async def _submit(state: ServiceState, job: ScoreJob):
         return _error(503, f"not acknowledged, resend: {exc}", landed=False)
 
 
+async def revive_scoring(state: ServiceState) -> int:
+    """Replace dead scoring processes (warm-started as at a restart), on the scoring thread; how many."""
+    if not getattr(state.host, "needs_revival", False):
+        return 0
+    config = state.config
+    revived = await state.batcher.run_in_worker(
+        lambda: state.host.revive(config.database, warm=config.warm_start,
+                                  lookback_seconds=config.warm_start_lookback_seconds,
+                                  max_rows=config.warm_start_max_rows))
+    log.warning("replaced %d dead scoring process(es), windows warm-started from the warehouse", revived)
+    return revived
+
+
 async def _reload_loop(state: ServiceState) -> None:
-    """Load a new CURRENT model off the scoring thread, then swap it in between micro-batches."""
+    """Load a new CURRENT model off the scoring thread, then swap it in between micro-batches; replace
+    a dead scoring process."""
     while True:
         await asyncio.sleep(state.config.reload_seconds)
+        try:
+            await revive_scoring(state)
+        except Exception:  # tried again next period; meanwhile requests are answered 503
+            log.exception("cannot replace a dead scoring process")
         try:
             version = await asyncio.to_thread(state.host.prepare_reload)
             # A new day of reference rates in core.fx_rates: hot-swapped like a model, between micro-batches.

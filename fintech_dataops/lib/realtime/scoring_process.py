@@ -22,9 +22,11 @@ socket pairs (no ``multiprocessing`` start method re-importing the caller's ``__
 Every answer carries the engine's status (model version, reloads, reference rates, window
 state), so ``/health`` reads it without a round trip. The child ignores SIGINT/SIGTERM (the
 service drains its queue through it on shutdown) and exits when its channels close — also when
-the service process is killed. If the child dies, every later micro-batch fails with a
+the service process is killed. If a child dies, every later micro-batch fails with a
 :class:`ScoringProcessError` (a ``RuntimeError``: the service answers 503, nothing is
-acknowledged) and ``/health`` says so; the service does not silently score with an empty state.
+acknowledged) and ``/health`` says so, until the service's reload loop replaces it
+(:meth:`ScoringProcesses.revive`: a new child, warm-started from the warehouse as a restarted
+service is); it never scores with an empty state in between.
 """
 
 from __future__ import annotations
@@ -159,19 +161,56 @@ class ScoringProcesses:
         if count < 1:
             raise ValueError(f"scoring processes must be at least 1, not {count}")
         self.models_dir = Path(models_dir)
+        self._per_child_customers = -(-max_customers // count)
+        self._start_timeout = start_timeout_seconds
         self._children: list[_Child] = []
         self._lock = threading.Lock()
+        self.revived = 0  # dead children replaced (revive)
         try:
             for shard in range(count):
-                self._children.append(_Child(self.models_dir, -(-max_customers // count), shard, count))
+                self._children.append(_Child(self.models_dir, self._per_child_customers, shard, count))
             for child in self._children:
-                if not child.score.poll(start_timeout_seconds):
-                    raise ScoringProcessError(
-                        f"a scoring process did not start within {start_timeout_seconds:g} s")
-                child.receive(child.score)  # its first message: the status once the engine is built
+                self._await_start(child)
         except BaseException:
             self.close()
             raise
+
+    def _await_start(self, child: _Child) -> None:
+        if not child.score.poll(self._start_timeout):
+            raise ScoringProcessError(f"a scoring process did not start within {self._start_timeout:g} s")
+        child.receive(child.score)  # its first message: the status once the engine is built
+
+    @property
+    def needs_revival(self) -> bool:
+        return any(not child.process_status["alive"] for child in self._children)
+
+    def revive(self, database: Path, *, warm: bool = True, lookback_seconds: float | None = None,
+               max_rows: int = 2_000_000) -> int:
+        """Replace every dead child by a new one, warm-started from the warehouse as a restarted service
+        is (the events acknowledged since the warehouse's last load are not in its windows until
+        they reach core, as after a restart); returns how many. On the scoring thread, between
+        micro-batches: until it returns, requests are answered 503 or wait."""
+        revived = 0
+        with self._lock:
+            for shard, child in enumerate(self._children):
+                if child.process_status["alive"]:
+                    continue
+                child.stop()
+                child.wait(5.0)
+                fresh = _Child(self.models_dir, self._per_child_customers, shard, len(self._children))
+                try:
+                    self._await_start(fresh)
+                    if warm:
+                        fresh.send(fresh.score, "warm_start", str(database), lookback_seconds, int(max_rows), 2.0)
+                        fresh.receive(fresh.score)
+                except BaseException:
+                    fresh.stop()
+                    fresh.wait(5.0)
+                    raise
+                self._children[shard] = fresh
+                revived += 1
+        self.revived += revived
+        return revived
 
     # -- fan-out ---------------------------------------------------------------------------
     def _all(self, op: str, *args, control: bool = False, per_child=None) -> list:
@@ -283,6 +322,7 @@ class ScoringProcesses:
             if any(key in size for size in sizes):
                 out[key] = sum(size.get(key, 0) for size in sizes)
         out["scoring_processes"] = [c.process_status for c in self._children]
+        out["scoring_processes_revived"] = self.revived
         return out
 
     @property

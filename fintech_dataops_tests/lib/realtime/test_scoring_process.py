@@ -9,7 +9,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from fintech_dataops.lib.realtime.app import ServiceConfig, create_app
+from fintech_dataops.lib.realtime.app import ServiceConfig, create_app, revive_scoring
 from fintech_dataops.lib.realtime.engine_host import EngineHost, engine_for
 from fintech_dataops.lib.realtime.records import classify, read_body
 from fintech_dataops.lib.realtime.scoring_thread import engine_columns
@@ -115,19 +115,32 @@ def test_the_service_with_a_scoring_process_acknowledges_lands_and_stops_its_chi
             os.kill(child["pid"], 0)
 
 
-def test_a_dead_scoring_process_means_503_and_nothing_acknowledged(data_dir):
-    config = ServiceConfig(data_dir=data_dir, batch_window_ms=1.0, rotate_seconds=0.2, scoring_processes=1)
+def test_a_dead_scoring_process_means_503_and_nothing_acknowledged_until_it_is_replaced(data_dir):
+    # reload_seconds: the service's own loop would replace the child within 5 s; here the test does it
+    config = ServiceConfig(data_dir=data_dir, batch_window_ms=1.0, rotate_seconds=0.2, scoring_processes=1,
+                           reload_seconds=3600.0)
     with TestClient(create_app(config)) as client:
+        before = client.post("/v1/transactions/batch",
+                             json=[tx(f"B{i}", "C-burst", 10.0, seconds=i) for i in range(3)])
         pid = client.get("/health").json()["window_state"]["scoring_processes"][0]["pid"]
         os.kill(pid, signal.SIGKILL)
         answer = client.post("/v1/transactions", json=tx("LOST", "C1"))
         health = client.get("/health").json()
         again = client.post("/v1/transactions", json=tx("LOST", "C1"))  # not acknowledged: no 409 on resend
+        state = client.app.state.service
+        assert client.portal.call(revive_scoring, state) == 1
+        revived = client.get("/health").json()
+        resent = client.post("/v1/transactions", json=tx("LOST", "C1"))
+        assert client.portal.call(revive_scoring, state) == 0  # nothing dead: nothing to do
+    assert before.status_code == 200
     assert answer.status_code == 503 and answer.json()["landed"] is False
     assert again.status_code == 503
     assert health["status"] == "scoring_process_down"
+    assert revived["status"] == "ok" and revived["window_state"]["scoring_processes_revived"] == 1
+    assert revived["window_state"]["scoring_processes"][0]["pid"] != pid
+    assert resent.status_code == 200 and resent.json()["decision"] == "approve"
     landed = [line for f in (data_dir / "landing" / "transactions").rglob("*.jsonl") for line in f.read_text().splitlines()]
-    assert not any('"LOST"' in line and "refused" not in line for line in landed)
+    assert sum('"LOST"' in line for line in landed) == 1  # the two 503s landed nothing; the resend landed once
 
 
 def test_serve_takes_the_number_of_scoring_processes():
