@@ -195,18 +195,16 @@ def _cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def _tree_cpu_seconds(pid: int) -> float | None:
-    """CPU seconds of a process and its live children (the service and its scoring process)."""
-    own = _cpu_seconds(pid)
-    if own is None:
-        return None
+def _children_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process's live children (the service's scoring processes)."""
+    total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                own += _cpu_seconds(int(stat.parent.name)) or 0.0
+                total += _cpu_seconds(int(stat.parent.name)) or 0.0
         except (OSError, ValueError, IndexError):
             continue
-    return own
+    return total
 
 
 def _laps(event_times: str) -> str:
@@ -233,18 +231,24 @@ def _measured_runs(url: str, pid: int, records: list[dict], *, eps: float, secon
         out.append({"warmup": True, "acknowledged_events": warm["acknowledged_events"], "errors": warm["errors"]})
     for _ in range(runs):
         load = [round(x, 2) for x in os.getloadavg()]
-        cpu_before = _tree_cpu_seconds(pid)
+        cpu_before, children_before = _cpu_seconds(pid), _children_cpu_seconds(pid)
         current = replay(ReplayConfig(url=url, eps=eps, seconds=seconds, batch_size=100, laps=_laps(event_times),
                                       event_times=event_times, first_event=position), records)
         position += current["sent_events"]
-        cpu_after = _tree_cpu_seconds(pid)
-        service_cpu = None if cpu_before is None or cpu_after is None else round(cpu_after - cpu_before, 2)
+        cpu_after, children_after = _cpu_seconds(pid), _children_cpu_seconds(pid)
+        scoring_cpu = round(children_after - children_before, 2)  # 0 when scoring on a thread
+        service_cpu = (None if cpu_before is None or cpu_after is None else
+                       round(cpu_after - cpu_before + scoring_cpu, 2))
+        acknowledged = current["acknowledged_events"]
         out.append({"event_times": event_times, "load_average_at_start": load, **_summary(current),
                     "service_cpu_s": service_cpu,
                     "service_cpu_share_of_one_core": round(service_cpu / current["elapsed_s"], 3)
                     if service_cpu is not None and current["elapsed_s"] else None,
-                    "service_cpu_us_per_event": round(service_cpu * 1e6 / current["acknowledged_events"], 1)
-                    if service_cpu is not None and current["acknowledged_events"] else None})
+                    "service_cpu_us_per_event": round(service_cpu * 1e6 / acknowledged, 1)
+                    if service_cpu is not None and acknowledged else None,
+                    # of which in the scoring process(es) (serve --scoring-processes): where the two halves stand
+                    "scoring_process_cpu_us_per_event": round(scoring_cpu * 1e6 / acknowledged, 1)
+                    if acknowledged else None})
     return out
 
 
