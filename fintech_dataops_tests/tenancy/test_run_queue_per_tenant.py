@@ -10,9 +10,11 @@ queued. With a platform-wide backfill limit (the old configuration) Globex waite
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -80,7 +82,8 @@ def test_one_banks_backfill_cannot_starve_anothers_on_the_daemon_run_queue(tmp_p
             monkeypatch.setenv(key, value)
         daemon = subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)], cwd=tmp_path,
                                   env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "daemon.log", "w"),
-                                  preexec_fn=default_dispositions)
+                                  preexec_fn=default_dispositions,
+                                  start_new_session=True)  # its own process group: see the cleanup below
 
         def backfill(tenant: str, days: list[str]) -> None:
             out = subprocess.run(
@@ -125,3 +128,7 @@ def test_one_banks_backfill_cannot_starve_anothers_on_the_daemon_run_queue(tmp_p
             except subprocess.TimeoutExpired:
                 daemon.kill()
                 daemon.wait()
+            # The daemon leaves the code server it started (`dagster api grpc`, which outlives a SIGTERM)
+            # behind when it exits: stop what is left of its process group, or every run leaks one.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(daemon.pid, signal.SIGKILL)
